@@ -1,0 +1,109 @@
+"""LoRA speed on CPU, fp32, random-init ViT-B-16, batch 8, 224 px: ours vs PEFT vs full fine-tuning.
+
+Every variant is timed in this one process, round-robin (one run of each per round, median over
+rounds), so the machine's noise hits all of them alike; the ratios are what to read.
+
+    python benchmarks/lora_speed.py [--model ViT-B-16] [--batch 8] [--rounds 5]
+"""
+import argparse, copy, statistics, time
+
+import open_clip
+import torch
+from open_clip.loss import ClipLoss
+
+from bioclip_lora_nb.lora import (LoraConfig, apply_lora_to_model, get_lora_parameters, merge_lora,
+                                  randomize_lora_)
+
+
+def clip_step(model, params, images, texts, loss_fn):
+    "One training step: forward both towers, CLIP loss, backward, AdamW step."
+    opt = clip_step.opts.setdefault(id(model), torch.optim.AdamW(params, lr=1e-5))
+    img, txt, scale = model(images, texts)[:3]
+    loss_fn(img, txt, scale).backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+clip_step.opts = {}
+
+
+def forward_only(model, images, texts):
+    with torch.no_grad(): model(images, texts)
+
+
+def encode(model, images):
+    with torch.inference_mode(): model.encode_image(images)
+
+
+def timed(fn):
+    t = time.perf_counter(); fn(); return time.perf_counter() - t
+
+
+def round_robin(fns:dict, rounds:int, warmup:int=1) -> dict:
+    "Median seconds of each callable, timed one after another in each round."
+    for _ in range(warmup):
+        for f in fns.values(): f()
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items(): times[k].append(timed(f))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def peft_model(base, rank):
+    import peft
+    cfg = peft.LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.1, target_modules=["attn"])
+    return peft.get_peft_model(base, cfg)
+
+
+def main(model_name="ViT-B-16", batch=8, rounds=5, rank=8):
+    torch.manual_seed(0)
+    base = open_clip.create_model(model_name)
+    size = base.visual.image_size
+    images = torch.randn(batch, 3, *size)
+    texts = torch.randint(1, 49407, (batch, 77))
+    loss_fn = ClipLoss()
+    print(f"{model_name} fp32 on CPU ({torch.get_num_threads()} threads), batch {batch}, {size[0]} px, r={rank}, "
+          f"{rounds} rounds")
+
+    ours = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank, targets=("q", "k", "v")))
+    ours_out = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank, targets=("q", "k", "v", "out")))
+    peft_m = peft_model(copy.deepcopy(base), rank)
+    full = copy.deepcopy(base)
+    for m in (ours, ours_out, peft_m, full): m.train()
+    step = round_robin({
+        "ours q,k,v": lambda: clip_step(ours, get_lora_parameters(ours), images, texts, loss_fn),
+        "ours q,k,v,out": lambda: clip_step(ours_out, get_lora_parameters(ours_out), images, texts, loss_fn),
+        "PEFT attn (in_proj+out_proj)": lambda: clip_step(peft_m, [p for p in peft_m.parameters() if p.requires_grad],
+                                                          images, texts, loss_fn),
+        "full fine-tuning": lambda: clip_step(full, list(full.parameters()), images, texts, loss_fn),
+        "forward only (base, no grad)": lambda: forward_only(full, images, texts),
+    }, rounds)
+    del peft_m, full
+    fwd = step["forward only (base, no grad)"]
+    print("\ntraining step (median s):")
+    for k, v in step.items(): print(f"  {k:32s} {v:7.3f} s   {v / fwd:5.2f}x forward-only")
+    r_peft = step["ours q,k,v,out"] / step["PEFT attn (in_proj+out_proj)"]
+    r_peft_qkv = step["ours q,k,v"] / step["PEFT attn (in_proj+out_proj)"]
+    print(f"  ours / PEFT (same layers: q,k,v,out)  {r_peft:.3f}   (target <= 0.80)")
+    print(f"  ours q,k,v / PEFT                     {r_peft_qkv:.3f}")
+    print(f"  ours q,k,v / forward-only             {step['ours q,k,v'] / fwd:.3f}   (target <= 2.1)")
+    print(f"  ours / full fine-tuning               {step['ours q,k,v'] / step['full fine-tuning']:.3f}")
+
+    for m in (base, ours): m.eval()
+    randomize_lora_(ours)
+    merged = merge_lora(randomize_lora_(apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank))))
+    merged.eval()
+    enc = round_robin({"base": lambda: encode(base, images), "unmerged": lambda: encode(ours, images),
+                       "merged": lambda: encode(merged, images)}, rounds * 2)
+    print("\nencode_image throughput (images/s):")
+    for k, v in enc.items(): print(f"  {k:10s} {batch / v:7.2f}")
+    print(f"  merged / base     {enc['base'] / enc['merged']:.3f}   (target >= 0.99)")
+    print(f"  unmerged overhead {enc['unmerged'] / enc['base'] - 1:+.1%}   (target <= 3 %)")
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="ViT-B-16")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rank", type=int, default=8)
+    a = p.parse_args()
+    main(a.model, a.batch, a.rounds, a.rank)
