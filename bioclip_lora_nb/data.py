@@ -21,6 +21,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
+from .lora import atomic_write
+
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'RANKS', 'LABEL_KINDS', 'DataError', 'load_image', 'write_problem_images',
            'read_csv_dataset', 'read_imagefolder', 'read_dataset', 'read_labels', 'label_texts', 'ValidationReport',
@@ -288,9 +290,7 @@ def _write_resized(src:Path, dest:Path, short_side:int) -> Path:
     return dest
 
 def _write_csv(df:pd.DataFrame, path:Path, sep="\t"):
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, sep=sep, index=False)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: df.to_csv(tmp, sep=sep, index=False))
 
 # %% ../nbs/01_data.ipynb #a5dee3a1
 @dataclass
