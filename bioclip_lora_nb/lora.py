@@ -101,9 +101,13 @@ def load_base_model(
 ):
     "Load an open_clip model as `(model, preprocess_train, preprocess_val, tokenizer)`."
     name = resolve_model_name(model, pretrained)
-    net, preprocess_train, preprocess_val = open_clip.create_model_and_transforms(
-        name, pretrained=pretrained, device=device, precision=precision)
+    random_weights = pretrained is None and not name.startswith(("local-dir:", "hf-hub:"))
+    with torch.random.fork_rng(enabled=random_weights):
+        if random_weights: torch.manual_seed(0)  # random weights are the same in every process: adapters stay loadable
+        net, preprocess_train, preprocess_val = open_clip.create_model_and_transforms(
+            name, pretrained=pretrained, device=device, precision=precision)
     net.model_id = model  # remembered in adapter files, so an adapter says which model it belongs to
+    net.open_clip_name = name  # what open_clip resolves the config and tokenizer from (exports need it)
     return net, preprocess_train, preprocess_val, open_clip.get_tokenizer(name)
 
 # %% ../nbs/00_lora.ipynb #7670a459

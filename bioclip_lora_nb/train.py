@@ -90,7 +90,7 @@ class TrainConfig:
     csv_img_key:str = "filepath" # dataset CSV image column
     csv_caption_key:str = "caption" # dataset CSV caption column
     on_bad_data:str = "raise" # "raise" or "skip" unreadable rows (reported in out.log)
-    grad_checkpointing:bool = False # open_clip's gradient checkpointing (less memory, ~30 % slower)
+    grad_checkpointing:bool = False # open_clip's gradient checkpointing: less activation memory, an extra forward per block
 
     def __post_init__(self):
         if isinstance(self.targets, str): self.targets = tuple(t.strip() for t in self.targets.split(",") if t.strip())
