@@ -295,7 +295,7 @@ def fit(**kwargs) -> FitResult:
         loader = make_loader(train_ds, cfg.batch_size, workers=cfg.workers, seed=cfg.seed, epoch=epoch, device=device,
                              start_batch=skip)
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=rank != 0, initial=skip, total=n_batches)
-        t0, seen = time.perf_counter(), 0
+        t0, seen, step_loss = time.perf_counter(), 0, 0.0
         for i, (images, labels) in enumerate(bar, start=skip):
             if i >= n_batches: break
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
@@ -306,11 +306,11 @@ def fit(**kwargs) -> FitResult:
                 loss = (ce_loss(image_features, class_features, labels, scale) if cfg.loss == "ce" else
                         masked_clip_loss(image_features, class_features[labels], labels, scale))
             (loss / cfg.accum_steps).backward()
-            seen += len(images)
+            step_loss, seen = step_loss + loss.detach() / cfg.accum_steps, seen + len(images)
             if (i + 1) % cfg.accum_steps: continue
             if world > 1: _average_gradients(params, world)
             if cfg.grad_clip: torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            lossv = loss.detach()
+            lossv, step_loss = step_loss, 0.0  # the mean over the step's micro-batches
             if world > 1: dist.all_reduce(lossv); lossv /= world  # log the global batch's loss, and stop together on NaN
             lossv = lossv.item()
             if not math.isfinite(lossv):
@@ -365,7 +365,7 @@ def _cli_args(**kw) -> list:
     "`--key value` flags for `bioclip-lora-train` from keyword arguments."
     return [a for k, v in kw.items() for a in (f"--{k.replace('_', '-')}", str(v))]
 
-# %% ../nbs/02_train.ipynb #98ab895e
+# %% ../nbs/02_train.ipynb #0a50ee92
 Flag = Annotated[bool_arg, dict(nargs="?", const=True)]  # `--flag`, `--flag true` or `--flag false`
 
 @call_parse
