@@ -242,8 +242,9 @@ def fit(**kwargs) -> FitResult:
     resume_from = _find_resume(cfg) if cfg.resume else None
     run_dir = resume_from.parent.parent if resume_from else Path(cfg.logs)/(cfg.name or run_name(cfg, precision))
     if rank == 0:
-        if resume_from is None and run_dir.exists():
-            raise FileExistsError(f"{run_dir} exists: pass resume='latest' to continue it, or another name.")
+        trained = (run_dir/"metrics.jsonl").exists() or any((run_dir/"checkpoints").glob("*"))
+        if resume_from is None and trained:  # a folder of a run that failed its checks before training may be reused
+            raise FileExistsError(f"{run_dir} holds a run: pass resume='latest' to continue it, or another name.")
         (run_dir/"checkpoints").mkdir(parents=True, exist_ok=True)
     log = _logger(run_dir if rank == 0 else None)
     if rank == 0: train_df, val_df = _prepare_data(cfg, run_dir, log)
@@ -360,12 +361,12 @@ def read_history(run_dir:str|Path) -> pd.DataFrame:
     p = Path(run_dir)/"metrics.jsonl"
     return pd.read_json(p, lines=True) if p.exists() and p.stat().st_size else pd.DataFrame()
 
-# %% ../nbs/02_train.ipynb #27c184cb
+# %% ../nbs/02_train.ipynb #5a46a8d4
 def _cli_args(**kw) -> list:
     "`--key value` flags for `bioclip-lora-train` from keyword arguments."
     return [a for k, v in kw.items() for a in (f"--{k.replace('_', '-')}", str(v))]
 
-# %% ../nbs/02_train.ipynb #0a50ee92
+# %% ../nbs/02_train.ipynb #fabab04c
 Flag = Annotated[bool_arg, dict(nargs="?", const=True)]  # `--flag`, `--flag true` or `--flag false`
 
 @call_parse
