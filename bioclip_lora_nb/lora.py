@@ -21,10 +21,10 @@ from . import __version__
 
 # %% auto #0
 __all__ = ['BIOCLIP2', 'TINY_RANDOM_CONFIG', 'ATTN_TARGETS', 'ALL_TARGETS', 'register_tiny_random', 'HubUnavailableError',
-           'resolve_model_name', 'load_base_model', 'LoraConfig', 'LoraLayer', 'LoraLinear', 'LoraMultiheadAttention',
-           'apply_lora_to_model', 'lora_layers', 'get_lora_parameters', 'lora_state_dict', 'count_lora_blocks',
-           'randomize_lora_', 'set_lora_scale', 'merge_lora', 'unmerge_lora', 'base_state_dict', 'atomic_write',
-           'architecture_summary', 'save_lora_weights', 'read_lora_metadata', 'load_lora_weights']
+           'resolve_model_name', 'load_base_model', 'LoraConfig', 'LoraDropout', 'LoraLayer', 'LoraLinear',
+           'LoraMultiheadAttention', 'apply_lora_to_model', 'lora_layers', 'get_lora_parameters', 'lora_state_dict',
+           'count_lora_blocks', 'randomize_lora_', 'set_lora_scale', 'merge_lora', 'unmerge_lora', 'base_state_dict',
+           'atomic_write', 'architecture_summary', 'save_lora_weights', 'read_lora_metadata', 'load_lora_weights']
 
 # %% ../nbs/00_lora.ipynb #6d758a27
 BIOCLIP2 = "hf-hub:imageomics/bioclip-2"
@@ -138,13 +138,30 @@ class LoraConfig:
     def scaling(self): return self.alpha / self.rank
 
 # %% ../nbs/00_lora.ipynb #05760275
+class LoraDropout(nn.Module):
+    "Dropout of the adapter input with `p` rounded to 1/256; returns `(masked x, rescale)` for the LoRA matrices to absorb."
+    def __init__(self, p:float):
+        super().__init__()
+        self.keep = max(1, round(256 * (1 - p)))  # an element survives when its random byte is below `keep`
+        self.p = 1 - self.keep / 256
+
+    def forward(self, x):
+        if not self.training or self.keep == 256: return x, 1.0
+        n = x.numel()
+        draws = torch.empty((n + 3) // 4, dtype=torch.int32, device=x.device).random_(-2**31, 2**31)  # 4 random bytes each
+        mask = draws.view(torch.uint8)[:n].view(x.shape) < self.keep
+        return torch.where(mask, x, 0.0), 256 / self.keep
+
+    def extra_repr(self): return f"p={self.p:.4f}"
+
+# %% ../nbs/00_lora.ipynb #d0900f97
 class LoraLayer(nn.Module):
     "Shared state of an adapter that wraps `base_layer`: one low-rank update per target."
     def __init__(self, base_layer:nn.Module, targets:tuple, in_features:int, out_features:int, cfg:LoraConfig):
         super().__init__()
         self.base_layer, self.targets, self.rank = base_layer, tuple(targets), cfg.rank
         self.scaling, self.scale, self.merged = cfg.scaling, 1.0, False
-        self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
+        self.dropout = LoraDropout(cfg.dropout)
         w = self.base_weight(self.targets[0])
         self.lora_A = nn.ParameterDict({t: nn.Parameter(w.new_empty(cfg.rank, in_features)) for t in self.targets})
         self.lora_B = nn.ParameterDict({t: nn.Parameter(w.new_zeros(out_features, cfg.rank)) for t in self.targets})
@@ -175,7 +192,7 @@ class LoraLayer(nn.Module):
 
     def extra_repr(self): return f"targets={self.targets}, rank={self.rank}, scaling={self.scaling:g}, merged={self.merged}"
 
-# %% ../nbs/00_lora.ipynb #83fd788a
+# %% ../nbs/00_lora.ipynb #47bcf446
 class LoraLinear(LoraLayer):
     "LoRA around an `nn.Linear` (the MLP's `c_fc` and `c_proj`)."
     def __init__(self, base_layer:nn.Linear, cfg:LoraConfig):
@@ -191,9 +208,10 @@ class LoraLinear(LoraLayer):
     def forward(self, x):
         y = self.base_layer(x)
         if not self.active: return y
-        return y + F.linear(F.linear(self.dropout(x), self.lora_A["w"]), self.lora_B["w"] * (self.scaling * self.scale))
+        hx, rescale = self.dropout(x)
+        return y + F.linear(F.linear(hx, self.lora_A["w"]), self.lora_B["w"] * (self.scaling * self.scale * rescale))
 
-# %% ../nbs/00_lora.ipynb #d0900f97
+# %% ../nbs/00_lora.ipynb #de641120
 class LoraMultiheadAttention(LoraLayer):
     "LoRA on the Q, K, V (and optionally output) projections of an `nn.MultiheadAttention`, keeping SDPA."
     def __init__(self, base_layer:nn.MultiheadAttention, targets:tuple, cfg:LoraConfig):
@@ -209,12 +227,12 @@ class LoraMultiheadAttention(LoraLayer):
         i = ATTN_TARGETS.index(target)
         return mha.in_proj_weight[i*d:(i+1)*d]  # a view: merging writes into the fused weight
 
-    def _qkv_delta_weights(self):
+    def _qkv_delta_weights(self, rescale:float=1.0):
         "`A` for all q/k/v targets stacked `(n·r, d)`, and a block-diagonal `B` `(3d, n·r)` placing each update."
-        d, r = self.base_layer.embed_dim, self.rank
+        d = self.base_layer.embed_dim
         A = torch.cat([self.lora_A[t] for t in self.qkv_targets])
         B = torch.block_diag(*[self.lora_B[t] if t in self.qkv_targets else A.new_zeros(d, 0) for t in ATTN_TARGETS])
-        return A, B * (self.scaling * self.scale)
+        return A, B * (self.scaling * self.scale * rescale)
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
@@ -230,8 +248,9 @@ class LoraMultiheadAttention(LoraLayer):
         h = mha.num_heads
         qkv = F.linear(x, mha.in_proj_weight, mha.in_proj_bias)  # (N, L, 3d)
         if self.qkv_targets:
-            A, B = self._qkv_delta_weights()
-            qkv = torch.baddbmm(qkv, F.linear(self.dropout(x), A), B.t().expand(N, -1, -1))  # fused: qkv + (xA^T)B^T
+            hx, rescale = self.dropout(x)
+            A, B = self._qkv_delta_weights(rescale)
+            qkv = torch.baddbmm(qkv, F.linear(hx, A), B.t().expand(N, -1, -1))  # fused: qkv + (hA^T)B^T
         q, k, v = qkv.view(N, L, 3, h, d // h).permute(2, 0, 3, 1, 4)  # 3 × (N, h, L, d/h)
         if attn_mask is not None:
             if attn_mask.dim() == 3: attn_mask = attn_mask.view(N, h, L, L)
@@ -242,11 +261,12 @@ class LoraMultiheadAttention(LoraLayer):
         o = o.transpose(1, 2).reshape(N, L, d)  # (N, L, d)
         out = F.linear(o, mha.out_proj.weight, mha.out_proj.bias)
         if "out" in self.targets:
-            B_out = self.lora_B["out"] * (self.scaling * self.scale)
-            out = torch.baddbmm(out, F.linear(self.dropout(o), self.lora_A["out"]), B_out.t().expand(N, -1, -1))
+            ho, rescale = self.dropout(o)
+            B_out = self.lora_B["out"] * (self.scaling * self.scale * rescale)
+            out = torch.baddbmm(out, F.linear(ho, self.lora_A["out"]), B_out.t().expand(N, -1, -1))
         return (out if mha.batch_first else out.transpose(0, 1)), None
 
-# %% ../nbs/00_lora.ipynb #de641120
+# %% ../nbs/00_lora.ipynb #a879e811
 def _tower_blocks(model:nn.Module) -> dict:
     "`{'vision': [(name, block), ...], 'text': [...]}`: the transformer blocks whose `attn` is an `nn.MultiheadAttention`."
     towers = {"vision": [], "text": []}
@@ -282,7 +302,7 @@ def apply_lora_to_model(model:nn.Module, cfg:LoraConfig=None) -> nn.Module:
     model.lora_config = cfg
     return model
 
-# %% ../nbs/00_lora.ipynb #864606d4
+# %% ../nbs/00_lora.ipynb #b3be3bed
 def lora_layers(model:nn.Module) -> list:
     "All adapter layers of `model`."
     return [m for m in model.modules() if isinstance(m, LoraLayer)]
@@ -299,7 +319,7 @@ def count_lora_blocks(model:nn.Module) -> int:
     "How many attention blocks carry an adapter."
     return sum(isinstance(m, LoraMultiheadAttention) for m in model.modules())
 
-# %% ../nbs/00_lora.ipynb #ca7f2cea
+# %% ../nbs/00_lora.ipynb #0616c44c
 def randomize_lora_(model:nn.Module, std:float=0.02, seed:int=0) -> nn.Module:
     "Give every LoRA `B` random values (tests and benchmarks: a trained adapter without training)."
     g = torch.Generator().manual_seed(seed)
@@ -325,12 +345,12 @@ def unmerge_lora(model:nn.Module) -> nn.Module:
     for m in lora_layers(model): m.unmerge()
     return model
 
-# %% ../nbs/00_lora.ipynb #3fcbb7fe
+# %% ../nbs/00_lora.ipynb #b481aff1
 def base_state_dict(model:nn.Module) -> dict:
     "The model's state dict under stock open_clip names, without LoRA tensors (merged weights if merged)."
     return {k.replace(".base_layer.", "."): v for k, v in model.state_dict().items() if ".lora_" not in k}
 
-# %% ../nbs/00_lora.ipynb #398ebf10
+# %% ../nbs/00_lora.ipynb #9c584c01
 def atomic_write(path:str|Path, write) -> Path:
     "Call `write(tmp_path)`, then rename the temp file onto `path`: readers see the old file or the whole new one."
     path = Path(path)
@@ -350,7 +370,7 @@ def architecture_summary(model:nn.Module) -> str:
     return ", ".join(f"{t} {len(bs)}x{bs[0][1].ln_1.normalized_shape[0] if bs else 0}"
                      for t, bs in _tower_blocks(model).items())
 
-# %% ../nbs/00_lora.ipynb #552431d0
+# %% ../nbs/00_lora.ipynb #17aad950
 def save_lora_weights(model:nn.Module, path:str|Path) -> Path:
     "Write `model`'s adapter to `path` (safetensors), with its config, base model and architecture."
     cfg = getattr(model, "lora_config", None)
@@ -366,7 +386,7 @@ def read_lora_metadata(path:str|Path) -> dict:
     if "lora_config" not in meta: raise ValueError(f"{path} is not a bioclip_lora_nb adapter (no lora_config in its header).")
     return {**meta, "lora_config": LoraConfig(**json.loads(meta["lora_config"]))}
 
-# %% ../nbs/00_lora.ipynb #17aad950
+# %% ../nbs/00_lora.ipynb #d033b2b6
 _MUST_MATCH = ("rank", "alpha", "targets", "enable_vision", "enable_text", "layers")
 
 def load_lora_weights(model:nn.Module, path:str|Path) -> nn.Module:
