@@ -233,6 +233,23 @@ def _resolve_precision(precision:str, device:torch.device) -> str:
     return precision
 
 # %% ../nbs/02_train.ipynb #7296859f
+def _build(cfg:TrainConfig, device, run_dir:Path, log, rank:int, world:int) -> tuple:
+    "The model with LoRA, the train/val datasets and the tokenized class prompts of a run."
+    if rank == 0: train_df, val_df = _prepare_data(cfg, run_dir, log)
+    if world > 1: dist.barrier()  # the other processes read what rank 0 prepared
+    if rank != 0: train_df, val_df = _prepare_data(cfg, run_dir, log)
+    torch.manual_seed(cfg.seed)
+    model, preprocess_train, preprocess_val, tokenizer = load_base_model(cfg.model, cfg.pretrained, device)
+    apply_lora_to_model(model, LoraConfig(**cfg.lora_kwargs()))
+    if cfg.grad_checkpointing: model.set_grad_checkpointing(True)
+    size = model.visual.image_size
+    draft = 2 * (size[0] if isinstance(size, (tuple, list)) else size)  # JPEGs decode at >= 2x the input size
+    train_ds = CsvDataset(train_df, preprocess_train, draft=draft)
+    val_ds = CsvDataset(val_df, preprocess_val, classes=train_ds.classes, draft=draft) if val_df is not None else None
+    class_tokens = tokenizer(class_prompts(train_ds.classes, cfg.labels, cfg.label_kind, cfg.template)).to(device)
+    return model, train_ds, val_ds, class_tokens
+
+# %% ../nbs/02_train.ipynb #7aa6c77e
 def fit(**kwargs) -> FitResult:
     "Train LoRA adapters on an open_clip model (BioCLIP 2 by default); see `TrainConfig` for the arguments."
     cfg = TrainConfig(**kwargs)
@@ -247,19 +264,8 @@ def fit(**kwargs) -> FitResult:
             raise FileExistsError(f"{run_dir} holds a run: pass resume='latest' to continue it, or another name.")
         (run_dir/"checkpoints").mkdir(parents=True, exist_ok=True)
     log = _logger(run_dir if rank == 0 else None)
-    if rank == 0: train_df, val_df = _prepare_data(cfg, run_dir, log)
-    if world > 1: dist.barrier()  # the other processes read what rank 0 prepared
-    if rank != 0: train_df, val_df = _prepare_data(cfg, run_dir, log)
-
-    torch.manual_seed(cfg.seed)
-    model, preprocess_train, preprocess_val, tokenizer = load_base_model(cfg.model, cfg.pretrained, device)
-    apply_lora_to_model(model, LoraConfig(**cfg.lora_kwargs()))
-    if cfg.grad_checkpointing: model.set_grad_checkpointing(True)
-    image_size = model.visual.image_size[0] if isinstance(model.visual.image_size, (tuple, list)) else model.visual.image_size
-    train_ds = CsvDataset(train_df, preprocess_train, draft=2 * image_size)
+    model, train_ds, val_ds, class_tokens = _build(cfg, device, run_dir, log, rank, world)
     classes = train_ds.classes
-    val_ds = CsvDataset(val_df, preprocess_val, classes=classes, draft=2 * image_size) if val_df is not None else None
-    class_tokens = tokenizer(class_prompts(classes, cfg.labels, cfg.label_kind, cfg.template)).to(device)
     n_batches = len(train_ds) // (cfg.batch_size * world)
     if n_batches < cfg.accum_steps:
         raise DataError(f"{len(train_ds)} training images make {n_batches} batches of {cfg.batch_size}"
@@ -338,7 +344,7 @@ def fit(**kwargs) -> FitResult:
     if world > 1: dist.barrier()
     return FitResult(run_dir, model, read_history(run_dir), checkpoints, classes)
 
-# %% ../nbs/02_train.ipynb #7aa6c77e
+# %% ../nbs/02_train.ipynb #65748232
 def _log_metrics(run_dir:Path, tb, row:dict):
     "Append one line to metrics.jsonl and the scalars to tensorboard."
     with open(run_dir/"metrics.jsonl", "a") as f: f.write(json.dumps(row) + "\n")
@@ -361,12 +367,12 @@ def read_history(run_dir:str|Path) -> pd.DataFrame:
     p = Path(run_dir)/"metrics.jsonl"
     return pd.read_json(p, lines=True) if p.exists() and p.stat().st_size else pd.DataFrame()
 
-# %% ../nbs/02_train.ipynb #5a46a8d4
+# %% ../nbs/02_train.ipynb #a21acf42
 def _cli_args(**kw) -> list:
     "`--key value` flags for `bioclip-lora-train` from keyword arguments."
     return [a for k, v in kw.items() for a in (f"--{k.replace('_', '-')}", str(v))]
 
-# %% ../nbs/02_train.ipynb #fabab04c
+# %% ../nbs/02_train.ipynb #1814b0e8
 Flag = Annotated[bool_arg, dict(nargs="?", const=True)]  # `--flag`, `--flag true` or `--flag false`
 
 @call_parse
