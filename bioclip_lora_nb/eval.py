@@ -174,7 +174,7 @@ def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None) -> Pa
     was_merged = [m.merged for m in lora_layers(model)]
     merge_lora(model)
     try:
-        weights = {k: v.detach().contiguous() for k, v in base_state_dict(model).items()}
+        weights = {k: v.detach().cpu().contiguous() for k, v in base_state_dict(model).items()}
         atomic_write(out_dir/"open_clip_model.safetensors", lambda tmp: save_file(weights, tmp))
     finally:
         for m, merged in zip(lora_layers(model), was_merged):

@@ -377,7 +377,7 @@ def save_lora_weights(model:nn.Module, path:str|Path) -> Path:
     if cfg is None: raise ValueError("This model has no LoRA: call `apply_lora_to_model` first.")
     meta = dict(lora_config=json.dumps(asdict(cfg)), base_model=str(getattr(model, "model_id", "unknown")),
                 architecture=architecture_summary(model), package_version=__version__, format="bioclip_lora_nb")
-    tensors = {k: v.contiguous() for k, v in lora_state_dict(model).items()}
+    tensors = {k: v.cpu().contiguous() for k, v in lora_state_dict(model).items()}
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 def read_lora_metadata(path:str|Path) -> dict:
