@@ -404,8 +404,8 @@ def make_demo_dataset(
 # %% ../nbs/01_data.ipynb #4c5b4b6e
 @call_parse
 def prepare_cli(
-    input_dir:str, # folder with one sub-folder of images per class
-    output_dir:str, # where train_data.csv, val_data.csv and classes.csv go
+    input_dir:str=None, # folder with one sub-folder of images per class (required)
+    output_dir:str=None, # where train_data.csv, val_data.csv and classes.csv go (required)
     val_fraction:float=0.2, # share of each class for validation
     seed:int=0, # random seed of the split
     min_per_class:int=2, # classes with fewer images are left out
@@ -413,6 +413,7 @@ def prepare_cli(
     resize:int=None, # also write copies with this short side in px
 ):
     "Prepare train/val CSVs from a folder of class folders, and print a summary."
+    if not (input_dir and output_dir): raise SystemExit("bioclip-lora-prepare: --input-dir and --output-dir are required.")
     p = prepare_dataset_from_folders(input_dir, output_dir, val_fraction, seed, min_per_class, full_path_classes, resize)
     print(p.classes.to_string(index=False))
     print(f"\n{len(p.classes)} classes: {p.classes.n_train.sum()} train / {p.classes.n_val.sum()} val images → {p.train_csv}, {p.val_csv}")
@@ -421,7 +422,7 @@ def prepare_cli(
     for c, why in p.skipped_classes.items(): print(f"left out class {c!r}: {why}")
     for r in p.problems.itertuples(): print(f"left out unreadable image: {r.problem}")
 
-# %% ../nbs/01_data.ipynb #792e32fb
+# %% ../nbs/01_data.ipynb #8c854d0c
 class CsvDataset(Dataset):
     "Images and class indices from a dataset CSV (or a table from `read_dataset`/`validate_dataset`)."
     def __init__(self, csv:str|Path|pd.DataFrame, transform=None, img_key="filepath", caption_key="caption", sep="\t",
@@ -440,7 +441,7 @@ class CsvDataset(Dataset):
         img = load_image(self.df.path[i], draft=self.draft)
         return (self.transform(img) if self.transform else img), self.targets[i]
 
-# %% ../nbs/01_data.ipynb #3474ed28
+# %% ../nbs/01_data.ipynb #81f25a17
 def make_loader(
     dataset:Dataset, # e.g. a `CsvDataset`
     batch_size:int=32, # images per batch (per process under torch.distributed)
