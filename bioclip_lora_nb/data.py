@@ -139,11 +139,15 @@ def _resolve(folder:Path, p:str) -> Path:
     p = Path(p.strip()).expanduser()
     return p if p.is_absolute() else folder/p
 
+def _sniff_sep(path:Path) -> str:
+    "Tab if the header line has a tab, else comma (metadata and labels tables come both ways)."
+    first = path.read_text(encoding="utf-8-sig").splitlines()[:1]
+    return "\t" if first and "\t" in first[0] else ","
+
 def read_imagefolder(folder:str|Path, label_key:str="label") -> pd.DataFrame:
     "Read a Hugging Face `imagefolder` (`metadata.csv` with `file_name` and `label_key`)."
     meta = Path(folder)/"metadata.csv"
-    sep = "\t" if "\t" in meta.read_text(encoding="utf-8-sig").splitlines()[0] else ","
-    return read_csv_dataset(meta, img_key="file_name", caption_key=label_key, sep=sep)
+    return read_csv_dataset(meta, img_key="file_name", caption_key=label_key, sep=_sniff_sep(meta))
 
 def read_dataset(src:str|Path|pd.DataFrame, img_key="filepath", caption_key="caption", sep="\t") -> pd.DataFrame:
     "A CSV, an `imagefolder` or an already read table → `path`, `caption`, `line`."
@@ -163,9 +167,7 @@ def read_labels(path:str|Path, key:str|None=None) -> pd.DataFrame:
     "Read a labels table indexed by caption (the `key` column, else `caption`, else the first column)."
     path = Path(path)
     if not path.is_file(): raise DataError(f"{path}: labels table not found.")
-    first = path.read_text(encoding="utf-8-sig").splitlines()[:1]
-    sep = "\t" if first and "\t" in first[0] else ","
-    df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    df = pd.read_csv(path, sep=_sniff_sep(path), dtype=str, keep_default_na=False)
     key = key or ("caption" if "caption" in df.columns else df.columns[0])
     if "text" not in df.columns and not set(RANKS) <= set(df.columns):
         raise DataError(f"{path}: a labels table needs a `text` column or the columns {list(RANKS)} "

@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/eval.html.md"""
 
 # %% ../nbs/03_eval.ipynb #870a0688
 from __future__ import annotations
-import json
+import copy, json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,7 +116,7 @@ def evaluate(
     **read_kw, # img_key, caption_key, sep for CSVs
 ) -> EvalResult:
     "Zero-shot classification accuracy of `model` on `val_data`, the BioCLIP way."
-    table = read_dataset(val_data, **read_kw) if not isinstance(val_data, pd.DataFrame) else val_data
+    table = read_dataset(val_data, **read_kw)  # a table passes through
     ds = CsvDataset(table, _preprocess(model), classes=classes)
     tokenizer = tokenizer or open_clip.get_tokenizer(getattr(model, "open_clip_name", "ViT-L-14"))
     old = [m.scale for m in lora_layers(model)]
@@ -151,14 +151,14 @@ def compare(
     "One table: the base model, then each adapter at each scale (top-1/3/5), on the same split."
     if isinstance(lora_weights, (str, Path)): lora_weights = [lora_weights]
     table = read_dataset(val_data, **read_kw)
-    net, _, _, tok = load_base_model(model, device=device)
+    base_net, _, _, tok = load_base_model(model, device=device)
     kw = dict(labels=labels, templates=templates, batch_size=batch_size, tokenizer=tok, workers=workers, progress=progress)
-    base = evaluate(net, table, **kw)
+    base = evaluate(base_net, table, **kw)
     results = {} if results is None else results
     results["base"] = base
     rows = [dict(model="base (zero-shot)", adapter="", scale=0.0, **base.summary())]
     for path in lora_weights:
-        net = load_lora_weights(load_base_model(model, device=device)[0], path)
+        net = load_lora_weights(copy.deepcopy(base_net), path)  # a copy, not a second load from disk or hub
         for s in scales:
             r = results[(str(path), float(s))] = base if s == 0 else evaluate(net, table, lora_scale=s, classes=base.classes, **kw)
             rows.append(dict(model=f"LoRA x{s:g}", adapter=str(path), scale=float(s), **r.summary()))

@@ -172,9 +172,13 @@ class LoraLayer(nn.Module):
     @property
     def active(self): return not self.merged and self.scale != 0
 
+    def factor(self, rescale:float=1.0) -> float:
+        "What multiplies `B A`: alpha/r, the adapter's scale, and dropout's rescale."
+        return self.scaling * self.scale * rescale
+
     def delta_weight(self, target:str) -> torch.Tensor:
         "The dense update `scale · alpha/r · B A` that merging adds to the base weight of `target`."
-        return (self.lora_B[target] @ self.lora_A[target]) * (self.scaling * self.scale)
+        return (self.lora_B[target] @ self.lora_A[target]) * self.factor()
 
     @torch.no_grad()
     def merge(self):
@@ -209,7 +213,7 @@ class LoraLinear(LoraLayer):
         y = self.base_layer(x)
         if not self.active: return y
         hx, rescale = self.dropout(x)
-        return y + F.linear(F.linear(hx, self.lora_A["w"]), self.lora_B["w"] * (self.scaling * self.scale * rescale))
+        return y + F.linear(F.linear(hx, self.lora_A["w"]), self.lora_B["w"] * self.factor(rescale))
 
 # %% ../nbs/00_lora.ipynb #de641120
 class LoraMultiheadAttention(LoraLayer):
@@ -232,7 +236,7 @@ class LoraMultiheadAttention(LoraLayer):
         d = self.base_layer.embed_dim
         A = torch.cat([self.lora_A[t] for t in self.qkv_targets])
         B = torch.block_diag(*[self.lora_B[t] if t in self.qkv_targets else A.new_zeros(d, 0) for t in ATTN_TARGETS])
-        return A, B * (self.scaling * self.scale * rescale)
+        return A, B * self.factor(rescale)
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
@@ -262,7 +266,7 @@ class LoraMultiheadAttention(LoraLayer):
         out = F.linear(o, mha.out_proj.weight, mha.out_proj.bias)
         if "out" in self.targets:
             ho, rescale = self.dropout(o)
-            B_out = self.lora_B["out"] * (self.scaling * self.scale * rescale)
+            B_out = self.lora_B["out"] * self.factor(rescale)
             out = torch.baddbmm(out, F.linear(ho, self.lora_A["out"]), B_out.t().expand(N, -1, -1))
         return (out if mha.batch_first else out.transpose(0, 1)), None
 

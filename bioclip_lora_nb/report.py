@@ -18,7 +18,7 @@ from PIL import Image
 
 from .data import load_image
 from .eval import EvalResult, compare
-from .train import read_history
+from .train import epoch_adapters, read_history
 
 # %% auto #0
 __all__ = ['read_params', 'run_val_data', 'final_adapter', 'plot_loss_curve', 'plot_per_class', 'top_confusions',
@@ -43,7 +43,7 @@ def run_val_data(run_dir:str|Path) -> Path:
 
 def final_adapter(run_dir:str|Path) -> Path:
     "The adapter of the last saved epoch."
-    ckpts = sorted((Path(run_dir)/"checkpoints").glob("lora_epoch_*.safetensors"), key=lambda p: int(p.stem.split("_")[-1]))
+    ckpts = epoch_adapters(run_dir)
     if not ckpts: raise FileNotFoundError(f"{run_dir}/checkpoints has no lora_epoch_*.safetensors yet.")
     return ckpts[-1]
 

@@ -28,7 +28,7 @@ from .data import (CsvDataset, DataError, check_splits, label_texts, make_demo_d
 
 # %% auto #0
 __all__ = ['PROMPT', 'Flag', 'encode_text_cut', 'class_prompts', 'TrainConfig', 'ce_loss', 'masked_clip_loss', 'lr_lambda',
-           'run_name', 'FitResult', 'fit', 'read_history', 'train_cli']
+           'run_name', 'FitResult', 'fit', 'epoch_adapters', 'read_history', 'train_cli']
 
 # %% ../nbs/02_train.ipynb #cb1604c0
 PROMPT = "a photo of {}."
@@ -295,7 +295,7 @@ def fit(**kwargs) -> FitResult:
     if text_frozen:
         with torch.no_grad(), autocast(): fixed_class_features = encode_text_cut(model, class_tokens)
 
-    checkpoints = sorted((run_dir/"checkpoints").glob("lora_epoch_*.safetensors"), key=lambda p: int(p.stem.split("_")[-1]))
+    checkpoints = epoch_adapters(run_dir)
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
         skip = start_batch if epoch == start_epoch else 0
@@ -361,6 +361,10 @@ def _val_top1(model, val_ds, class_tokens, cfg, device, autocast) -> float:
         correct += (pred.cpu() == labels).sum().item()
     model.train()
     return correct / len(val_ds)
+
+def epoch_adapters(run_dir:str|Path) -> list:
+    "The `lora_epoch_N.safetensors` adapters of a run, in epoch order."
+    return sorted((Path(run_dir)/"checkpoints").glob("lora_epoch_*.safetensors"), key=lambda p: int(p.stem.split("_")[-1]))
 
 def read_history(run_dir:str|Path) -> pd.DataFrame:
     "metrics.jsonl of a run as a DataFrame (step rows and epoch rows; epoch rows carry val_top1)."
