@@ -3,14 +3,17 @@
 Every variant is timed in this one process, round-robin (one run of each per round, median over
 rounds), so the machine's noise hits all of them alike; the ratios are what to read.
 
-    python benchmarks/lora_speed.py [--model ViT-B-16] [--batch 8] [--rounds 5]
+    python benchmarks/lora_speed.py [--model ViT-B-16] [--batch 8] [--rounds 9]
 """
-import argparse, copy, statistics, time
+import argparse, copy, random, statistics, time
+from unittest import mock
 
 import open_clip
 import torch
+import torch.nn.functional as F
 from open_clip.loss import ClipLoss
 
+from bioclip_lora_nb import lora
 from bioclip_lora_nb.lora import (LoraConfig, apply_lora_to_model, get_lora_parameters, merge_lora,
                                   randomize_lora_)
 
@@ -23,6 +26,21 @@ def clip_step(model, params, images, texts, loss_fn):
     opt.step()
     opt.zero_grad(set_to_none=True)
 clip_step.opts = {}
+
+
+class _Through(torch.autograd.Function):
+    "Identity on `y` that puts `p` into the graph, so backward runs through the frozen towers without computing LoRA."
+    @staticmethod
+    def forward(ctx, y, p): return y.view_as(y)
+    @staticmethod
+    def backward(ctx, g): return g, None
+
+
+def floor_step(model, params, images, texts, loss_fn):
+    "`clip_step` of a LoRA model with LoRA's math (dropout, low-rank products) taken out: what backpropagating through the frozen towers costs."
+    with mock.patch.object(lora, "lora_linear", lambda x, weight, bias, A, *_: _Through.apply(F.linear(x, weight, bias), A)), \
+         mock.patch.object(lora.LoraDropout, "forward", lambda self, x: (None, 1.0)):
+        clip_step(model, params, images, texts, loss_fn)
 
 
 def forward_only(model, images, texts):
@@ -38,13 +56,15 @@ def timed(fn):
 
 
 def round_robin(fns:dict, rounds:int, warmup:int=1) -> dict:
-    "Median seconds of each callable, timed one after another in each round."
+    "Seconds of each callable per round, timed one after another (in a shuffled order, so no variant always follows the same one)."
     for _ in range(warmup):
         for f in fns.values(): f()
-    times = {k: [] for k in fns}
+    times, order = {k: [] for k in fns}, list(fns)
+    shuffle = random.Random(0).shuffle
     for _ in range(rounds):
-        for k, f in fns.items(): times[k].append(timed(f))
-    return {k: statistics.median(v) for k, v in times.items()}
+        shuffle(order)
+        for k in order: times[k].append(timed(fns[k]))
+    return times
 
 
 def peft_model(base, rank):
@@ -53,7 +73,7 @@ def peft_model(base, rank):
     return peft.get_peft_model(base, cfg)
 
 
-def main(model_name="ViT-B-16", batch=8, rounds=5, rank=8):
+def main(model_name="ViT-B-16", batch=8, rounds=9, rank=8):
     torch.manual_seed(0)
     base = open_clip.create_model(model_name)
     size = base.visual.image_size
@@ -64,28 +84,34 @@ def main(model_name="ViT-B-16", batch=8, rounds=5, rank=8):
           f"{rounds} rounds")
 
     ours = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank, targets=("q", "k", "v")))
+    ours_p0 = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank, dropout=0.0))
+    ours_floor = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank))
     ours_out = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank, targets=("q", "k", "v", "out")))
     peft_m = peft_model(copy.deepcopy(base), rank)
     full = copy.deepcopy(base)
-    for m in (ours, ours_out, peft_m, full): m.train()
+    for m in (ours, ours_p0, ours_floor, ours_out, peft_m, full): m.train()
     step = round_robin({
         "ours q,k,v": lambda: clip_step(ours, get_lora_parameters(ours), images, texts, loss_fn),
+        "ours q,k,v, dropout 0": lambda: clip_step(ours_p0, get_lora_parameters(ours_p0), images, texts, loss_fn),
+        "floor: ours without LoRA math": lambda: floor_step(ours_floor, get_lora_parameters(ours_floor), images, texts, loss_fn),
         "ours q,k,v,out": lambda: clip_step(ours_out, get_lora_parameters(ours_out), images, texts, loss_fn),
         "PEFT attn (in_proj+out_proj)": lambda: clip_step(peft_m, [p for p in peft_m.parameters() if p.requires_grad],
                                                           images, texts, loss_fn),
         "full fine-tuning": lambda: clip_step(full, list(full.parameters()), images, texts, loss_fn),
         "forward only (base, no grad)": lambda: forward_only(full, images, texts),
     }, rounds)
-    del peft_m, full
+    del peft_m, full, ours_p0, ours_floor
+    fastest, step = {k: min(v) for k, v in step.items()}, {k: statistics.median(v) for k, v in step.items()}
     fwd = step["forward only (base, no grad)"]
-    print("\ntraining step (median s):")
-    for k, v in step.items(): print(f"  {k:32s} {v:7.3f} s   {v / fwd:5.2f}x forward-only")
+    print("\ntraining step (median s, fastest round in brackets):")
+    for k, v in step.items(): print(f"  {k:32s} {v:7.3f} s ({fastest[k]:.3f})   {v / fwd:5.2f}x forward-only")
     r_peft = step["ours q,k,v,out"] / step["PEFT attn (in_proj+out_proj)"]
     r_peft_qkv = step["ours q,k,v"] / step["PEFT attn (in_proj+out_proj)"]
     print(f"  ours / PEFT (same layers: q,k,v,out)  {r_peft:.3f}   (target <= 0.80)")
     print(f"  ours q,k,v / PEFT                     {r_peft_qkv:.3f}")
     print(f"  ours q,k,v / forward-only             {step['ours q,k,v'] / fwd:.3f}   (target <= 2.1)")
     print(f"  ours / full fine-tuning               {step['ours q,k,v'] / step['full fine-tuning']:.3f}")
+    print(f"  LoRA math's share of our step         {1 - step['floor: ours without LoRA math'] / step['ours q,k,v']:+.1%}")
 
     for m in (base, ours): m.eval()
     randomize_lora_(ours)
@@ -93,6 +119,7 @@ def main(model_name="ViT-B-16", batch=8, rounds=5, rank=8):
     merged.eval()
     enc = round_robin({"base": lambda: encode(base, images), "unmerged": lambda: encode(ours, images),
                        "merged": lambda: encode(merged, images)}, rounds * 2)
+    enc = {k: statistics.median(v) for k, v in enc.items()}
     print("\nencode_image throughput (images/s):")
     for k, v in enc.items(): print(f"  {k:10s} {batch / v:7.2f}")
     print(f"  merged / base     {enc['base'] / enc['merged']:.3f}   (target >= 0.99)")
@@ -103,7 +130,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="ViT-B-16")
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--rank", type=int, default=8)
     a = p.parse_args()
     main(a.model, a.batch, a.rounds, a.rank)

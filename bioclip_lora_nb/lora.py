@@ -21,10 +21,11 @@ from . import __version__
 
 # %% auto #0
 __all__ = ['BIOCLIP2', 'TINY_RANDOM_CONFIG', 'ATTN_TARGETS', 'ALL_TARGETS', 'register_tiny_random', 'HubUnavailableError',
-           'resolve_model_name', 'load_base_model', 'LoraConfig', 'LoraDropout', 'LoraLayer', 'LoraLinear',
-           'LoraMultiheadAttention', 'apply_lora_to_model', 'lora_layers', 'get_lora_parameters', 'lora_state_dict',
-           'count_lora_blocks', 'randomize_lora_', 'set_lora_scale', 'merge_lora', 'unmerge_lora', 'base_state_dict',
-           'atomic_write', 'architecture_summary', 'save_lora_weights', 'read_lora_metadata', 'load_lora_weights']
+           'resolve_model_name', 'load_base_model', 'LoraConfig', 'LoraDropout', 'LoraProjection', 'lora_linear',
+           'LoraLayer', 'LoraLinear', 'LoraMultiheadAttention', 'apply_lora_to_model', 'lora_layers',
+           'get_lora_parameters', 'lora_state_dict', 'count_lora_blocks', 'randomize_lora_', 'set_lora_scale',
+           'merge_lora', 'unmerge_lora', 'base_state_dict', 'atomic_write', 'architecture_summary', 'save_lora_weights',
+           'read_lora_metadata', 'load_lora_weights']
 
 # %% ../nbs/00_lora.ipynb #6d758a27
 BIOCLIP2 = "hf-hub:imageomics/bioclip-2"
@@ -139,22 +140,70 @@ class LoraConfig:
 
 # %% ../nbs/00_lora.ipynb #05760275
 class LoraDropout(nn.Module):
-    "Dropout of the adapter input with `p` rounded to 1/256; returns `(masked x, rescale)` for the LoRA matrices to absorb."
+    "Dropout of the adapter input with `p` rounded to 1/256: returns `(keep mask or None, rescale)`."
     def __init__(self, p:float):
         super().__init__()
         self.keep = max(1, round(256 * (1 - p)))  # an element survives when its random byte is below `keep`
         self.p = 1 - self.keep / 256
 
     def forward(self, x):
-        if not self.training or self.keep == 256: return x, 1.0
+        if not self.training or self.keep == 256: return None, 1.0
         n = x.numel()
-        draws = torch.empty((n + 3) // 4, dtype=torch.int32, device=x.device).random_(-2**31, 2**31)  # 4 random bytes each
-        mask = draws.view(torch.uint8)[:n].view(x.shape) < self.keep
-        return torch.where(mask, x, 0.0), 256 / self.keep
+        draws = torch.empty((n + 7) // 8, dtype=torch.int64, device=x.device).random_(-2**63, None)  # 8 random bytes each
+        return draws.view(torch.uint8)[:n].view(x.shape) < self.keep, 256 / self.keep
 
     def extra_repr(self): return f"p={self.p:.4f}"
 
-# %% ../nbs/00_lora.ipynb #d0900f97
+# %% ../nbs/00_lora.ipynb #47bcf446
+def _compute_dtype(x:torch.Tensor) -> torch.dtype:
+    "The dtype a linear layer computes in here: autocast's if it is on for `x`'s device, else `x`'s own."
+    dev = x.device.type
+    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+
+class LoraProjection(torch.autograd.Function):
+    "`x Wᵀ + b + f·(m ⊙ x) Aᵀ Bᵀ` for a frozen `W`, `b`; backward computes only the input's and LoRA's gradients."
+    @staticmethod
+    def forward(ctx, x, weight, bias, A, B, factor:float, mask):
+        dtype = _compute_dtype(x)
+        ctx.meta = x.shape, x.dtype, A.dtype, B.dtype, factor
+        with torch.autocast(x.device.type, enabled=False):  # cast explicitly, once, as autocast would
+            xc, W, Ac, Bf = x.reshape(-1, x.shape[-1]).to(dtype), weight.to(dtype), A.to(dtype), (B * factor).to(dtype)
+            b = None if bias is None else bias.to(dtype)
+            ctx.fold = mask is None and dtype == torch.float32
+            if ctx.fold: h, t, y = xc, None, F.linear(xc, torch.addmm(W, Bf, Ac), b)  # W + fBA: one GEMM
+            else:
+                h = xc if mask is None else xc * mask.reshape(xc.shape)
+                t = h @ Ac.t()  # (tokens, n·r)
+                y = F.linear(xc, W, b).addmm_(t, Bf.t())
+        ctx.save_for_backward(W, Ac, Bf, h, t, mask)
+        return y.view(*x.shape[:-1], W.shape[0])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy):
+        W, A, Bf, h, t, mask = ctx.saved_tensors
+        shape, x_dtype, a_dtype, b_dtype, factor = ctx.meta
+        dy = dy.reshape(-1, W.shape[0]).to(W.dtype)
+        if t is None: t = h @ A.t()
+        dt = dy @ Bf  # the gradient at the rank-r bottleneck
+        dA = (dt.t() @ h).to(a_dtype) if ctx.needs_input_grad[3] else None
+        dB = (dy.t() @ t).mul_(factor).to(b_dtype) if ctx.needs_input_grad[4] else None
+        dx = None
+        if ctx.needs_input_grad[0]:
+            if ctx.fold: dx = dy @ torch.addmm(W, Bf, A)
+            elif mask is None: dx = (dy @ W).addmm_(dt, A)
+            else: dx = (dy @ W).addcmul_(dt @ A, mask.reshape(h.shape))
+            dx = dx.view(shape).to(x_dtype)
+        return dx, None, None, dA, dB, None, None
+
+def lora_linear(x, weight, bias, A, B, factor:float=1.0, mask=None):
+    "`x Wᵀ + b + factor · (mask ⊙ x) Aᵀ Bᵀ`: a frozen linear layer plus its low-rank update (`mask` from `LoraDropout`)."
+    if weight.requires_grad or (bias is not None and bias.requires_grad):  # base weights train too: plain ops
+        h = x if mask is None else x * mask
+        return F.linear(x, weight, bias) + F.linear(F.linear(h, A), B * factor)
+    return LoraProjection.apply(x, weight, bias, A, B, factor, mask)
+
+# %% ../nbs/00_lora.ipynb #a5c81800
 class LoraLayer(nn.Module):
     "Shared state of an adapter that wraps `base_layer`: one low-rank update per target."
     def __init__(self, base_layer:nn.Module, targets:tuple, in_features:int, out_features:int, cfg:LoraConfig):
@@ -196,7 +245,7 @@ class LoraLayer(nn.Module):
 
     def extra_repr(self): return f"targets={self.targets}, rank={self.rank}, scaling={self.scaling:g}, merged={self.merged}"
 
-# %% ../nbs/00_lora.ipynb #47bcf446
+# %% ../nbs/00_lora.ipynb #4fe78cbd
 class LoraLinear(LoraLayer):
     "LoRA around an `nn.Linear` (the MLP's `c_fc` and `c_proj`)."
     def __init__(self, base_layer:nn.Linear, cfg:LoraConfig):
@@ -210,12 +259,11 @@ class LoraLinear(LoraLayer):
     def bias(self): return self.base_layer.bias
 
     def forward(self, x):
-        y = self.base_layer(x)
-        if not self.active: return y
-        hx, rescale = self.dropout(x)
-        return y + F.linear(F.linear(hx, self.lora_A["w"]), self.lora_B["w"] * self.factor(rescale))
+        if not self.active: return self.base_layer(x)
+        mask, rescale = self.dropout(x)
+        return lora_linear(x, self.weight, self.bias, self.lora_A["w"], self.lora_B["w"], self.factor(rescale), mask)
 
-# %% ../nbs/00_lora.ipynb #de641120
+# %% ../nbs/00_lora.ipynb #aa907ed1
 class LoraMultiheadAttention(LoraLayer):
     "LoRA on the Q, K, V (and optionally output) projections of an `nn.MultiheadAttention`, keeping SDPA."
     def __init__(self, base_layer:nn.MultiheadAttention, targets:tuple, cfg:LoraConfig):
@@ -231,12 +279,11 @@ class LoraMultiheadAttention(LoraLayer):
         i = ATTN_TARGETS.index(target)
         return mha.in_proj_weight[i*d:(i+1)*d]  # a view: merging writes into the fused weight
 
-    def _qkv_delta_weights(self, rescale:float=1.0):
+    def _qkv_lora(self):
         "`A` for all q/k/v targets stacked `(n·r, d)`, and a block-diagonal `B` `(3d, n·r)` placing each update."
         d = self.base_layer.embed_dim
         A = torch.cat([self.lora_A[t] for t in self.qkv_targets])
-        B = torch.block_diag(*[self.lora_B[t] if t in self.qkv_targets else A.new_zeros(d, 0) for t in ATTN_TARGETS])
-        return A, B * self.factor(rescale)
+        return A, torch.block_diag(*[self.lora_B[t] if t in self.qkv_targets else A.new_zeros(d, 0) for t in ATTN_TARGETS])
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
@@ -250,11 +297,10 @@ class LoraMultiheadAttention(LoraLayer):
         x = query if mha.batch_first else query.transpose(0, 1)  # (N, L, d)
         N, L, d = x.shape
         h = mha.num_heads
-        qkv = F.linear(x, mha.in_proj_weight, mha.in_proj_bias)  # (N, L, 3d)
         if self.qkv_targets:
-            hx, rescale = self.dropout(x)
-            A, B = self._qkv_delta_weights(rescale)
-            qkv = torch.baddbmm(qkv, F.linear(hx, A), B.t().expand(N, -1, -1))  # fused: qkv + (hA^T)B^T
+            mask, rescale = self.dropout(x)
+            qkv = lora_linear(x, mha.in_proj_weight, mha.in_proj_bias, *self._qkv_lora(), self.factor(rescale), mask)
+        else: qkv = F.linear(x, mha.in_proj_weight, mha.in_proj_bias)  # (N, L, 3d)
         q, k, v = qkv.view(N, L, 3, h, d // h).permute(2, 0, 3, 1, 4)  # 3 × (N, h, L, d/h)
         if attn_mask is not None:
             if attn_mask.dim() == 3: attn_mask = attn_mask.view(N, h, L, L)
@@ -263,14 +309,14 @@ class LoraMultiheadAttention(LoraLayer):
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=mha.dropout if self.training else 0.0,
                                            is_causal=is_causal and attn_mask is None)
         o = o.transpose(1, 2).reshape(N, L, d)  # (N, L, d)
-        out = F.linear(o, mha.out_proj.weight, mha.out_proj.bias)
         if "out" in self.targets:
-            ho, rescale = self.dropout(o)
-            B_out = self.lora_B["out"] * self.factor(rescale)
-            out = torch.baddbmm(out, F.linear(ho, self.lora_A["out"]), B_out.t().expand(N, -1, -1))
+            mask, rescale = self.dropout(o)
+            out = lora_linear(o, mha.out_proj.weight, mha.out_proj.bias, self.lora_A["out"], self.lora_B["out"],
+                              self.factor(rescale), mask)
+        else: out = F.linear(o, mha.out_proj.weight, mha.out_proj.bias)
         return (out if mha.batch_first else out.transpose(0, 1)), None
 
-# %% ../nbs/00_lora.ipynb #a879e811
+# %% ../nbs/00_lora.ipynb #d5e244a2
 def _tower_blocks(model:nn.Module) -> dict:
     "`{'vision': [(name, block), ...], 'text': [...]}`: the transformer blocks whose `attn` is an `nn.MultiheadAttention`."
     towers = {"vision": [], "text": []}
@@ -306,7 +352,7 @@ def apply_lora_to_model(model:nn.Module, cfg:LoraConfig=None) -> nn.Module:
     model.lora_config = cfg
     return model
 
-# %% ../nbs/00_lora.ipynb #b3be3bed
+# %% ../nbs/00_lora.ipynb #8426dcf2
 def lora_layers(model:nn.Module) -> list:
     "All adapter layers of `model`."
     return [m for m in model.modules() if isinstance(m, LoraLayer)]
@@ -323,7 +369,7 @@ def count_lora_blocks(model:nn.Module) -> int:
     "How many attention blocks carry an adapter."
     return sum(isinstance(m, LoraMultiheadAttention) for m in model.modules())
 
-# %% ../nbs/00_lora.ipynb #0616c44c
+# %% ../nbs/00_lora.ipynb #5490b528
 def randomize_lora_(model:nn.Module, std:float=0.02, seed:int=0) -> nn.Module:
     "Give every LoRA `B` random values (tests and benchmarks: a trained adapter without training)."
     g = torch.Generator().manual_seed(seed)
@@ -349,12 +395,12 @@ def unmerge_lora(model:nn.Module) -> nn.Module:
     for m in lora_layers(model): m.unmerge()
     return model
 
-# %% ../nbs/00_lora.ipynb #b481aff1
+# %% ../nbs/00_lora.ipynb #9c584c01
 def base_state_dict(model:nn.Module) -> dict:
     "The model's state dict under stock open_clip names, without LoRA tensors (merged weights if merged)."
     return {k.replace(".base_layer.", "."): v for k, v in model.state_dict().items() if ".lora_" not in k}
 
-# %% ../nbs/00_lora.ipynb #9c584c01
+# %% ../nbs/00_lora.ipynb #630a2e69
 def atomic_write(path:str|Path, write) -> Path:
     "Call `write(tmp_path)`, then rename the temp file onto `path`: readers see the old file or the whole new one."
     path = Path(path)
@@ -374,7 +420,7 @@ def architecture_summary(model:nn.Module) -> str:
     return ", ".join(f"{t} {len(bs)}x{bs[0][1].ln_1.normalized_shape[0] if bs else 0}"
                      for t, bs in _tower_blocks(model).items())
 
-# %% ../nbs/00_lora.ipynb #17aad950
+# %% ../nbs/00_lora.ipynb #a8c1f8ff
 def save_lora_weights(model:nn.Module, path:str|Path) -> Path:
     "Write `model`'s adapter to `path` (safetensors), with its config, base model and architecture."
     cfg = getattr(model, "lora_config", None)
@@ -390,7 +436,7 @@ def read_lora_metadata(path:str|Path) -> dict:
     if "lora_config" not in meta: raise ValueError(f"{path} is not a bioclip_lora_nb adapter (no lora_config in its header).")
     return {**meta, "lora_config": LoraConfig(**json.loads(meta["lora_config"]))}
 
-# %% ../nbs/00_lora.ipynb #d033b2b6
+# %% ../nbs/00_lora.ipynb #ec8da239
 _MUST_MATCH = ("rank", "alpha", "targets", "enable_vision", "enable_text", "layers")
 
 def load_lora_weights(model:nn.Module, path:str|Path) -> nn.Module:
