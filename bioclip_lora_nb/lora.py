@@ -150,7 +150,8 @@ class LoraDropout(nn.Module):
         if not self.training or self.keep == 256: return None, 1.0
         n = x.numel()
         draws = torch.empty((n + 7) // 8, dtype=torch.int64, device=x.device).random_(-2**63, None)  # 8 random bytes each
-        return draws.view(torch.uint8)[:n].view(x.shape) < self.keep, 256 / self.keep
+        keep = draws.view(torch.uint8)[:n].lt_(self.keep)  # in place: 1 where the byte is below `keep`, else 0
+        return keep.view(torch.bool).view(x.shape), 256 / self.keep
 
     def extra_repr(self): return f"p={self.p:.4f}"
 
@@ -159,6 +160,10 @@ def _compute_dtype(x:torch.Tensor) -> torch.dtype:
     "The dtype a linear layer computes in here: autocast's if it is on for `x`'s device, else `x`'s own."
     dev = x.device.type
     return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+
+def _mask_as(mask:torch.Tensor, dtype:torch.dtype) -> torch.Tensor:
+    "A bool mask as 0/1 in `dtype`, cast through uint8: the same bytes, and on CPU a vectorised cast (bool's is not)."
+    return mask.view(torch.uint8).to(dtype)
 
 class LoraProjection(torch.autograd.Function):
     "`x Wᵀ + b + f·(m ⊙ x) Aᵀ Bᵀ` for a frozen `W`, `b`; backward computes only the input's and LoRA's gradients."
@@ -172,7 +177,7 @@ class LoraProjection(torch.autograd.Function):
             ctx.fold = mask is None and dtype == torch.float32
             if ctx.fold: h, t, y = xc, None, F.linear(xc, torch.addmm(W, Bf, Ac), b)  # W + fBA: one GEMM
             else:
-                h = xc if mask is None else xc * mask.reshape(xc.shape)
+                h = xc if mask is None else xc * _mask_as(mask, dtype).reshape(xc.shape)
                 t = h @ Ac.t()  # (tokens, n·r)
                 y = F.linear(xc, W, b).addmm_(t, Bf.t())
         ctx.save_for_backward(W, Ac, Bf, h, t, mask)
@@ -192,7 +197,7 @@ class LoraProjection(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             if ctx.fold: dx = dy @ torch.addmm(W, Bf, A)
             elif mask is None: dx = (dy @ W).addmm_(dt, A)
-            else: dx = (dy @ W).addcmul_(dt @ A, mask.reshape(h.shape))
+            else: dx = (dy @ W).addcmul_(dt @ A, _mask_as(mask, dy.dtype).reshape(h.shape))
             dx = dx.view(shape).to(x_dtype)
         return dx, None, None, dA, dB, None, None
 
