@@ -208,7 +208,7 @@ def lora_linear(x, weight, bias, A, B, factor:float=1.0, mask=None):
         return F.linear(x, weight, bias) + F.linear(F.linear(h, A), B * factor)
     return LoraProjection.apply(x, weight, bias, A, B, factor, mask)
 
-# %% ../nbs/00_lora.ipynb #a5c81800
+# %% ../nbs/00_lora.ipynb #aa907ed1
 class LoraLayer(nn.Module):
     "Shared state of an adapter that wraps `base_layer`: one low-rank update per target."
     def __init__(self, base_layer:nn.Module, targets:tuple, in_features:int, out_features:int, cfg:LoraConfig):
@@ -250,7 +250,7 @@ class LoraLayer(nn.Module):
 
     def extra_repr(self): return f"targets={self.targets}, rank={self.rank}, scaling={self.scaling:g}, merged={self.merged}"
 
-# %% ../nbs/00_lora.ipynb #4fe78cbd
+# %% ../nbs/00_lora.ipynb #b484f5bd
 class LoraLinear(LoraLayer):
     "LoRA around an `nn.Linear` (the MLP's `c_fc` and `c_proj`)."
     def __init__(self, base_layer:nn.Linear, cfg:LoraConfig):
@@ -268,7 +268,7 @@ class LoraLinear(LoraLayer):
         mask, rescale = self.dropout(x)
         return lora_linear(x, self.weight, self.bias, self.lora_A["w"], self.lora_B["w"], self.factor(rescale), mask)
 
-# %% ../nbs/00_lora.ipynb #aa907ed1
+# %% ../nbs/00_lora.ipynb #d5e244a2
 class LoraMultiheadAttention(LoraLayer):
     "LoRA on the Q, K, V (and optionally output) projections of an `nn.MultiheadAttention`, keeping SDPA."
     def __init__(self, base_layer:nn.MultiheadAttention, targets:tuple, cfg:LoraConfig):
@@ -321,7 +321,7 @@ class LoraMultiheadAttention(LoraLayer):
         else: out = F.linear(o, mha.out_proj.weight, mha.out_proj.bias)
         return (out if mha.batch_first else out.transpose(0, 1)), None
 
-# %% ../nbs/00_lora.ipynb #d5e244a2
+# %% ../nbs/00_lora.ipynb #9948ccf7
 def _tower_blocks(model:nn.Module) -> dict:
     "`{'vision': [(name, block), ...], 'text': [...]}`: the transformer blocks whose `attn` is an `nn.MultiheadAttention`."
     towers = {"vision": [], "text": []}
@@ -357,7 +357,7 @@ def apply_lora_to_model(model:nn.Module, cfg:LoraConfig=None) -> nn.Module:
     model.lora_config = cfg
     return model
 
-# %% ../nbs/00_lora.ipynb #8426dcf2
+# %% ../nbs/00_lora.ipynb #ca7f2cea
 def lora_layers(model:nn.Module) -> list:
     "All adapter layers of `model`."
     return [m for m in model.modules() if isinstance(m, LoraLayer)]
@@ -374,7 +374,7 @@ def count_lora_blocks(model:nn.Module) -> int:
     "How many attention blocks carry an adapter."
     return sum(isinstance(m, LoraMultiheadAttention) for m in model.modules())
 
-# %% ../nbs/00_lora.ipynb #5490b528
+# %% ../nbs/00_lora.ipynb #552431d0
 def randomize_lora_(model:nn.Module, std:float=0.02, seed:int=0) -> nn.Module:
     "Give every LoRA `B` random values (tests and benchmarks: a trained adapter without training)."
     g = torch.Generator().manual_seed(seed)
@@ -400,12 +400,12 @@ def unmerge_lora(model:nn.Module) -> nn.Module:
     for m in lora_layers(model): m.unmerge()
     return model
 
-# %% ../nbs/00_lora.ipynb #9c584c01
+# %% ../nbs/00_lora.ipynb #607d9eee
 def base_state_dict(model:nn.Module) -> dict:
     "The model's state dict under stock open_clip names, without LoRA tensors (merged weights if merged)."
     return {k.replace(".base_layer.", "."): v for k, v in model.state_dict().items() if ".lora_" not in k}
 
-# %% ../nbs/00_lora.ipynb #630a2e69
+# %% ../nbs/00_lora.ipynb #894bdbc1
 def atomic_write(path:str|Path, write) -> Path:
     "Call `write(tmp_path)`, then rename the temp file onto `path`: readers see the old file or the whole new one."
     path = Path(path)
@@ -425,7 +425,7 @@ def architecture_summary(model:nn.Module) -> str:
     return ", ".join(f"{t} {len(bs)}x{bs[0][1].ln_1.normalized_shape[0] if bs else 0}"
                      for t, bs in _tower_blocks(model).items())
 
-# %% ../nbs/00_lora.ipynb #a8c1f8ff
+# %% ../nbs/00_lora.ipynb #ec8da239
 def save_lora_weights(model:nn.Module, path:str|Path) -> Path:
     "Write `model`'s adapter to `path` (safetensors), with its config, base model and architecture."
     cfg = getattr(model, "lora_config", None)
@@ -441,7 +441,7 @@ def read_lora_metadata(path:str|Path) -> dict:
     if "lora_config" not in meta: raise ValueError(f"{path} is not a bioclip_lora_nb adapter (no lora_config in its header).")
     return {**meta, "lora_config": LoraConfig(**json.loads(meta["lora_config"]))}
 
-# %% ../nbs/00_lora.ipynb #ec8da239
+# %% ../nbs/00_lora.ipynb #b43a7dfb
 _MUST_MATCH = ("rank", "alpha", "targets", "enable_vision", "enable_text", "layers")
 
 def load_lora_weights(model:nn.Module, path:str|Path) -> nn.Module:
