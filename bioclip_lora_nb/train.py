@@ -376,7 +376,7 @@ def _cli_args(**kw) -> list:
     "`--key value` flags for `bioclip-lora-train` from keyword arguments."
     return [a for k, v in kw.items() for a in (f"--{k.replace('_', '-')}", str(v))]
 
-# %% ../nbs/02_train.ipynb #1814b0e8
+# %% ../nbs/02_train.ipynb #36bb8b86
 Flag = Annotated[bool_arg, dict(nargs="?", const=True)]  # `--flag`, `--flag true` or `--flag false`
 
 @call_parse
