@@ -1,9 +1,11 @@
-"""LoRA speed on CPU, fp32, random-init ViT-B-16, batch 8, 224 px: ours vs PEFT vs full fine-tuning.
+"""LoRA speed, random-init weights: ours vs PEFT vs full fine-tuning (default: ViT-B-16, fp32, CPU, batch 8).
 
 Every variant is timed in this one process, round-robin (one run of each per round, median over
-rounds), so the machine's noise hits all of them alike; the ratios are what to read.
+rounds), so the machine's noise hits all of them alike; the ratios are what to read. On CUDA it also
+reports images/s and each variant's peak memory above what the models themselves hold.
 
     python benchmarks/lora_speed.py [--model ViT-B-16] [--batch 8] [--rounds 9]
+    python benchmarks/lora_speed.py --model ViT-L-14 --batch 32 --device cuda --precision bf16   # BioCLIP 2's shapes
 """
 import argparse, copy, random, statistics, time
 from unittest import mock
@@ -19,10 +21,10 @@ from bioclip_lora_nb.lora import (LoraConfig, apply_lora_to_model, get_lora_para
 
 
 def clip_step(model, params, images, texts, loss_fn):
-    "One training step: forward both towers, CLIP loss, backward, AdamW step."
+    "One training step: forward both towers (under `autocast`), CLIP loss, backward, AdamW step."
     opt = clip_step.opts.setdefault(id(model), torch.optim.AdamW(params, lr=1e-5))
-    img, txt, scale = model(images, texts)[:3]
-    loss_fn(img, txt, scale).backward()
+    with autocast(): img, txt, scale = model(images, texts)[:3]
+    loss_fn(img.float(), txt.float(), scale.float()).backward()
     opt.step()
     opt.zero_grad(set_to_none=True)
 clip_step.opts = {}
@@ -44,15 +46,30 @@ def floor_step(model, params, images, texts, loss_fn):
 
 
 def forward_only(model, images, texts):
-    with torch.no_grad(): model(images, texts)
+    with torch.no_grad(), autocast(): model(images, texts)
 
 
 def encode(model, images):
-    with torch.inference_mode(): model.encode_image(images)
+    with torch.inference_mode(), autocast(): model.encode_image(images)
+
+
+def autocast():
+    "bf16 autocast on the benchmark's device when `--precision bf16`, else nothing."
+    return torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=PRECISION == "bf16")
+
+
+def synchronize():
+    if DEVICE.type == "cuda": torch.cuda.synchronize()
 
 
 def timed(fn):
-    t = time.perf_counter(); fn(); return time.perf_counter() - t
+    "Seconds `fn` takes; on CUDA also its peak memory above what was allocated before it (in `timed.peak`)."
+    synchronize()
+    if DEVICE.type == "cuda": torch.cuda.reset_peak_memory_stats(); before = torch.cuda.memory_allocated()
+    t = time.perf_counter(); fn(); synchronize(); dt = time.perf_counter() - t
+    if DEVICE.type == "cuda": timed.peak = torch.cuda.max_memory_allocated() - before
+    return dt
+timed.peak = 0
 
 
 def round_robin(fns:dict, rounds:int, warmup:int=1) -> dict:
@@ -61,9 +78,12 @@ def round_robin(fns:dict, rounds:int, warmup:int=1) -> dict:
         for f in fns.values(): f()
     times, order = {k: [] for k in fns}, list(fns)
     shuffle = random.Random(0).shuffle
+    round_robin.peak = dict.fromkeys(fns, 0)
     for _ in range(rounds):
         shuffle(order)
-        for k in order: times[k].append(timed(fns[k]))
+        for k in order:
+            times[k].append(timed(fns[k]))
+            round_robin.peak[k] = max(round_robin.peak[k], timed.peak)
     return times
 
 
@@ -73,15 +93,20 @@ def peft_model(base, rank):
     return peft.get_peft_model(base, cfg)
 
 
-def main(model_name="ViT-B-16", batch=8, rounds=9, rank=8):
+DEVICE, PRECISION = torch.device("cpu"), "fp32"
+
+
+def main(model_name="ViT-B-16", batch=8, rounds=9, rank=8, device="cpu", precision="fp32"):
+    global DEVICE, PRECISION
+    DEVICE, PRECISION = torch.device(device), precision
     torch.manual_seed(0)
-    base = open_clip.create_model(model_name)
+    base = open_clip.create_model(model_name, device=DEVICE)  # fp32 weights; bf16 is autocast's math
     size = base.visual.image_size
-    images = torch.randn(batch, 3, *size)
-    texts = torch.randint(1, 49407, (batch, 77))
+    images = torch.randn(batch, 3, *size, device=DEVICE)
+    texts = torch.randint(1, 49407, (batch, 77), device=DEVICE)
     loss_fn = ClipLoss()
-    print(f"{model_name} fp32 on CPU ({torch.get_num_threads()} threads), batch {batch}, {size[0]} px, r={rank}, "
-          f"{rounds} rounds")
+    where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    print(f"{model_name} {precision} on {where}, batch {batch}, {size[0]} px, r={rank}, {rounds} rounds")
 
     ours = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank, targets=("q", "k", "v")))
     ours_p0 = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank, dropout=0.0))
@@ -104,7 +129,9 @@ def main(model_name="ViT-B-16", batch=8, rounds=9, rank=8):
     fastest, step = {k: min(v) for k, v in step.items()}, {k: statistics.median(v) for k, v in step.items()}
     fwd = step["forward only (base, no grad)"]
     print("\ntraining step (median s, fastest round in brackets):")
-    for k, v in step.items(): print(f"  {k:32s} {v:7.3f} s ({fastest[k]:.3f})   {v / fwd:5.2f}x forward-only")
+    for k, v in step.items():
+        mem = f"   {round_robin.peak[k] / 2**30:5.2f} GiB peak above the models" if DEVICE.type == "cuda" else ""
+        print(f"  {k:32s} {v:7.3f} s ({fastest[k]:.3f})   {v / fwd:5.2f}x forward-only   {batch / v:7.1f} img/s{mem}")
     r_peft = step["ours q,k,v,out"] / step["PEFT attn (in_proj+out_proj)"]
     r_peft_qkv = step["ours q,k,v"] / step["PEFT attn (in_proj+out_proj)"]
     print(f"  ours q,k,v / PEFT                     {r_peft_qkv:.3f}   (target <= 0.80)")
@@ -132,5 +159,7 @@ if __name__ == "__main__":
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--rank", type=int, default=8)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast, as `fit` runs on GPUs")
     a = p.parse_args()
-    main(a.model, a.batch, a.rounds, a.rank)
+    main(a.model, a.batch, a.rounds, a.rank, a.device, a.precision)
