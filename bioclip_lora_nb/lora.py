@@ -25,7 +25,7 @@ __all__ = ['BIOCLIP2', 'TINY_RANDOM_CONFIG', 'ATTN_TARGETS', 'ALL_TARGETS', 'reg
            'LoraLayer', 'LoraLinear', 'LoraMultiheadAttention', 'apply_lora_to_model', 'lora_layers',
            'get_lora_parameters', 'lora_state_dict', 'count_lora_blocks', 'randomize_lora_', 'set_lora_scale',
            'merge_lora', 'unmerge_lora', 'base_state_dict', 'atomic_write', 'architecture_summary', 'save_lora_weights',
-           'read_lora_metadata', 'load_lora_weights']
+           'read_lora_metadata', 'load_lora_weights', 'load_lora_state_dict']
 
 # %% ../nbs/00_lora.ipynb #6d758a27
 BIOCLIP2 = "hf-hub:imageomics/bioclip-2"
@@ -230,6 +230,11 @@ class LoraLayer(nn.Module):
         "What multiplies `B A`: alpha/r, the adapter's scale, and dropout's rescale."
         return self.scaling * self.scale * rescale
 
+    def project(self, x, weight, bias, A, B):
+        "`x` through the frozen `weight`, `bias` plus the update `B A`, with this layer's dropout and factor."
+        mask, rescale = self.dropout(x)
+        return lora_linear(x, weight, bias, A, B, self.factor(rescale), mask)
+
     def delta_weight(self, target:str) -> torch.Tensor:
         "The dense update `scale · alpha/r · B A` that merging adds to the base weight of `target`."
         return (self.lora_B[target] @ self.lora_A[target]) * self.factor()
@@ -265,8 +270,7 @@ class LoraLinear(LoraLayer):
 
     def forward(self, x):
         if not self.active: return self.base_layer(x)
-        mask, rescale = self.dropout(x)
-        return lora_linear(x, self.weight, self.bias, self.lora_A["w"], self.lora_B["w"], self.factor(rescale), mask)
+        return self.project(x, self.weight, self.bias, self.lora_A["w"], self.lora_B["w"])
 
 # %% ../nbs/00_lora.ipynb #d5e244a2
 class LoraMultiheadAttention(LoraLayer):
@@ -302,9 +306,7 @@ class LoraMultiheadAttention(LoraLayer):
         x = query if mha.batch_first else query.transpose(0, 1)  # (N, L, d)
         N, L, d = x.shape
         h = mha.num_heads
-        if self.qkv_targets:
-            mask, rescale = self.dropout(x)
-            qkv = lora_linear(x, mha.in_proj_weight, mha.in_proj_bias, *self._qkv_lora(), self.factor(rescale), mask)
+        if self.qkv_targets: qkv = self.project(x, mha.in_proj_weight, mha.in_proj_bias, *self._qkv_lora())
         else: qkv = F.linear(x, mha.in_proj_weight, mha.in_proj_bias)  # (N, L, 3d)
         q, k, v = qkv.view(N, L, 3, h, d // h).permute(2, 0, 3, 1, 4)  # 3 × (N, h, L, d/h)
         if attn_mask is not None:
@@ -314,10 +316,7 @@ class LoraMultiheadAttention(LoraLayer):
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=mha.dropout if self.training else 0.0,
                                            is_causal=is_causal and attn_mask is None)
         o = o.transpose(1, 2).reshape(N, L, d)  # (N, L, d)
-        if "out" in self.targets:
-            mask, rescale = self.dropout(o)
-            out = lora_linear(o, mha.out_proj.weight, mha.out_proj.bias, self.lora_A["out"], self.lora_B["out"],
-                              self.factor(rescale), mask)
+        if "out" in self.targets: out = self.project(o, mha.out_proj.weight, mha.out_proj.bias, self.lora_A["out"], self.lora_B["out"])
         else: out = F.linear(o, mha.out_proj.weight, mha.out_proj.bias)
         return (out if mha.batch_first else out.transpose(0, 1)), None
 
@@ -458,10 +457,14 @@ def load_lora_weights(model:nn.Module, path:str|Path) -> nn.Module:
                 if getattr(saved, k) != getattr(cfg, k)]
         if diff: raise ValueError(f"{path} doesn't fit this model's LoRA: " + "; ".join(diff))
     if any(m.merged for m in lora_layers(model)): raise RuntimeError("Unmerge the model before loading an adapter.")
-    params, tensors = dict(model.named_parameters()), load_file(str(path))
-    if set(tensors) != {k for k in params if ".lora_" in k}:
-        raise ValueError(f"{path} holds other LoRA tensors than this model has (e.g. "
-                         f"{sorted(set(tensors) ^ {k for k in params if '.lora_' in k})[:3]}).")
+    return load_lora_state_dict(model, load_file(str(path)), source=str(path))
+
+def load_lora_state_dict(model:nn.Module, tensors:dict, source:str="the state dict") -> nn.Module:
+    "Copy `{name: tensor}` (what `lora_state_dict` gives) into `model`'s LoRA parameters; the names must match exactly."
+    params = dict(model.named_parameters())
+    lora = {k for k in params if ".lora_" in k}
+    if set(tensors) != lora:
+        raise ValueError(f"{source} holds other LoRA tensors than this model has (e.g. {sorted(set(tensors) ^ lora)[:3]}).")
     with torch.no_grad():
         for k, v in tensors.items(): params[k].copy_(v)
     return model

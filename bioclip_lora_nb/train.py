@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from .lora import (BIOCLIP2, HubUnavailableError, LoraConfig, apply_lora_to_model, atomic_write, get_lora_parameters,
-                                  load_base_model, lora_state_dict, save_lora_weights)
+                                  load_base_model, load_lora_state_dict, lora_state_dict, save_lora_weights)
 from .data import (CsvDataset, DataError, check_splits, label_texts, make_demo_dataset, make_loader,
                                   prepare_dataset_from_folders, validate_dataset)
 
@@ -180,9 +180,7 @@ def _save_state(path:Path, model, opt, sched, step:int, epoch:int, batch:int):
 
 def _load_state(path:Path, model, opt, sched) -> dict:
     state = torch.load(path, map_location="cpu", weights_only=True)
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for k, v in state["lora"].items(): params[k].copy_(v)
+    load_lora_state_dict(model, state["lora"], source=str(path))
     opt.load_state_dict(state["optimizer"]); sched.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
     if state["cuda_rng"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["cuda_rng"])
