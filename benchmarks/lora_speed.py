@@ -62,29 +62,27 @@ def synchronize():
     if DEVICE.type == "cuda": torch.cuda.synchronize()
 
 
-def timed(fn):
-    "Seconds `fn` takes; on CUDA also its peak memory above what was allocated before it (in `timed.peak`)."
+def timed(fn) -> tuple:
+    "`(seconds, bytes)`: how long `fn` takes and, on CUDA, its peak memory above what was allocated before it (else 0)."
+    cuda = DEVICE.type == "cuda"
     synchronize()
-    if DEVICE.type == "cuda": torch.cuda.reset_peak_memory_stats(); before = torch.cuda.memory_allocated()
+    if cuda: torch.cuda.reset_peak_memory_stats(); before = torch.cuda.memory_allocated()
     t = time.perf_counter(); fn(); synchronize(); dt = time.perf_counter() - t
-    if DEVICE.type == "cuda": timed.peak = torch.cuda.max_memory_allocated() - before
-    return dt
-timed.peak = 0
+    return dt, torch.cuda.max_memory_allocated() - before if cuda else 0
 
 
-def round_robin(fns:dict, rounds:int, warmup:int=1) -> dict:
-    "Seconds of each callable per round, timed one after another (in a shuffled order, so no variant always follows the same one)."
+def round_robin(fns:dict, rounds:int, warmup:int=1) -> tuple:
+    "`(seconds per round, peak bytes)` of each callable, timed one after another in a shuffled order, so no variant always follows the same one."
     for _ in range(warmup):
         for f in fns.values(): f()
-    times, order = {k: [] for k in fns}, list(fns)
+    times, peak, order = {k: [] for k in fns}, dict.fromkeys(fns, 0), list(fns)
     shuffle = random.Random(0).shuffle
-    round_robin.peak = dict.fromkeys(fns, 0)
     for _ in range(rounds):
         shuffle(order)
         for k in order:
-            times[k].append(timed(fns[k]))
-            round_robin.peak[k] = max(round_robin.peak[k], timed.peak)
-    return times
+            dt, mem = timed(fns[k])
+            times[k].append(dt); peak[k] = max(peak[k], mem)
+    return times, peak
 
 
 def peft_model(base, rank):
@@ -115,7 +113,7 @@ def main(model_name="ViT-B-16", batch=8, rounds=9, rank=8, device="cpu", precisi
     peft_m = peft_model(copy.deepcopy(base), rank)
     full = copy.deepcopy(base)
     for m in (ours, ours_p0, ours_floor, ours_out, peft_m, full): m.train()
-    step = round_robin({
+    step, peak = round_robin({
         "ours q,k,v": lambda: clip_step(ours, get_lora_parameters(ours), images, texts, loss_fn),
         "ours q,k,v, dropout 0": lambda: clip_step(ours_p0, get_lora_parameters(ours_p0), images, texts, loss_fn),
         "floor: ours without LoRA math": lambda: floor_step(ours_floor, get_lora_parameters(ours_floor), images, texts, loss_fn),
@@ -130,7 +128,7 @@ def main(model_name="ViT-B-16", batch=8, rounds=9, rank=8, device="cpu", precisi
     fwd = step["forward only (base, no grad)"]
     print("\ntraining step (median s, fastest round in brackets):")
     for k, v in step.items():
-        mem = f"   {round_robin.peak[k] / 2**30:5.2f} GiB peak above the models" if DEVICE.type == "cuda" else ""
+        mem = f"   {peak[k] / 2**30:5.2f} GiB peak above the models" if DEVICE.type == "cuda" else ""
         print(f"  {k:32s} {v:7.3f} s ({fastest[k]:.3f})   {v / fwd:5.2f}x forward-only   {batch / v:7.1f} img/s{mem}")
     r_peft = step["ours q,k,v,out"] / step["PEFT attn (in_proj+out_proj)"]
     r_peft_qkv = step["ours q,k,v"] / step["PEFT attn (in_proj+out_proj)"]
@@ -145,7 +143,7 @@ def main(model_name="ViT-B-16", batch=8, rounds=9, rank=8, device="cpu", precisi
     merged = merge_lora(randomize_lora_(apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank))))
     merged.eval()
     enc = round_robin({"base": lambda: encode(base, images), "unmerged": lambda: encode(ours, images),
-                       "merged": lambda: encode(merged, images)}, rounds * 2)
+                       "merged": lambda: encode(merged, images)}, rounds * 2)[0]
     enc = {k: statistics.median(v) for k, v in enc.items()}
     print("\nencode_image throughput (images/s):")
     for k, v in enc.items(): print(f"  {k:10s} {batch / v:7.2f}")
