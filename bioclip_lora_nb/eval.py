@@ -20,14 +20,14 @@ from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from .lora import (BIOCLIP2, atomic_write, base_state_dict, load_base_model, load_lora_weights, lora_layers,
+from .lora import (BIOCLIP2, adapter_base_model, atomic_write, base_state_dict, default_device, load_base_model, load_lora_weights, lora_layers,
                                   merge_lora, set_lora_scale, unmerge_lora)
 from .data import CsvDataset, label_texts, make_loader, read_dataset
-from .train import encode_text_cut
+from .train import PROMPT, RunDir, encode_text_cut
 
 # %% auto #0
-__all__ = ['zero_shot_classifier', 'EvalResult', 'image_features', 'scores_to_result', 'evaluate', 'compare',
-           'export_merged_model', 'eval_cli', 'export_cli']
+__all__ = ['zero_shot_classifier', 'EvalResult', 'image_features', 'scores_to_result', 'evaluate', 'compare', 'run_settings',
+           'adapter_run', 'export_merged_model', 'eval_cli', 'export_cli']
 
 # %% ../nbs/03_eval.ipynb #ee952ce2
 def _templates(templates) -> list:
@@ -136,23 +136,30 @@ def evaluate(
 # %% ../nbs/03_eval.ipynb #dd7ea1c3
 def compare(
     val_data, # the split every model is evaluated on
-    model:str=BIOCLIP2, # the base model (see `00_lora.load_base_model`)
+    model:str|None=None, # the base model (default: the one the adapters record; see `00_lora.load_base_model`)
     lora_weights:list=(), # adapter files
     labels=None, # labels table
     templates="openai", # see `zero_shot_classifier`
     scales=(0.0, 0.25, 0.5, 0.75, 1.0), # adapter strengths to sweep
-    device:str="cpu", # where to run
+    device:str|None=None, # where to run (default: `default_device()`)
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bars
     results:dict|None=None, # if given, filled with the `EvalResult`s: "base" and (adapter, scale)
-    **read_kw,
+    pretrained:str|None=None, # the base model's pretrained tag or checkpoint (default: the adapters' record)
+    label_kind:str="taxon_com", # which label text (see `01_data.label_texts`)
+    force_base:bool=False, # use `model` even where the adapters record another base (a copy of it elsewhere)
+    **read_kw, # img_key, caption_key, sep for CSVs
 ) -> pd.DataFrame:
     "One table: the base model, then each adapter at each scale (top-1/3/5), on the same split."
     if isinstance(lora_weights, (str, Path)): lora_weights = [lora_weights]
+    bases = {adapter_base_model(w, model, pretrained, force_base) for w in lora_weights} or {(model or BIOCLIP2, pretrained)}
+    if len(bases) > 1: raise ValueError(f"The adapters were trained on different base models {sorted(bases, key=str)}: compare one base at a time.")
+    (model, pretrained), = bases
     table = read_dataset(val_data, **read_kw)
-    base_net, _, _, tok = load_base_model(model, device=device)
-    kw = dict(labels=labels, templates=templates, batch_size=batch_size, tokenizer=tok, workers=workers, progress=progress)
+    base_net, _, _, tok = load_base_model(model, pretrained, device=device or default_device())
+    kw = dict(labels=labels, label_kind=label_kind, templates=templates, batch_size=batch_size, tokenizer=tok, workers=workers,
+              progress=progress)
     base = evaluate(base_net, table, **kw)
     results = {} if results is None else results
     results["base"] = base
@@ -163,6 +170,22 @@ def compare(
             r = results[(str(path), float(s))] = base if s == 0 else evaluate(net, table, lora_scale=s, classes=base.classes, **kw)
             rows.append(dict(model=f"LoRA x{s:g}", adapter=str(path), scale=float(s), **r.summary()))
     return pd.DataFrame(rows)
+
+# %% ../nbs/03_eval.ipynb #c0918196
+def run_settings(run_dir:str|Path) -> dict:
+    "`compare`'s arguments for a run, from its record: final adapter, val split and how to read it, labels, label kind, templates."
+    run = RunDir(run_dir)
+    record = run.record()
+    cfg, val = record["config"], record["data"]["val"]
+    settings = dict(lora_weights=[run.final_adapter()], labels=record["data"]["labels"], label_kind=cfg["label_kind"],
+                    templates="openai" if cfg["template"] == PROMPT else cfg["template"])
+    if val: settings.update(val_data=val["path"], img_key=val["img_key"], caption_key=val["caption_key"], sep=val["sep"])
+    return settings
+
+def adapter_run(path:str|Path) -> Path|None:
+    "The run folder an adapter was saved in (`RUN/checkpoints/lora_epoch_N.safetensors`), if it still holds its record."
+    run = RunDir(Path(path).parent.parent)
+    return run.path if run.params_json.exists() else None
 
 # %% ../nbs/03_eval.ipynb #da8f282b
 def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None) -> Path:
@@ -183,33 +206,55 @@ def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None) -> Pa
     return out_dir
 
 # %% ../nbs/03_eval.ipynb #7a653381
+def _cli_settings(run:str|None, lora_weights:str|None, **given) -> dict:
+    "A run's settings (from `--run`, or the run an adapter was saved in) overridden by the flags given."
+    adapters = [w for w in (lora_weights or "").split(",") if w]
+    run = run or (adapter_run(adapters[0]) if adapters else None)
+    settings = run_settings(run) if run else {}
+    if adapters: settings["lora_weights"] = adapters
+    return {**settings, **{k: v for k, v in given.items() if v is not None}}
+
 @call_parse
 def eval_cli(
-    val_data:str=None, # validation CSV or imagefolder (required)
-    model:str=BIOCLIP2, # base model
-    lora_weights:str=None, # adapter file(s), comma-separated
-    labels:str=None, # labels table
-    templates:str="openai", # "openai" or a "{}" format string
-    out:str="eval.json", # where to write the results
-    device:str="cpu", # cuda or cpu
+    run:str=None, # a run folder: its final adapter, split, labels, label text and templates are the defaults
+    val_data:str=None, # validation CSV or imagefolder (default: the run's)
+    lora_weights:str=None, # adapter file(s), comma-separated (default: the run's final adapter)
+    model:str=None, # base model (default: the one the adapter records)
+    pretrained:str=None, # base model's pretrained tag or checkpoint (default: the adapter's record)
+    force_base:bool=False, # use --model although the adapter records another base (a copy of it elsewhere)
+    labels:str=None, # labels table (default: the run's)
+    label_kind:str=None, # taxon_com, taxon, sci, com or asis (default: the run's)
+    templates:str=None, # "openai" or a "{}" format string (default: the run's)
+    out:str=None, # where to write the results (default: RUN/eval.json, else eval.json)
+    device:str=None, # cuda or cpu (default: cuda when there is one)
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
 ):
     "Evaluate the base model and LoRA adapters (zero-shot, BioCLIP protocol) and write eval.json."
-    if not val_data: raise SystemExit("bioclip-lora-eval: --val-data is required (a CSV or imagefolder).")
-    table = compare(val_data, model, [w for w in (lora_weights or "").split(",") if w], labels, templates, device=device,
-                    batch_size=batch_size, workers=workers)
+    try:
+        s = _cli_settings(run, lora_weights, val_data=val_data, model=model, pretrained=pretrained, labels=labels,
+                          label_kind=label_kind, templates=templates)
+        if not s.get("val_data"): raise ValueError("--val-data is required (a CSV or imagefolder) unless --run names a run with a val split.")
+        table = compare(**s, force_base=force_base, device=device, batch_size=batch_size, workers=workers)
+    except (ValueError, FileNotFoundError, ConnectionError) as e: raise SystemExit(f"bioclip-lora-eval: {e}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    out = out or (Path(run)/"eval.json" if run else "eval.json")
     atomic_write(out, lambda tmp: Path(tmp).write_text(table.to_json(orient="records", indent=2)))
     print(f"wrote {out}")
 
 @call_parse
 def export_cli(
-    lora_weights:str=None, # the adapter file (required)
     out_dir:str=None, # folder for open_clip_config.json + open_clip_model.safetensors (required)
-    model:str=BIOCLIP2, # base model the adapter was trained on
+    run:str=None, # a run folder: its final adapter is exported
+    lora_weights:str=None, # the adapter file (default: the run's final adapter)
+    model:str=None, # base model (default: the one the adapter records)
+    pretrained:str=None, # base model's pretrained tag or checkpoint (default: the adapter's record)
+    force_base:bool=False, # use --model although the adapter records another base (a copy of it elsewhere)
 ):
     "Merge an adapter into its base model and write a folder stock open_clip loads with `local-dir:`."
-    if not (lora_weights and out_dir): raise SystemExit("bioclip-lora-export: --lora-weights and --out-dir are required.")
-    net = load_lora_weights(load_base_model(model)[0], lora_weights)
+    if not (out_dir and (lora_weights or run)): raise SystemExit("bioclip-lora-export: --out-dir and --run (or --lora-weights) are required.")
+    try:
+        adapter = lora_weights or RunDir(run).final_adapter()
+        net = load_lora_weights(load_base_model(*adapter_base_model(adapter, model, pretrained, force_base))[0], adapter)
+    except (ValueError, FileNotFoundError, ConnectionError) as e: raise SystemExit(f"bioclip-lora-export: {e}")
     print(f"wrote {export_merged_model(net, out_dir)}; load it with open_clip.create_model_and_transforms('local-dir:{out_dir}')")

@@ -21,11 +21,11 @@ from . import __version__
 
 # %% auto #0
 __all__ = ['BIOCLIP2', 'TINY_RANDOM_CONFIG', 'ATTN_TARGETS', 'ALL_TARGETS', 'register_tiny_random', 'HubUnavailableError',
-           'resolve_model_name', 'load_base_model', 'LoraConfig', 'LoraDropout', 'LoraProjection', 'lora_linear',
-           'LoraLayer', 'LoraLinear', 'LoraMultiheadAttention', 'apply_lora_to_model', 'lora_layers',
+           'resolve_model_name', 'default_device', 'load_base_model', 'LoraConfig', 'LoraDropout', 'LoraProjection',
+           'lora_linear', 'LoraLayer', 'LoraLinear', 'LoraMultiheadAttention', 'apply_lora_to_model', 'lora_layers',
            'get_lora_parameters', 'lora_state_dict', 'count_lora_blocks', 'randomize_lora_', 'set_lora_scale',
            'merge_lora', 'unmerge_lora', 'base_state_dict', 'atomic_write', 'architecture_summary', 'save_lora_weights',
-           'read_lora_metadata', 'load_lora_weights', 'load_lora_state_dict']
+           'read_lora_metadata', 'adapter_base_model', 'load_lora_weights', 'load_lora_state_dict']
 
 # %% ../nbs/00_lora.ipynb #6d758a27
 BIOCLIP2 = "hf-hub:imageomics/bioclip-2"
@@ -94,10 +94,18 @@ def resolve_model_name(
     return model
 
 # %% ../nbs/00_lora.ipynb #5861792e
+def default_device() -> str:
+    "`cuda` when there is a GPU, else `cpu`: every function here that takes a device defaults to it."
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+def _pretrained_id(pretrained:str|None) -> str|None:
+    "`pretrained` as a run records it: a checkpoint file as its absolute path, a tag as it is."
+    return str(Path(pretrained).resolve()) if pretrained and Path(pretrained).is_file() else pretrained
+
 def load_base_model(
     model:str=BIOCLIP2, # `hf-hub:ORG/NAME`, `local-dir:PATH`, a folder, `tiny-random` or an open_clip architecture
     pretrained:str|None=None, # open_clip pretrained tag or checkpoint path (architecture names only)
-    device:str|torch.device="cpu", # where the model lives
+    device:str|torch.device|None=None, # where the model lives (default: `default_device()`)
     precision:str="fp32", # weight dtype; keep fp32 for training (autocast does the bf16 math)
 ):
     "Load an open_clip model as `(model, preprocess_train, preprocess_val, tokenizer)`."
@@ -106,8 +114,10 @@ def load_base_model(
     with torch.random.fork_rng(enabled=random_weights):
         if random_weights: torch.manual_seed(0)  # random weights are the same in every process: adapters stay loadable
         net, preprocess_train, preprocess_val = open_clip.create_model_and_transforms(
-            name, pretrained=pretrained, device=device, precision=precision)
-    net.model_id = model  # remembered in adapter files, so an adapter says which model it belongs to
+            name, pretrained=pretrained, device=device or default_device(), precision=precision)
+    # remembered in adapter files, so an adapter says which weights it belongs to
+    net.model_id = str(Path(model).resolve()) if Path(model).is_dir() else model
+    net.pretrained = _pretrained_id(pretrained)
     net.open_clip_name = name  # what open_clip resolves the config and tokenizer from (exports need it)
     return net, preprocess_train, preprocess_val, open_clip.get_tokenizer(name)
 
@@ -405,6 +415,10 @@ def base_state_dict(model:nn.Module) -> dict:
     return {k.replace(".base_layer.", "."): v for k, v in model.state_dict().items() if ".lora_" not in k}
 
 # %% ../nbs/00_lora.ipynb #894bdbc1
+def _umask() -> int:
+    old = os.umask(0); os.umask(old)
+    return old
+
 def atomic_write(path:str|Path, write) -> Path:
     "Call `write(tmp_path)`, then rename the temp file onto `path`: readers see the old file or the whole new one."
     path = Path(path)
@@ -413,6 +427,7 @@ def atomic_write(path:str|Path, write) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp (and safetensors) make 0600: give the file the mode open() would
         with open(tmp, "rb") as f: os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
@@ -430,15 +445,33 @@ def save_lora_weights(model:nn.Module, path:str|Path) -> Path:
     cfg = getattr(model, "lora_config", None)
     if cfg is None: raise ValueError("This model has no LoRA: call `apply_lora_to_model` first.")
     meta = dict(lora_config=json.dumps(asdict(cfg)), base_model=str(getattr(model, "model_id", "unknown")),
+                pretrained=getattr(model, "pretrained", None) or "",
                 architecture=architecture_summary(model), package_version=__version__, format="bioclip_lora_nb")
     tensors = {k: v.cpu().contiguous() for k, v in lora_state_dict(model).items()}
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 def read_lora_metadata(path:str|Path) -> dict:
-    "The header of an adapter file: `lora_config` (a `LoraConfig`), `base_model`, `architecture`, `package_version`."
+    "The header of an adapter file: `lora_config` (a `LoraConfig`), `base_model`, `pretrained`, `architecture`, `package_version`."
     with safe_open(str(path), framework="pt") as f: meta = f.metadata() or {}
     if "lora_config" not in meta: raise ValueError(f"{path} is not a bioclip_lora_nb adapter (no lora_config in its header).")
-    return {**meta, "lora_config": LoraConfig(**json.loads(meta["lora_config"]))}
+    return {**meta, "lora_config": LoraConfig(**json.loads(meta["lora_config"])), "pretrained": meta.get("pretrained") or None}
+
+def adapter_base_model(
+    path:str|Path, # an adapter file
+    model:str|None=None, # the base model you mean to use (None: the one the adapter records)
+    pretrained:str|None=None, # its pretrained tag or checkpoint (None: the recorded one when `model` is the recorded model)
+    force:bool=False, # use `model` even where the adapter records another (e.g. a copy of its base in another folder)
+) -> tuple:
+    "`(model, pretrained)` to load as the base of the adapter at `path`; an error if what you pass contradicts the file."
+    meta = read_lora_metadata(path)
+    recorded = meta["base_model"], meta["pretrained"]
+    if model is None: return recorded
+    model_id = str(Path(model).resolve()) if Path(model).is_dir() else model
+    pretrained = _pretrained_id(pretrained) if pretrained else (recorded[1] if model_id == recorded[0] else None)
+    if force or recorded[0] == "unknown" or (model_id, pretrained) == recorded: return model, pretrained
+    raise ValueError(f"{path} was trained on model={recorded[0]!r}, pretrained={recorded[1]!r}, not model={model!r}, "
+                     f"pretrained={pretrained!r}. Leave the model out to use the recorded one; if yours is a copy of "
+                     f"those weights (e.g. in another folder), pass force=True (CLI: --force-base).")
 
 # %% ../nbs/00_lora.ipynb #b43a7dfb
 _MUST_MATCH = ("rank", "alpha", "targets", "enable_vision", "enable_text", "layers")

@@ -17,35 +17,13 @@ from fastcore.script import call_parse
 from PIL import Image
 
 from .data import load_image
-from .eval import EvalResult, compare
-from .train import epoch_adapters, read_history
+from .lora import atomic_write, read_lora_metadata
+from .eval import EvalResult, compare, run_settings
+from .train import RunDir
 
 # %% auto #0
-__all__ = ['read_params', 'run_val_data', 'final_adapter', 'plot_loss_curve', 'plot_per_class', 'top_confusions',
-           'plot_confusion', 'plot_examples', 'mistake_browser', 'make_report', 'report_cli']
-
-# %% ../nbs/04_report.ipynb #03b75967
-def read_params(run_dir:str|Path) -> dict:
-    "`params.txt` of a run as a dict of strings ('None' → None)."
-    out = {}
-    for line in (Path(run_dir)/"params.txt").read_text().splitlines():
-        k, _, v = line.partition(": ")
-        out[k] = None if v == "None" else v
-    return out
-
-def run_val_data(run_dir:str|Path) -> Path:
-    "The validation split a run used: its `val_data`, or the split it prepared into `data/`."
-    p = read_params(run_dir)
-    if p.get("val_data"): return Path(p["val_data"])
-    prepared = Path(run_dir)/"data"/"val_data.csv"
-    if prepared.exists(): return prepared
-    raise FileNotFoundError(f"{run_dir}: the run had no validation data; pass val_data.")
-
-def final_adapter(run_dir:str|Path) -> Path:
-    "The adapter of the last saved epoch."
-    ckpts = epoch_adapters(run_dir)
-    if not ckpts: raise FileNotFoundError(f"{run_dir}/checkpoints has no lora_epoch_*.safetensors yet.")
-    return ckpts[-1]
+__all__ = ['plot_loss_curve', 'plot_per_class', 'top_confusions', 'plot_confusion', 'plot_examples', 'mistake_browser',
+           'make_report', 'report_cli']
 
 # %% ../nbs/04_report.ipynb #a4107aec
 def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=None):
@@ -169,31 +147,38 @@ def _md_table(df:pd.DataFrame) -> str:
     return "\n".join(["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)] +
                      ["| " + " | ".join(map(cell, row)) + " |" for row in df.itertuples(index=False)])
 
-def make_report(run_dir:str|Path, val_data=None, labels=None, templates="openai", device:str="cpu", workers:int=2,
-                progress:bool=True) -> dict:
-    "Write loss_curve.png, per_class.png, confusion.png, examples.png and report.md for a run."
-    run_dir = Path(run_dir); out = run_dir/"report"; out.mkdir(exist_ok=True)
-    params = read_params(run_dir)
-    val_data = val_data or run_val_data(run_dir)
-    labels = labels or params.get("labels")
-    adapter = final_adapter(run_dir)
-    history = read_history(run_dir)
-    plt.close(plot_loss_curve(history, path=run_dir/"loss_curve.png"))
+def make_report(
+    run_dir:str|Path, # a run folder from `fit`
+    val_data=None, # default: the run's validation split
+    labels=None, # default: the run's labels table
+    templates=None, # default: the run's (see `03_eval.run_settings`)
+    device:str|None=None, # default: cuda when there is one
+    workers:int=2, # DataLoader workers
+    progress:bool=True, # progress bars
+) -> dict:
+    "Write loss_curve.png, per_class.png, confusion.png, examples.png and report.md for a run, evaluated with its own settings."
+    run = RunDir(run_dir); out = run.path/"report"; out.mkdir(exist_ok=True)
+    given = dict(val_data=val_data, labels=labels, templates=templates)
+    settings = {**run_settings(run.path), **{k: v for k, v in given.items() if v is not None}}
+    if not settings.get("val_data"): raise FileNotFoundError(f"{run.path}: the run had no validation data; pass val_data.")
+    adapter, meta = settings["lora_weights"][0], read_lora_metadata(settings["lora_weights"][0])
+    history = run.history()
+    plt.close(plot_loss_curve(history, path=run.path/"loss_curve.png"))
     results = {}
-    table = compare(val_data, params["model"], [adapter], labels, templates, device=device, workers=workers, progress=progress,
-                    results=results)
+    table = compare(**settings, device=device, workers=workers, progress=progress, results=results)
     lora, base = results[(str(adapter), 1.0)], results["base"]
     plt.close(plot_per_class(lora, base, path=out/"per_class.png"))
     conf = plot_confusion(lora, path=out/"confusion.png")
     if conf: plt.close(conf)
     plt.close(plot_examples(lora, path=out/"examples.png"))
-    md = [f"# Report: {run_dir.name}", "", f"Model `{params['model']}`, adapter `{adapter.name}`, validation data `{val_data}` "
-          f"({len(lora.predictions)} images, {len(lora.classes)} classes).", "", "## Base vs LoRA", "",
+    weights = f" (pretrained `{meta['pretrained']}`)" if meta["pretrained"] else ""
+    md = [f"# Report: {run.path.name}", "", f"Model `{meta['base_model']}`{weights}, adapter `{adapter.name}`, validation data "
+          f"`{settings['val_data']}` ({len(lora.predictions)} images, {len(lora.classes)} classes).", "", "## Base vs LoRA", "",
           _md_table(table.drop(columns="adapter")), "",
           "![loss curve](../loss_curve.png)", "", "![per-class accuracy](per_class.png)", ""]
     md += ["![confusion matrix](confusion.png)"] if conf else ["## Top confusions", "", _md_table(top_confusions(lora))]
     md += ["", "![examples](examples.png)", ""]
-    (out/"report.md").write_text("\n".join(md))
+    atomic_write(out/"report.md", lambda tmp: Path(tmp).write_text("\n".join(md)))
     return dict(table=table, lora=lora, base=base, history=history, out=out)
 
 @call_parse
@@ -201,10 +186,11 @@ def report_cli(
     run_dir:str, # a run folder from bioclip-lora-train
     val_data:str=None, # default: the run's validation split
     labels:str=None, # default: the run's labels table
-    templates:str="openai", # "openai" or a "{}" format string
-    device:str="cpu", # cuda or cpu
+    templates:str=None, # "openai" or a "{}" format string (default: the run's)
+    device:str=None, # cuda or cpu (default: cuda when there is one)
 ):
     "Write the report of a run (PNGs and report.md) without Jupyter."
-    r = make_report(run_dir, val_data, labels, templates, device)
+    try: r = make_report(run_dir, val_data, labels, templates, device)
+    except (ValueError, FileNotFoundError, ConnectionError) as e: raise SystemExit(f"bioclip-lora-report: {e}")
     print(r["table"].drop(columns="adapter").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"wrote {r['out']/'report.md'}")

@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/train.html.md"""
 
 # %% ../nbs/02_train.ipynb #cecb729e
 from __future__ import annotations
-import dataclasses, datetime, json, logging, math, os, re, sys, time, warnings
+import argparse, dataclasses, datetime, json, logging, math, os, re, sys, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,20 +15,23 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from typing import Annotated
-from fastcore.script import bool_arg, call_parse
+from fastcore.basics import patch
+from fastcore.docments import docments
+from fastcore.meta import delegates
+from fastcore.script import bool_arg
 from open_clip.transformer import text_global_pool
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
+from . import __version__
 from .lora import (BIOCLIP2, HubUnavailableError, LoraConfig, apply_lora_to_model, atomic_write, get_lora_parameters,
-                                  load_base_model, load_lora_state_dict, lora_state_dict, save_lora_weights)
+                                  load_base_model, load_lora_state_dict, default_device, lora_state_dict, save_lora_weights)
 from .data import (CsvDataset, DataError, check_splits, label_texts, make_demo_dataset, make_loader,
                                   prepare_dataset_from_folders, validate_dataset)
 
 # %% auto #0
-__all__ = ['PROMPT', 'Flag', 'encode_text_cut', 'class_prompts', 'TrainConfig', 'ce_loss', 'masked_clip_loss', 'lr_lambda',
-           'run_name', 'FitResult', 'fit', 'epoch_adapters', 'read_history', 'train_cli']
+__all__ = ['PROMPT', 'encode_text_cut', 'class_prompts', 'TrainConfig', 'ce_loss', 'masked_clip_loss', 'lr_lambda', 'run_name',
+           'RunDir', 'FitResult', 'fit', 'train_parser', 'train_cli']
 
 # %% ../nbs/02_train.ipynb #cb1604c0
 PROMPT = "a photo of {}."
@@ -54,7 +57,7 @@ def class_prompts(classes:list, labels=None, label_kind:str="taxon_com", templat
 # %% ../nbs/02_train.ipynb #ec5df066
 @dataclass
 class TrainConfig:
-    "Everything a run needs; `fit` takes these as keyword arguments and writes them to `params.txt`."
+    "Everything a run needs: `fit`'s arguments, the CLI's flags and the papermill job's parameters are these fields."
     train_data:str = "demo" # a CSV, an imagefolder, a folder of class folders, or "demo" (synthetic, offline)
     val_data:str|None = None # same forms; default: the val split when train_data is a folder or "demo"
     labels:str|None = None # labels table (caption → taxonomy or text); None: captions are the text
@@ -76,9 +79,9 @@ class TrainConfig:
     precision:str = "auto" # "auto" (bf16 on CUDA, fp32 on CPU), "bf16" or "fp32"
     accum_steps:int = 1 # gradient accumulation
     grad_clip:float = 1.0 # max gradient norm (0: off)
-    workers:int = 4 # DataLoader workers
+    workers:int|None = None # DataLoader workers (None: one per CPU core this process may use, at most 8)
     seed:int = 0 # seeds the model's LoRA init, the data order and dropout
-    logs:str = "./logs" # where run folders go
+    logs:str = "./logs" # where run folders go (CLI also --run-root, which torchrun leaves alone)
     name:str|None = None # run folder name (default: date-model-lr-batch-workers-precision)
     save_frequency:int = 1 # save the adapter every N epochs
     save_every_n_steps:int = 0 # also save the resumable state every N steps (0: at epoch ends only)
@@ -100,10 +103,14 @@ class TrainConfig:
                   (self.batch_size >= 1, f"batch_size={self.batch_size}: must be >= 1"),
                   (self.epochs >= 1, f"epochs={self.epochs}: must be >= 1"),
                   (self.accum_steps >= 1, f"accum_steps={self.accum_steps}: must be >= 1"),
-                  (self.lr > 0, f"lr={self.lr}: must be > 0"), (self.workers >= 0, f"workers={self.workers}: must be >= 0")]
+                  (self.lr > 0, f"lr={self.lr}: must be > 0"),
+                  (self.workers is None or self.workers >= 0, f"workers={self.workers}: must be >= 0 (or None)")]
         for ok, msg in checks:
             if not ok: raise ValueError(f"TrainConfig: {msg}.")
         LoraConfig(**self.lora_kwargs())  # validates rank, targets, towers
+
+    @classmethod
+    def field_names(cls) -> list: return [f.name for f in dataclasses.fields(cls)]
 
     def lora_kwargs(self): return dict(rank=self.rank, alpha=self.alpha, dropout=self.dropout, enable_vision=self.enable_vision,
                                        enable_text=self.enable_text, targets=self.targets)
@@ -114,7 +121,7 @@ def ce_loss(image_features, class_features, labels, logit_scale):
     return F.cross_entropy(logit_scale * image_features @ class_features.T, labels)
 
 def masked_clip_loss(image_features, text_features, labels, logit_scale):
-    "The seed's in-batch contrastive loss, with same-class pairs removed from the negatives."
+    "The original scripts' in-batch contrastive loss, with same-class pairs removed from the negatives."
     logits = logit_scale * image_features @ text_features.T  # (B, B)
     same = labels[:, None] == labels[None, :]
     logits = logits.masked_fill(same & ~torch.eye(len(labels), dtype=torch.bool, device=logits.device), float("-inf"))
@@ -134,9 +141,51 @@ def lr_lambda(total_steps:int, warmup:int):
 def _slug(s) -> str: return re.sub(r"[^A-Za-z0-9._-]+", "-", str(s)).strip("-")
 
 def run_name(cfg:TrainConfig, precision:str) -> str:
-    "The seed's run folder name: date, model, lr, batch size, workers, precision."
+    "The original scripts' run folder name: date, model, lr, batch size, workers, precision."
     date = datetime.datetime.now().strftime("%Y_%m_%d-%H_%M_%S")
     return f"{date}-model_{_slug(cfg.model.split('/')[-1])}-lr_{cfg.lr:g}-b_{cfg.batch_size}-j_{cfg.workers}-p_{precision}"
+
+class RunDir:
+    "A run folder's layout: what `fit` writes there, and what eval, report and export read back."
+    def __init__(self, path:str|Path):
+        self.path = Path(path)
+        self.checkpoints, self.data = self.path/"checkpoints", self.path/"data"
+        self.latest, self.metrics, self.log = self.checkpoints/"latest.pt", self.path/"metrics.jsonl", self.path/"out.log"
+        self.params_json, self.params_txt = self.path/"params.json", self.path/"params.txt"
+
+    def __repr__(self): return f"RunDir('{self.path}')"
+    def adapter(self, epoch:int) -> Path: return self.checkpoints/f"lora_epoch_{epoch}.safetensors"
+
+    def adapters(self) -> list:
+        "The `lora_epoch_N.safetensors` adapters, in epoch order."
+        return sorted(self.checkpoints.glob("lora_epoch_*.safetensors"), key=lambda p: int(p.stem.split("_")[-1]))
+
+    def final_adapter(self) -> Path:
+        "The adapter of the last saved epoch."
+        if not (found := self.adapters()): raise FileNotFoundError(f"{self.checkpoints} has no lora_epoch_*.safetensors: the run saved no adapter yet.")
+        return found[-1]
+
+    def history(self) -> pd.DataFrame:
+        "metrics.jsonl as a DataFrame: step rows, and epoch rows that carry val_top1."
+        return pd.read_json(self.metrics, lines=True) if self.metrics.exists() and self.metrics.stat().st_size else pd.DataFrame()
+
+    def record(self) -> dict:
+        "params.json: the settings, what they resolved to, the data and classes, and the versions."
+        if not self.params_json.exists():
+            raise FileNotFoundError(f"{self.path} has no params.json: pass a run folder written by `fit` (bioclip-lora-train).")
+        return json.loads(self.params_json.read_text())
+
+    def write_record(self, record:dict):
+        "params.json for programs, and params.txt (`key: value` lines) for people."
+        atomic_write(self.params_json, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str)))
+        flat = {**record["config"], **{f"resolved_{k}": v for k, v in record["resolved"].items()},
+                **{k: v for k, v in record.items() if k not in ("config", "resolved", "class_texts")}}
+        atomic_write(self.params_txt, lambda tmp: Path(tmp).write_text("".join(f"{k}: {v}\n" for k, v in flat.items())))
+
+@patch(cls_method=True)
+def from_run(cls:TrainConfig, run_dir:str|Path) -> TrainConfig:
+    "The settings a run was started with, read back from its `params.json`."
+    return cls(**RunDir(run_dir).record()["config"])
 
 def _find_resume(cfg:TrainConfig) -> Path:
     "The `latest.pt` that `cfg.resume` points at."
@@ -150,26 +199,29 @@ def _find_resume(cfg:TrainConfig) -> Path:
     if not p.is_file(): raise FileNotFoundError(f"resume={cfg.resume!r}: {p} not found.")
     return p
 
-def _write_text(path:Path, text:str): atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
 # %% ../nbs/02_train.ipynb #c0874852
-def _prepare_data(cfg:TrainConfig, run_dir:Path, log) -> tuple:
-    "Validated train/val tables; folders and 'demo' are split into `run_dir/data` first."
-    train, val = cfg.train_data, cfg.val_data
-    if (run_dir/"data"/"train_data.csv").exists():  # prepared already: by rank 0, or before this run was resumed
-        train, val = run_dir/"data"/"train_data.csv", val or run_dir/"data"/"val_data.csv"
-    elif train == "demo": train = make_demo_dataset(run_dir/"data"/"demo_images", n_classes=5, per_class=20, seed=cfg.seed)
-    if Path(train).is_dir() and not (Path(train)/"metadata.csv").exists():  # a folder of class folders
-        prep = prepare_dataset_from_folders(train, run_dir/"data", seed=cfg.seed)
-        log.info(f"prepared {train}: {prep}")
-        train, val = prep.train_csv, val or prep.val_csv
-    kw = dict(img_key=cfg.csv_img_key, caption_key=cfg.csv_caption_key, sep=cfg.csv_separator, on_error=cfg.on_bad_data)
-    reports = [validate_dataset(d, **kw, progress=False) if d else None for d in (train, val)]
-    for name, r in zip(("train", "val"), reports):
-        if r is not None and len(r.problems): log.warning(f"{name} data: skipped bad rows\n{r.summary()}")
-    tr, va = (r.good if r is not None else None for r in reports)
-    if va is not None: check_splits(tr, va, cfg.labels)
-    return tr, va
+_PREPARED = dict(img_key="filepath", caption_key="caption", sep="\t")  # how `prepare_dataset_from_folders` writes its CSVs
+
+def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
+    "Validated train/val tables, and their sources as `read_dataset` arguments; folders and 'demo' are split into `run.data` first."
+    user = dict(img_key=cfg.csv_img_key, caption_key=cfg.csv_caption_key, sep=cfg.csv_separator)
+    train, val = (cfg.train_data, user), ((cfg.val_data, user) if cfg.val_data else None)
+    if not (run.data/"train_data.csv").exists():  # not prepared yet: by process 0, or before this run was resumed
+        folder = Path(cfg.train_data) if cfg.train_data != "demo" else \
+                 make_demo_dataset(run.data/"demo_images", n_classes=5, per_class=20, seed=cfg.seed)
+        if folder.is_dir() and not (folder/"metadata.csv").exists():  # a folder of class folders
+            log.info(f"prepared {folder}: {prepare_dataset_from_folders(folder, run.data, seed=cfg.seed)}")
+    if (run.data/"train_data.csv").exists():
+        train, val = (run.data/"train_data.csv", _PREPARED), val or (run.data/"val_data.csv", _PREPARED)
+    tables = {}
+    for split, source in (("train", train), ("val", val)):
+        if source is None: tables[split] = None; continue
+        report = validate_dataset(source[0], on_error=cfg.on_bad_data, progress=False, **source[1])
+        if len(report.problems): log.warning(f"{split} data: skipped bad rows\n{report.summary()}")
+        tables[split] = report.good
+    if tables["val"] is not None: check_splits(tables["train"], tables["val"], cfg.labels)
+    sources = {split: dict(path=str(Path(s[0]).resolve()), **s[1]) if s else None for split, s in (("train", train), ("val", val))}
+    return tables["train"], tables["val"], {**sources, "labels": str(Path(cfg.labels).resolve()) if cfg.labels else None}
 
 # %% ../nbs/02_train.ipynb #3e9cb0c4
 def _save_state(path:Path, model, opt, sched, step:int, epoch:int, batch:int):
@@ -190,7 +242,7 @@ def _trim_metrics(path:Path, step:int):
     "Drop metrics logged after `step` (the run is resuming from there and will log them again)."
     if not path.exists(): return
     keep = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= step]
-    _write_text(path, "".join(l + "\n" for l in keep))
+    atomic_write(path, lambda tmp: Path(tmp).write_text("".join(l + "\n" for l in keep)))
 
 # %% ../nbs/02_train.ipynb #b1042ba0
 def _init_distributed(device:torch.device) -> tuple:
@@ -208,18 +260,18 @@ def _average_gradients(params, world_size:int):
 @dataclass
 class FitResult:
     "What `fit` returns."
-    run_dir:Path # the run folder
+    run_dir:Path # the run folder (`RunDir(run_dir)` reads it)
     model:torch.nn.Module # the model with its trained LoRA
     history:pd.DataFrame # step, epoch, loss, lr, images_s, val_top1 (epoch rows)
     checkpoints:list # adapter files written, oldest first
     classes:list # class names in index order
 
-def _logger(run_dir:Path|None) -> logging.Logger:
-    log = logging.getLogger(f"bioclip_lora_nb.run.{run_dir}")
+def _logger(path:Path|None) -> logging.Logger:
+    log = logging.getLogger(f"bioclip_lora_nb.run.{path}")
     log.setLevel(logging.INFO); log.propagate = False
     for h in list(log.handlers): log.removeHandler(h); h.close()
-    if run_dir is not None:
-        fh = logging.FileHandler(run_dir/"out.log"); fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    if path is not None:
+        fh = logging.FileHandler(path); fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(fh)
     return log
 
@@ -230,12 +282,18 @@ def _resolve_precision(precision:str, device:torch.device) -> str:
                       "Use precision='auto' (fp32 on CPU).")
     return precision
 
+def _resolve_workers(workers:int|None) -> int:
+    "DataLoader workers: as given, or one per CPU core this process may use (at most 8)."
+    if workers is not None: return workers
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(8, cores)
+
 # %% ../nbs/02_train.ipynb #7296859f
-def _build(cfg:TrainConfig, device, run_dir:Path, log, rank:int, world:int) -> tuple:
-    "The model with LoRA, the train/val datasets and the tokenized class prompts of a run."
-    if rank == 0: train_df, val_df = _prepare_data(cfg, run_dir, log)
-    if world > 1: dist.barrier()  # the other processes read what rank 0 prepared
-    if rank != 0: train_df, val_df = _prepare_data(cfg, run_dir, log)
+def _build(cfg:TrainConfig, device, run:RunDir, log, process_rank:int, world:int) -> tuple:
+    "The model with LoRA, the train/val datasets, the tokenized class prompts and the data's sources of a run."
+    if process_rank == 0: train_df, val_df, sources = _prepare_data(cfg, run, log)
+    if world > 1: dist.barrier()  # the other processes read what process 0 prepared
+    if process_rank != 0: train_df, val_df, sources = _prepare_data(cfg, run, log)
     torch.manual_seed(cfg.seed)
     model, preprocess_train, preprocess_val, tokenizer = load_base_model(cfg.model, cfg.pretrained, device)
     apply_lora_to_model(model, LoraConfig(**cfg.lora_kwargs()))
@@ -245,31 +303,61 @@ def _build(cfg:TrainConfig, device, run_dir:Path, log, rank:int, world:int) -> t
     train_ds = CsvDataset(train_df, preprocess_train, draft=draft)
     val_ds = CsvDataset(val_df, preprocess_val, classes=train_ds.classes, draft=draft) if val_df is not None else None
     class_tokens = tokenizer(class_prompts(train_ds.classes, cfg.labels, cfg.label_kind, cfg.template)).to(device)
-    return model, train_ds, val_ds, class_tokens
+    return model, train_ds, val_ds, class_tokens, sources
+
+def _run_record(cfg:TrainConfig, resolved:dict, sources:dict, classes:list, **counts) -> dict:
+    "What params.json holds: the settings as given, what they resolved to, the data, the classes and their text, the versions."
+    return dict(config=dataclasses.asdict(cfg), resolved=resolved, data=sources, classes=classes,
+                class_texts=label_texts(classes, cfg.labels, cfg.label_kind), **counts,
+                versions=dict(bioclip_lora_nb=__version__, torch=torch.__version__, open_clip=open_clip.__version__,
+                              python=sys.version.split()[0]))
+
+# %% ../nbs/02_train.ipynb #65748232
+def _log_metrics(run:RunDir, tb, row:dict):
+    "Append one line to metrics.jsonl and the scalars to tensorboard."
+    with open(run.metrics, "a") as f: f.write(json.dumps(row) + "\n")
+    for k, v in row.items():
+        if k not in ("step", "epoch") and tb: tb.add_scalar(k, v, row["step"])
+
+@torch.no_grad()
+def _val_top1(model, val_ds, class_tokens, batch_size:int, workers:int, device, autocast) -> float:
+    "Top-1 on the validation split with the training prompt: the cheap per-epoch check (`03_eval` has the full protocol)."
+    model.eval()
+    with autocast(): class_features = encode_text_cut(model, class_tokens)
+    correct = 0
+    for images, targets in make_loader(val_ds, batch_size, shuffle=False, workers=workers, device=device, shard=False):
+        with autocast(): pred = (model.encode_image(images.to(device), normalize=True) @ class_features.T).argmax(-1)
+        correct += (pred.cpu() == targets).sum().item()
+    model.train()
+    return correct / len(val_ds)
+
+def _steps_per_epoch(n_images:int, cfg:TrainConfig, world:int) -> int:
+    "Optimizer steps in an epoch: whole batches, then whole accumulation groups (leftover micro-batches are dropped)."
+    n_batches = n_images // (cfg.batch_size * world)
+    if n_batches < cfg.accum_steps:
+        raise DataError(f"{n_images} training images make {n_batches} batches of {cfg.batch_size}"
+                        f"{f' x {world} processes' if world > 1 else ''}: lower batch_size (or accum_steps).")
+    return n_batches // cfg.accum_steps
 
 # %% ../nbs/02_train.ipynb #7aa6c77e
+@delegates(TrainConfig)
 def fit(**kwargs) -> FitResult:
-    "Train LoRA adapters on an open_clip model (BioCLIP 2 by default); see `TrainConfig` for the arguments."
+    "Train LoRA adapters on an open_clip model (BioCLIP 2 by default); every argument is a `TrainConfig` field."
     cfg = TrainConfig(**kwargs)
-    device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    rank, world = _init_distributed(device)
-    precision = _resolve_precision(cfg.precision, device)
+    device = torch.device(cfg.device or default_device())
+    process_rank, world = _init_distributed(device)
+    precision, workers = _resolve_precision(cfg.precision, device), _resolve_workers(cfg.workers)
     resume_from = _find_resume(cfg) if cfg.resume else None
-    run_dir = resume_from.parent.parent if resume_from else Path(cfg.logs)/(cfg.name or run_name(cfg, precision))
-    if rank == 0:
-        trained = (run_dir/"metrics.jsonl").exists() or any((run_dir/"checkpoints").glob("*"))
+    run = RunDir(resume_from.parent.parent if resume_from else Path(cfg.logs)/(cfg.name or run_name(cfg, precision)))
+    if process_rank == 0:
+        trained = run.metrics.exists() or any(run.checkpoints.glob("*"))
         if resume_from is None and trained:  # a folder of a run that failed its checks before training may be reused
-            raise FileExistsError(f"{run_dir} holds a run: pass resume='latest' to continue it, or another name.")
-        (run_dir/"checkpoints").mkdir(parents=True, exist_ok=True)
-    log = _logger(run_dir if rank == 0 else None)
-    model, train_ds, val_ds, class_tokens = _build(cfg, device, run_dir, log, rank, world)
-    classes = train_ds.classes
-    n_batches = len(train_ds) // (cfg.batch_size * world)
-    if n_batches < cfg.accum_steps:
-        raise DataError(f"{len(train_ds)} training images make {n_batches} batches of {cfg.batch_size}"
-                        f"{f' x {world} processes' if world > 1 else ''}: lower batch_size (or accum_steps).")
-    steps_per_epoch = n_batches // cfg.accum_steps
-    total_steps = cfg.epochs * steps_per_epoch
+            raise FileExistsError(f"{run.path} holds a run: pass resume='latest' to continue it, or another name.")
+        run.checkpoints.mkdir(parents=True, exist_ok=True)
+    log = _logger(run.log if process_rank == 0 else None)
+    model, train_ds, val_ds, class_tokens, sources = _build(cfg, device, run, log, process_rank, world)
+    steps_per_epoch = _steps_per_epoch(len(train_ds), cfg, world)
+    n_micro, total_steps = steps_per_epoch * cfg.accum_steps, cfg.epochs * steps_per_epoch
 
     params = get_lora_parameters(model)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -278,38 +366,36 @@ def fit(**kwargs) -> FitResult:
     if resume_from:
         state = _load_state(resume_from, model, opt, sched)
         step, start_epoch, start_batch = state["step"], state["epoch"], state["batch"]
-        if rank == 0: _trim_metrics(run_dir/"metrics.jsonl", step)
+        if process_rank == 0: _trim_metrics(run.metrics, step)
         log.info(f"resumed from {resume_from} at step {step} (epoch {start_epoch}, batch {start_batch})")
-    if rank == 0:
-        _write_text(run_dir/"params.txt", "".join(f"{k}: {v}\n" for k, v in {**dataclasses.asdict(cfg), "resolved_device": device,
-                    "resolved_precision": precision, "world_size": world, "n_train": len(train_ds),
-                    "n_val": len(val_ds) if val_ds else 0, "classes": len(classes), "total_steps": total_steps}.items()))
+    if process_rank == 0:
+        resolved = dict(device=str(device), precision=precision, workers=workers, world_size=world)
+        run.write_record(_run_record(cfg, resolved, sources, train_ds.classes, n_train=len(train_ds),
+                                     n_val=len(val_ds) if val_ds else 0, total_steps=total_steps))
         log.info(f"training {sum(p.numel() for p in params):,} LoRA parameters on {len(train_ds)} images of "
-                 f"{len(classes)} classes for {total_steps} steps")
+                 f"{len(train_ds.classes)} classes for {total_steps} steps")
     from torch.utils.tensorboard import SummaryWriter
-    tb = SummaryWriter(str(run_dir/"tensorboard")) if rank == 0 else None
+    tb = SummaryWriter(str(run.path/"tensorboard")) if process_rank == 0 else None
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     text_frozen = not cfg.enable_text
     if text_frozen:
         with torch.no_grad(), autocast(): fixed_class_features = encode_text_cut(model, class_tokens)
 
-    checkpoints = epoch_adapters(run_dir)
+    checkpoints = run.adapters()
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
         skip = start_batch if epoch == start_epoch else 0
-        loader = make_loader(train_ds, cfg.batch_size, workers=cfg.workers, seed=cfg.seed, epoch=epoch, device=device,
-                             start_batch=skip)
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=rank != 0, initial=skip, total=n_batches)
+        loader = make_loader(train_ds, cfg.batch_size, workers=workers, seed=cfg.seed, epoch=epoch, device=device, start_batch=skip)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=process_rank != 0, initial=skip, total=n_micro)
         t0, seen, step_loss = time.perf_counter(), 0, 0.0
-        for i, (images, labels) in enumerate(bar, start=skip):
-            if i >= n_batches: break
-            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        for i, (images, targets) in zip(range(skip, n_micro), bar):  # leftover micro-batches are never loaded: dropped
+            images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
             with autocast():
                 image_features = model.encode_image(images, normalize=True)
                 class_features = fixed_class_features if text_frozen else encode_text_cut(model, class_tokens)
                 scale = model.logit_scale.exp()
-                loss = (ce_loss(image_features, class_features, labels, scale) if cfg.loss == "ce" else
-                        masked_clip_loss(image_features, class_features[labels], labels, scale))
+                loss = (ce_loss(image_features, class_features, targets, scale) if cfg.loss == "ce" else
+                        masked_clip_loss(image_features, class_features[targets], targets, scale))
             (loss / cfg.accum_steps).backward()
             step_loss, seen = step_loss + loss.detach() / cfg.accum_steps, seen + len(images)
             if (i + 1) % cfg.accum_steps: continue
@@ -320,116 +406,62 @@ def fit(**kwargs) -> FitResult:
             lossv = lossv.item()
             if not math.isfinite(lossv):
                 raise FloatingPointError(f"loss is {lossv} at step {step} (epoch {epoch + 1}): lower lr (now {cfg.lr:g}) or "
-                                         f"check the data. The last good state is kept in {run_dir/'checkpoints'}.")
+                                         f"check the data. The last good state is kept in {run.checkpoints}.")
             opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
             step += 1
             images_s = seen * world / (time.perf_counter() - t0)
-            if rank == 0:
+            if process_rank == 0:
                 bar.set_postfix(loss=f"{lossv:.4f}", img_s=f"{images_s:.1f}")
                 if step % cfg.log_every_n_steps == 0:
-                    _log_metrics(run_dir, tb, dict(step=step, epoch=epoch + 1, loss=lossv, lr=sched.get_last_lr()[0], images_s=images_s))
-                if cfg.save_every_n_steps and step % cfg.save_every_n_steps == 0 and i + 1 < n_batches:
-                    _save_state(run_dir/"checkpoints"/"latest.pt", model, opt, sched, step, epoch, i + 1)
+                    _log_metrics(run, tb, dict(step=step, epoch=epoch + 1, loss=lossv, lr=sched.get_last_lr()[0], images_s=images_s))
+                if cfg.save_every_n_steps and step % cfg.save_every_n_steps == 0 and i + 1 < n_micro:
+                    _save_state(run.latest, model, opt, sched, step, epoch, i + 1)
+        bar.close()
         row = dict(step=step, epoch=epoch + 1, loss=lossv, lr=sched.get_last_lr()[0])
-        if val_ds is not None and rank == 0: row["val_top1"] = _val_top1(model, val_ds, class_tokens, cfg, device, autocast)
-        if rank == 0:
-            _log_metrics(run_dir, tb, row)
+        if val_ds is not None and process_rank == 0:
+            row["val_top1"] = _val_top1(model, val_ds, class_tokens, cfg.batch_size, workers, device, autocast)
+        if process_rank == 0:
+            _log_metrics(run, tb, row)
             log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
             if (epoch + 1) % cfg.save_frequency == 0 or epoch + 1 == cfg.epochs:
-                checkpoints.append(save_lora_weights(model, run_dir/"checkpoints"/f"lora_epoch_{epoch + 1}.safetensors"))
-            _save_state(run_dir/"checkpoints"/"latest.pt", model, opt, sched, step, epoch + 1, 0)
+                checkpoints.append(save_lora_weights(model, run.adapter(epoch + 1)))
+            _save_state(run.latest, model, opt, sched, step, epoch + 1, 0)
     if tb: tb.close()
     if world > 1: dist.barrier()
-    return FitResult(run_dir, model, read_history(run_dir), checkpoints, classes)
-
-# %% ../nbs/02_train.ipynb #65748232
-def _log_metrics(run_dir:Path, tb, row:dict):
-    "Append one line to metrics.jsonl and the scalars to tensorboard."
-    with open(run_dir/"metrics.jsonl", "a") as f: f.write(json.dumps(row) + "\n")
-    for k, v in row.items():
-        if k not in ("step", "epoch") and tb: tb.add_scalar(k, v, row["step"])
-
-@torch.no_grad()
-def _val_top1(model, val_ds, class_tokens, cfg, device, autocast) -> float:
-    model.eval()
-    with autocast(): class_features = encode_text_cut(model, class_tokens)
-    correct = 0
-    for images, labels in make_loader(val_ds, cfg.batch_size, shuffle=False, workers=cfg.workers, device=device, shard=False):
-        with autocast(): pred = (model.encode_image(images.to(device), normalize=True) @ class_features.T).argmax(-1)
-        correct += (pred.cpu() == labels).sum().item()
-    model.train()
-    return correct / len(val_ds)
-
-def epoch_adapters(run_dir:str|Path) -> list:
-    "The `lora_epoch_N.safetensors` adapters of a run, in epoch order."
-    return sorted((Path(run_dir)/"checkpoints").glob("lora_epoch_*.safetensors"), key=lambda p: int(p.stem.split("_")[-1]))
-
-def read_history(run_dir:str|Path) -> pd.DataFrame:
-    "metrics.jsonl of a run as a DataFrame (step rows and epoch rows; epoch rows carry val_top1)."
-    p = Path(run_dir)/"metrics.jsonl"
-    return pd.read_json(p, lines=True) if p.exists() and p.stat().st_size else pd.DataFrame()
-
-# %% ../nbs/02_train.ipynb #a21acf42
-def _cli_args(**kw) -> list:
-    "`--key value` flags for `bioclip-lora-train` from keyword arguments."
-    return [a for k, v in kw.items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    return FitResult(run.path, model, run.history(), checkpoints, train_ds.classes)
+fit.__delwrap__ = TrainConfig  # docments reads each argument's doc from the dataclass: `fit?` and show_doc list them
 
 # %% ../nbs/02_train.ipynb #36bb8b86
-Flag = Annotated[bool_arg, dict(nargs="?", const=True)]  # `--flag`, `--flag true` or `--flag false`
+# the original scripts' spellings; `--run-root` because torchrun takes `--logs` as its own `--logs-specs`
+_FLAG_ALIASES = dict(rank=["--lora-rank"], alpha=["--lora-alpha"], dropout=["--lora-dropout"], enable_vision=["--lora-enable-vision"],
+                     enable_text=["--lora-enable-text"], targets=["--lora-targets"], logs=["--run-root"])
+_FLAG_TYPES = {"int": int, "float": float, "bool": bool_arg}
 
-@call_parse
-def train_cli(
-    train_data:str="demo", # training CSV, imagefolder, folder of class folders, or "demo"
-    val_data:str=None, # validation data (same forms)
-    labels:str=None, # labels table: caption → taxonomy columns or text
-    label_kind:str="taxon_com", # taxon_com, taxon, sci, com or asis
-    dataset_type:str="csv", # "csv" (the seed's format; folders are detected)
-    csv_separator:str="\t", # CSV separator
-    csv_img_key:str="filepath", # CSV image column
-    csv_caption_key:str="caption", # CSV caption column
-    model:str=BIOCLIP2, # hf-hub:…, a folder, an open_clip architecture or tiny-random
-    pretrained:str=None, # open_clip pretrained tag or checkpoint (architecture names)
-    batch_size:int=32, # images per step per process
-    epochs:int=20, # epochs
-    lr:float=5e-4, # peak learning rate
-    weight_decay:float=0.1, # AdamW weight decay
-    warmup:int=200, # warmup steps
-    precision:str="auto", # auto, bf16 or fp32
-    accum_steps:int=1, # gradient accumulation steps
-    grad_clip:float=1.0, # max gradient norm (0: off)
-    logs:str="./logs", # where run folders go
-    name:str=None, # run folder name
-    save_frequency:int=1, # save the adapter every N epochs
-    save_every_n_steps:int=0, # also save resumable state every N steps
-    log_every_n_steps:int=10, # log every N steps
-    workers:int=4, # DataLoader workers
-    seed:int=0, # random seed
-    use_lora:Flag=True, # LoRA is what this trains: accepted for the seed's command lines
-    lora_rank:int=8, # LoRA rank
-    lora_alpha:float=16.0, # LoRA alpha
-    lora_dropout:float=0.1, # LoRA dropout
-    lora_enable_vision:Flag=True, # LoRA in the image tower
-    lora_enable_text:Flag=True, # LoRA in the text tower
-    lora_targets:str="q,k,v", # comma-separated: q,k,v,out,mlp
-    loss:str="ce", # ce or clip
-    resume:str=None, # "latest", a run folder or latest.pt
-    device:str=None, # cuda, cpu, cuda:1 …
-    on_bad_data:str="raise", # raise or skip
-    grad_checkpointing:bool=False, # open_clip gradient checkpointing
-):
-    "Train LoRA adapters for BioCLIP 2 (or any open_clip model) from the command line."
-    if dataset_type not in ("csv", "auto"): raise SystemExit(f"--dataset-type {dataset_type}: only csv is supported.")
-    if not use_lora: raise SystemExit("--use-lora false: this tool trains LoRA adapters only.")
-    try: res = fit(train_data=train_data, val_data=val_data, labels=labels, label_kind=label_kind, model=model, pretrained=pretrained,
-              rank=lora_rank, alpha=lora_alpha, dropout=lora_dropout, enable_vision=lora_enable_vision,
-              enable_text=lora_enable_text, targets=lora_targets, loss=loss, batch_size=batch_size, epochs=epochs,
-              lr=lr, weight_decay=weight_decay, warmup=warmup, precision=precision, accum_steps=accum_steps, grad_clip=grad_clip,
-              workers=workers, seed=seed, logs=logs, name=name, save_frequency=save_frequency,
-              save_every_n_steps=save_every_n_steps, log_every_n_steps=log_every_n_steps, resume=resume, device=device,
-              csv_separator=csv_separator, csv_img_key=csv_img_key, csv_caption_key=csv_caption_key, on_bad_data=on_bad_data,
-              grad_checkpointing=grad_checkpointing)
-    except (DataError, HubUnavailableError, FileExistsError, FileNotFoundError, FloatingPointError) as e:
+def train_parser() -> argparse.ArgumentParser:
+    "`bioclip-lora-train`'s flags: one per `TrainConfig` field (`batch_size` → `--batch-size`) with its doc, and the original spellings."
+    p = argparse.ArgumentParser(prog="bioclip-lora-train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                description="Train LoRA adapters for BioCLIP 2 (or any open_clip model).")
+    docs = docments(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        kind = _FLAG_TYPES.get(f.type.split("|")[0].strip(), str)  # annotations are strings (`from __future__ import annotations`)
+        flag = dict(nargs="?", const=True) if kind is bool_arg else {}  # `--flag`, `--flag true` or `--flag false`
+        p.add_argument(f"--{f.name.replace('_', '-')}", *_FLAG_ALIASES.get(f.name, []), dest=f.name, type=kind, default=f.default,
+                       help=docs[f.name], **flag)
+    p.add_argument("--use-lora", type=bool_arg, nargs="?", const=True, default=True,
+                   help="accepted for the original scripts' command lines: LoRA is what this trains")
+    p.add_argument("--dataset-type", default="csv", choices=("csv", "auto"), help="accepted for the original scripts' command lines")
+    return p
+
+def train_cli(argv:list|None=None):
+    "`bioclip-lora-train`: `fit` from the command line (`--help` lists every flag)."
+    args = vars(train_parser().parse_args(argv))
+    args.pop("dataset_type")
+    if not args.pop("use_lora"): raise SystemExit("bioclip-lora-train: --use-lora false: this tool trains LoRA adapters only.")
+    try: res = fit(**args)
+    except (DataError, HubUnavailableError, FileExistsError, FileNotFoundError, FloatingPointError, ValueError) as e:
         raise SystemExit(f"bioclip-lora-train: {e}")
     if not dist.is_initialized() or dist.get_rank() == 0:
         print(f"run folder: {res.run_dir}")
         if len(res.checkpoints): print(f"adapter: {res.checkpoints[-1]}")
+
+if __name__ == "__main__" and "get_ipython" not in globals(): train_cli()  # `python -m bioclip_lora_nb.train`; not in Jupyter
