@@ -77,8 +77,10 @@ def image_features(model, dataset, batch_size:int=64, device=None, workers:int=2
     "Normalised image features of every item of `dataset`, in order."
     device = device or next(model.parameters()).device
     loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, device=device, shard=False)
-    return torch.cat([model.encode_image(x.to(device), normalize=True).float().cpu()
-                      for x, _ in tqdm(loader, desc="image features", disable=not progress, leave=False)])
+    feats = []
+    with tqdm(total=len(loader), desc="image features", disable=not progress, leave=False) as bar:  # no iterable: see `02_train.fit`
+        for x, _ in loader: feats.append(model.encode_image(x.to(device), normalize=True).float().cpu()); bar.update()
+    return torch.cat(feats)
 
 def scores_to_result(scores:torch.Tensor, targets:list, classes:list, paths:list) -> EvalResult:
     "Top-k accuracies, per-class accuracy, confusion and predictions from `(n_images, n_classes)` scores."

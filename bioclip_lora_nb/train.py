@@ -140,10 +140,10 @@ def lr_lambda(total_steps:int, warmup:int):
 # %% ../nbs/02_train.ipynb #1ae4c82a
 def _slug(s) -> str: return re.sub(r"[^A-Za-z0-9._-]+", "-", str(s)).strip("-")
 
-def run_name(cfg:TrainConfig, precision:str) -> str:
+def run_name(cfg:TrainConfig, precision:str, workers:int) -> str:
     "The original scripts' run folder name: date, model, lr, batch size, workers, precision."
     date = datetime.datetime.now().strftime("%Y_%m_%d-%H_%M_%S")
-    return f"{date}-model_{_slug(cfg.model.split('/')[-1])}-lr_{cfg.lr:g}-b_{cfg.batch_size}-j_{cfg.workers}-p_{precision}"
+    return f"{date}-model_{_slug(cfg.model.split('/')[-1])}-lr_{cfg.lr:g}-b_{cfg.batch_size}-j_{workers}-p_{precision}"
 
 class RunDir:
     "A run folder's layout: what `fit` writes there, and what eval, report and export read back."
@@ -348,7 +348,7 @@ def fit(**kwargs) -> FitResult:
     process_rank, world = _init_distributed(device)
     precision, workers = _resolve_precision(cfg.precision, device), _resolve_workers(cfg.workers)
     resume_from = _find_resume(cfg) if cfg.resume else None
-    run = RunDir(resume_from.parent.parent if resume_from else Path(cfg.logs)/(cfg.name or run_name(cfg, precision)))
+    run = RunDir(resume_from.parent.parent if resume_from else Path(cfg.logs)/(cfg.name or run_name(cfg, precision, workers)))
     if process_rank == 0:
         trained = run.metrics.exists() or any(run.checkpoints.glob("*"))
         if resume_from is None and trained:  # a folder of a run that failed its checks before training may be reused
@@ -386,9 +386,11 @@ def fit(**kwargs) -> FitResult:
         model.train()
         skip = start_batch if epoch == start_epoch else 0
         loader = make_loader(train_ds, cfg.batch_size, workers=workers, seed=cfg.seed, epoch=epoch, device=device, start_batch=skip)
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=process_rank != 0, initial=skip, total=n_micro)
+        # a bar without the loader: tqdm.auto's bar calls iter() on an iterable eagerly, starting a DataLoader's workers twice
+        bar = tqdm(desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=process_rank != 0, initial=skip, total=n_micro)
         t0, seen, step_loss = time.perf_counter(), 0, 0.0
-        for i, (images, targets) in zip(range(skip, n_micro), bar):  # leftover micro-batches are never loaded: dropped
+        for i, (images, targets) in zip(range(skip, n_micro), loader):  # leftover micro-batches are never loaded: dropped
+            bar.update()
             images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
             with autocast():
                 image_features = model.encode_image(images, normalize=True)
