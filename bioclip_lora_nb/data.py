@@ -26,8 +26,8 @@ from .lora import atomic_write
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'RANKS', 'LABEL_KINDS', 'DataError', 'load_image', 'write_problem_images',
            'read_csv_dataset', 'read_imagefolder', 'read_dataset', 'read_labels', 'label_texts', 'ValidationReport',
-           'validate_dataset', 'check_splits', 'PreparedDataset', 'prepare_dataset_from_folders', 'make_demo_dataset',
-           'prepare_cli', 'CsvDataset', 'make_loader']
+           'validate_dataset', 'check_splits', 'few_shot_split', 'PreparedDataset', 'prepare_dataset_from_folders',
+           'make_demo_dataset', 'prepare_cli', 'CsvDataset', 'make_loader']
 
 # %% ../nbs/01_data.ipynb #2ea7d519
 class DataError(ValueError):
@@ -267,6 +267,20 @@ def check_splits(train:pd.DataFrame, val:pd.DataFrame, labels=None):
     if missing: raise DataError(f"{val.attrs.get('source', 'validation data')}: classes absent from the training data: "
                                 f"{missing[:8]}. Add training images for them or drop them from validation.")
     if labels is not None: label_texts(set(train.caption) | set(val.caption), labels)
+
+# %% ../nbs/01_data.ipynb #fb8425f5
+def few_shot_split(
+    train:pd.DataFrame, # a training table (`read_dataset` / `validate_dataset(...).good`)
+    shots:int, # images kept per class
+    seed:int=0, # which images: the same seed gives the same support set
+) -> pd.DataFrame:
+    "A stratified support set: `shots` images of each class of `train` (all of a smaller class), drawn reproducibly by `seed`."
+    if shots < 1: raise ValueError(f"shots={shots}: keep at least 1 image per class.")
+    rng = np.random.default_rng(seed)
+    keep = [i for _, g in train.groupby("caption", sort=True) for i in sorted(rng.choice(g.index, min(shots, len(g)), replace=False))]
+    out = train.loc[sorted(keep)].reset_index(drop=True)
+    out.attrs = {**train.attrs, "source": f"{train.attrs.get('source', 'training data')} ({shots}-shot support set, seed {seed})"}
+    return out
 
 # %% ../nbs/01_data.ipynb #9bc38e4b
 def _class_of(rel:Path, full_path:bool) -> str:

@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/eval.html.md"""
 
 # %% ../nbs/03_eval.ipynb #870a0688
 from __future__ import annotations
-import copy, json
+import copy, hashlib, json, os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,17 +17,22 @@ import torch
 from fastcore.script import call_parse
 from open_clip.transform import PreprocessCfg, image_transform_v2
 from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
-from safetensors.torch import save_file
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from scipy import stats
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.model_selection import StratifiedKFold
 from tqdm.auto import tqdm
 
 from .lora import (BIOCLIP2, adapter_base_model, atomic_write, base_state_dict, default_device, load_base_model, load_lora_weights, lora_layers,
                                   merge_lora, set_lora_scale, unmerge_lora)
-from .data import CsvDataset, label_texts, make_loader, read_dataset
+from .data import RANKS, CsvDataset, label_texts, make_loader, read_dataset, read_labels
 from .train import PROMPT, RunDir, encode_text_cut
 
 # %% auto #0
-__all__ = ['zero_shot_classifier', 'EvalResult', 'image_features', 'scores_to_result', 'evaluate', 'compare', 'run_settings',
-           'adapter_run', 'export_merged_model', 'eval_cli', 'export_cli']
+__all__ = ['zero_shot_classifier', 'EvalResult', 'feature_cache_dir', 'image_features', 'scores_to_result', 'evaluate',
+           'simpleshot_scores', 'linear_probe_scores', 'baselines', 'paired_verdict', 'rank_accuracy', 'compare',
+           'run_settings', 'adapter_run', 'summarize', 'export_merged_model', 'eval_cli', 'export_cli']
 
 # %% ../nbs/03_eval.ipynb #ee952ce2
 def _templates(templates) -> list:
@@ -72,15 +77,35 @@ def _preprocess(model):
     "open_clip's eval transform for `model` (its own preprocessing config, e.g. BioCLIP 2's)."
     return image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
 
+def feature_cache_dir() -> Path:
+    "Where image features are cached: `$BIOCLIP_LORA_CACHE/features`, else `~/.cache/bioclip_lora_nb/features` (or under `$XDG_CACHE_HOME`)."
+    root = os.environ.get("BIOCLIP_LORA_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home()/".cache")/"bioclip_lora_nb"
+    return Path(root)/"features"
+
+def _features_key(model, paths:list) -> str|None:
+    "Cache key of `model`'s features of `paths`: the weights' identity (model, pretrained, LoRA tensors and scale), preprocessing, each file's size and mtime."
+    if not hasattr(model, "model_id"): return None  # not from load_base_model: nothing names its weights
+    weights = [model.model_id, model.pretrained, model.visual.preprocess_cfg]
+    if model.pretrained and Path(model.pretrained).is_file(): weights.append(os.stat(model.pretrained).st_mtime_ns)
+    lora = [(n, hashlib.sha1(p.detach().cpu().numpy().tobytes()).hexdigest()) for n, p in model.named_parameters() if ".lora_" in n]
+    lora += [(m.scale, m.merged) for m in lora_layers(model)]
+    files = [(str(p), (st := os.stat(p)).st_size, st.st_mtime_ns) for p in paths]
+    return hashlib.sha256(json.dumps([weights, lora, files], default=str).encode()).hexdigest()[:32]
+
 @torch.inference_mode()
-def image_features(model, dataset, batch_size:int=64, device=None, workers:int=2, progress:bool=True) -> torch.Tensor:
-    "Normalised image features of every item of `dataset`, in order."
+def image_features(model, dataset, batch_size:int=64, device=None, workers:int=2, progress:bool=True, cache:bool=True) -> torch.Tensor:
+    "Normalised image features of every item of `dataset`, in order; cached in `feature_cache_dir()`, never computed twice."
+    key = _features_key(model, list(dataset.df.path)) if cache and hasattr(dataset, "df") else None
+    cached = feature_cache_dir()/f"{key}.safetensors" if key else None
+    if cached and cached.exists(): return load_file(cached)["features"]
     device = device or next(model.parameters()).device
     loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, device=device, shard=False)
     feats = []
     with tqdm(total=len(loader), desc="image features", disable=not progress, leave=False) as bar:  # no iterable: see `02_train.fit`
         for x, _ in loader: feats.append(model.encode_image(x.to(device), normalize=True).float().cpu()); bar.update()
-    return torch.cat(feats)
+    feats = torch.cat(feats)
+    if cached: atomic_write(cached, lambda tmp: save_file({"features": feats.contiguous()}, tmp))
+    return feats
 
 def scores_to_result(scores:torch.Tensor, targets:list, classes:list, paths:list) -> EvalResult:
     "Top-k accuracies, per-class accuracy, confusion and predictions from `(n_images, n_classes)` scores."
@@ -135,6 +160,101 @@ def evaluate(
         model.train(was_training)
     return scores_to_result(feats @ classifier.float().cpu().T, ds.targets, ds.classes, list(ds.df.path))
 
+# %% ../nbs/03_eval.ipynb #171fdc22
+def simpleshot_scores(
+    support:torch.Tensor, # (n, d) image features of the support (training) set
+    support_y:torch.Tensor, # (n,) their class indices
+    query:torch.Tensor, # (m, d) features to classify
+    n_classes:int, # classes (a class without support images scores -inf)
+) -> torch.Tensor:
+    "SimpleShot (CL2N): centre by the support mean, L2-normalise, score each class by minus the distance to its centroid."
+    mean = support.mean(0)
+    s, q = F.normalize(support - mean, dim=-1), F.normalize(query - mean, dim=-1)
+    centroids = torch.full((n_classes, s.shape[1]), float("nan"))
+    for c in support_y.unique(): centroids[c] = s[support_y == c].mean(0)
+    return (-torch.cdist(q, centroids)).nan_to_num(nan=float("-inf"))  # (m, n_classes)
+
+# %% ../nbs/03_eval.ipynb #1a6396a7
+def linear_probe_scores(
+    support:torch.Tensor, # (n, d) image features of the support (training) set
+    support_y:torch.Tensor, # (n,) their class indices
+    query:torch.Tensor, # (m, d) features to classify
+    n_classes:int, # classes (a class without support images scores -inf)
+    seed:int=0, # the cross-validation folds' shuffle
+) -> torch.Tensor:
+    "CLIP's linear probe: logistic regression on L2-normalised features, `C` by stratified CV on the support set; log-probabilities."
+    X, Xq, y = F.normalize(support, dim=-1).numpy(), F.normalize(query, dim=-1).numpy(), support_y.numpy()
+    if len(np.unique(y)) < 2: raise ValueError("The linear probe needs training images of at least 2 classes.")
+    folds = min(5, int(np.bincount(y)[np.unique(y)].min()))
+    clf = (LogisticRegressionCV(Cs=np.logspace(-2, 4, 7), cv=StratifiedKFold(folds, shuffle=True, random_state=seed), max_iter=5000)
+           if folds >= 2 else LogisticRegression(max_iter=5000))  # one image per class: nothing to hold out
+    clf.fit(X, y)
+    scores = torch.full((len(Xq), n_classes), float("-inf"))
+    scores[:, torch.as_tensor(clf.classes_)] = torch.from_numpy(clf.predict_log_proba(Xq)).float()
+    return scores
+
+# %% ../nbs/03_eval.ipynb #95f66efa
+def baselines(
+    model, # the base model (frozen features)
+    train_data, # the training split (or a few-shot support set)
+    val_data, # the split every method is scored on
+    classes:list, # class order, as in the zero-shot result
+    batch_size:int=64, # images per batch
+    workers:int=2, # DataLoader workers
+    progress:bool=True, # progress bars
+    **read_kw, # img_key, caption_key, sep for CSVs
+) -> dict:
+    "`{'SimpleShot': EvalResult, 'linear probe': EvalResult}` on `model`'s cached features: fit on `train_data`, scored on `val_data`."
+    train, val = read_dataset(train_data, **read_kw), read_dataset(val_data, **read_kw)
+    train = train[train.caption.isin(classes)]  # the label set every method shares: the validation split's classes
+    feats = {}
+    for split, table in (("train", train), ("val", val)):
+        ds = CsvDataset(table, _preprocess(model), classes=classes)
+        feats[split] = (image_features(model, ds, batch_size, workers=workers, progress=progress), torch.as_tensor(ds.targets), list(ds.df.path))
+    (xs, ys, _), (xq, yq, paths) = feats["train"], feats["val"]
+    return {name: scores_to_result(f(xs, ys, xq, len(classes)), yq.tolist(), classes, paths)
+            for name, f in (("SimpleShot", simpleshot_scores), ("linear probe", linear_probe_scores))}
+
+# %% ../nbs/03_eval.ipynb #f60c84a9
+def paired_verdict(
+    before:np.ndarray, # per image: right (True) or wrong under the first model, e.g. zero-shot
+    after:np.ndarray, # the same images under the second model, e.g. LoRA
+    before_name:str="zero-shot", # what to call them in the sentence
+    after_name:str="LoRA", #
+    seed:int=0, # the bootstrap's resampling
+    n_resamples:int=9999, # bootstrap resamples
+) -> dict:
+    "The change in top-1 from `before` to `after`, with a 95 % paired bootstrap interval, an exact McNemar p-value and one sentence."
+    a, b = np.asarray(before, bool), np.asarray(after, bool)
+    n, gained, lost = len(a), int((~a & b).sum()), int((a & ~b).sum())
+    p = stats.binomtest(gained, gained + lost, 0.5).pvalue if gained + lost else 1.0
+    ci = stats.bootstrap((a.astype(float), b.astype(float)), lambda x, y, axis: y.mean(axis) - x.mean(axis), paired=True,
+                         vectorized=True, n_resamples=n_resamples, method="percentile", random_state=seed).confidence_interval
+    lo, hi = (0.0, 0.0) if gained + lost == 0 else (ci.low, ci.high)  # no discordant image: no spread to resample
+    v = dict(before=before_name, after=after_name, n=n, top1_before=a.mean(), top1_after=b.mean(), delta=b.mean() - a.mean(),
+             ci_low=lo, ci_high=hi, gained=gained, lost=lost, p_value=p, significant=bool(p < 0.05))
+    detail = (f"{v['delta'] * 100:+.1f} points, 95 % CI {lo * 100:+.1f} to {hi * 100:+.1f}; McNemar p = {p:.2g}; {n} images")
+    v["sentence"] = (f"{after_name} {'raised' if v['delta'] > 0 else 'lowered'} top-1 over {before_name} from {a.mean():.1%} to "
+                     f"{b.mean():.1%} ({detail})." if v["significant"] else
+                     f"{after_name} vs {before_name}: no significant difference on {n} images (top-1 {a.mean():.1%} vs {b.mean():.1%}; {detail}).")
+    return v
+
+# %% ../nbs/03_eval.ipynb #91fdbe04
+def rank_accuracy(
+    result:EvalResult, # predictions of one model
+    labels, # labels table (path or DataFrame) with rank columns (kingdom … species)
+) -> pd.DataFrame:
+    "Top-1 at each taxonomic rank of `labels`, and how many wrong classes still share that rank with the truth; empty without ranks."
+    table = labels if isinstance(labels, pd.DataFrame) else read_labels(labels)
+    ranks = [r for r in RANKS if r in table.columns]
+    p = result.predictions
+    lineage = lambda captions, k: table.reindex(captions)[ranks[:k + 1]].fillna("").apply(lambda c: c.str.strip()).agg("|".join, axis=1).values
+    rows = []
+    for k, r in enumerate(ranks):
+        right = lineage(p.true, k) == lineage(p.pred, k)
+        rows.append(dict(rank=r, top1=float(right.mean()), wrong_class_right_rank=int((right & ~p.correct.values).sum()), n=len(p)))
+    return pd.DataFrame(rows, columns=["rank", "top1", "wrong_class_right_rank", "n"])
+
 # %% ../nbs/03_eval.ipynb #dd7ea1c3
 def compare(
     val_data, # the split every model is evaluated on
@@ -151,9 +271,10 @@ def compare(
     pretrained:str|None=None, # the base model's pretrained tag or checkpoint (default: the adapters' record)
     label_kind:str="taxon_com", # which label text (see `01_data.label_texts`)
     force_base:bool=False, # use `model` even where the adapters record another base (a copy of it elsewhere)
+    train_data=None, # the training split (or support set): adds the SimpleShot and linear-probe baselines
     **read_kw, # img_key, caption_key, sep for CSVs
 ) -> pd.DataFrame:
-    "One table: the base model, then each adapter at each scale (top-1/3/5), on the same split."
+    "One table on the same split: zero-shot, the frozen-feature baselines (given `train_data`), each adapter at each scale (top-1/3/5)."
     if isinstance(lora_weights, (str, Path)): lora_weights = [lora_weights]
     bases = {adapter_base_model(w, model, pretrained, force_base) for w in lora_weights} or {(model or BIOCLIP2, pretrained)}
     if len(bases) > 1: raise ValueError(f"The adapters were trained on different base models {sorted(bases, key=str)}: compare one base at a time.")
@@ -166,6 +287,10 @@ def compare(
     results = {} if results is None else results
     results["base"] = base
     rows = [dict(model="base (zero-shot)", adapter="", scale=0.0, **base.summary())]
+    if train_data is not None:
+        for name, r in baselines(base_net, train_data, table, base.classes, batch_size, workers, progress, **read_kw).items():
+            results[name] = r
+            rows.append(dict(model=name, adapter="", scale=np.nan, **r.summary()))
     for path in lora_weights:
         net = load_lora_weights(copy.deepcopy(base_net), path)  # a copy, not a second load from disk or hub
         for s in scales:
@@ -175,19 +300,39 @@ def compare(
 
 # %% ../nbs/03_eval.ipynb #c0918196
 def run_settings(run_dir:str|Path) -> dict:
-    "`compare`'s arguments for a run, from its record: final adapter, val split and how to read it, labels, label kind, templates."
+    "`compare`'s arguments for a run, from its record: final adapter, val and train splits, labels, label kind, templates."
     run = RunDir(run_dir)
     record = run.record()
     cfg, val = record["config"], record["data"]["val"]
     settings = dict(lora_weights=[run.final_adapter()], labels=record["data"]["labels"], label_kind=cfg["label_kind"],
                     templates="openai" if cfg["template"] == PROMPT else cfg["template"])
     if val: settings.update(val_data=val["path"], img_key=val["img_key"], caption_key=val["caption_key"], sep=val["sep"])
+    train = record["data"]["train"]  # read here: its CSV may be written another way than the val split's
+    settings["train_data"] = read_dataset(train["path"], img_key=train["img_key"], caption_key=train["caption_key"], sep=train["sep"])
     return settings
 
 def adapter_run(path:str|Path) -> Path|None:
     "The run folder an adapter was saved in (`RUN/checkpoints/lora_epoch_N.safetensors`), if it still holds its record."
     run = RunDir(Path(path).parent.parent)
     return run.path if run.params_json.exists() else None
+
+# %% ../nbs/03_eval.ipynb #1051b733
+def summarize(
+    table:pd.DataFrame, # what `compare` returned
+    results:dict, # the `results` `compare` filled
+    labels=None, # labels table: adds per-rank accuracy when it has rank columns
+) -> dict:
+    "The comparison as `eval.json` holds it: the table, LoRA x1 against zero-shot and the best baseline, and per-rank top-1."
+    adapters = [k for k in results if isinstance(k, tuple) and k[1] == 1.0]
+    out = dict(table=table.astype(object).where(table.notna(), None).to_dict("records"), verdicts=[], per_rank={})  # JSON: null, not NaN
+    if not adapters: return out
+    lora, rivals = results[adapters[-1]], [("zero-shot", results["base"])]
+    rivals += sorted(((k, results[k]) for k in ("SimpleShot", "linear probe") if k in results), key=lambda kr: -kr[1].top1)[:1]
+    out["verdicts"] = [paired_verdict(r.predictions.correct.values, lora.predictions.correct.values, name, "LoRA x1")
+                       for name, r in rivals]
+    if labels is not None and set(RANKS) & set(read_labels(labels).columns if not isinstance(labels, pd.DataFrame) else labels.columns):
+        out["per_rank"] = {name: rank_accuracy(r, labels).to_dict("records") for name, r in (("zero-shot", results["base"]), ("LoRA x1", lora))}
+    return out
 
 # %% ../nbs/03_eval.ipynb #da8f282b
 def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None) -> Path:
@@ -232,16 +377,19 @@ def eval_cli(
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
 ):
-    "Evaluate the base model and LoRA adapters (zero-shot, BioCLIP protocol) and write eval.json."
+    "Evaluate zero-shot, the frozen-feature baselines and LoRA adapters on one split; print the verdict and write eval.json."
     try:
         s = _cli_settings(run, lora_weights, val_data=val_data, model=model, pretrained=pretrained, labels=labels,
                           label_kind=label_kind, templates=templates)
         if not s.get("val_data"): raise ValueError("--val-data is required (a CSV or imagefolder) unless --run names a run with a val split.")
-        table = compare(**s, force_base=force_base, device=device, batch_size=batch_size, workers=workers)
+        results = {}
+        table = compare(**s, force_base=force_base, device=device, batch_size=batch_size, workers=workers, results=results)
     except (ValueError, FileNotFoundError, ConnectionError) as e: raise SystemExit(f"bioclip-lora-eval: {e}")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    summary = summarize(table, results, s.get("labels"))
+    print(table.drop(columns="adapter").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    for v in summary["verdicts"]: print(v["sentence"])
     out = out or (Path(run)/"eval.json" if run else "eval.json")
-    atomic_write(out, lambda tmp: Path(tmp).write_text(table.to_json(orient="records", indent=2)))
+    atomic_write(out, lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=2, default=float)))
     print(f"wrote {out}")
 
 @call_parse

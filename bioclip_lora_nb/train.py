@@ -27,11 +27,12 @@ from . import __version__
 from .lora import (BIOCLIP2, HubUnavailableError, LoraConfig, apply_lora_to_model, atomic_write, get_lora_parameters,
                                   load_base_model, load_lora_state_dict, default_device, lora_state_dict, save_lora_weights)
 from .data import (CsvDataset, DataError, check_splits, label_texts, make_demo_dataset, make_loader,
-                                  prepare_dataset_from_folders, validate_dataset)
+                                  prepare_dataset_from_folders, validate_dataset,
+                                  few_shot_split, _write_csv)
 
 # %% auto #0
-__all__ = ['PROMPT', 'encode_text_cut', 'class_prompts', 'TrainConfig', 'ce_loss', 'masked_clip_loss', 'lr_lambda', 'run_name',
-           'RunDir', 'FitResult', 'fit', 'train_parser', 'train_cli']
+__all__ = ['PROMPT', 'JOB_CELLS', 'encode_text_cut', 'class_prompts', 'TrainConfig', 'ce_loss', 'masked_clip_loss', 'lr_lambda',
+           'run_name', 'RunDir', 'FitResult', 'fit', 'train_parser', 'train_cli', 'run_only_the_job']
 
 # %% ../nbs/02_train.ipynb #cb1604c0
 PROMPT = "a photo of {}."
@@ -93,6 +94,8 @@ class TrainConfig:
     csv_img_key:str = "filepath" # dataset CSV image column
     csv_caption_key:str = "caption" # dataset CSV caption column
     on_bad_data:str = "raise" # "raise" or "skip" unreadable rows (reported in out.log)
+    shots:int|None = None # few-shot: train on this many images per class (a support set, in the run's data/), None: all
+    shot_seed:int = 0 # which images the support set keeps
     grad_checkpointing:bool = False # open_clip's gradient checkpointing: less activation memory, an extra forward per block
 
     def __post_init__(self):
@@ -104,7 +107,8 @@ class TrainConfig:
                   (self.epochs >= 1, f"epochs={self.epochs}: must be >= 1"),
                   (self.accum_steps >= 1, f"accum_steps={self.accum_steps}: must be >= 1"),
                   (self.lr > 0, f"lr={self.lr}: must be > 0"),
-                  (self.workers is None or self.workers >= 0, f"workers={self.workers}: must be >= 0 (or None)")]
+                  (self.workers is None or self.workers >= 0, f"workers={self.workers}: must be >= 0 (or None)"),
+                  (self.shots is None or self.shots >= 1, f"shots={self.shots}: must be >= 1 (or None: all images)")]
         for ok, msg in checks:
             if not ok: raise ValueError(f"TrainConfig: {msg}.")
         LoraConfig(**self.lora_kwargs())  # validates rank, targets, towers
@@ -219,6 +223,12 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
         report = validate_dataset(source[0], on_error=cfg.on_bad_data, progress=False, **source[1])
         if len(report.problems): log.warning(f"{split} data: skipped bad rows\n{report.summary()}")
         tables[split] = report.good
+    if cfg.shots:  # the support set: written down, so evaluation and the baselines see the same images
+        tables["train"] = few_shot_split(tables["train"], cfg.shots, cfg.shot_seed)
+        support = run.data/f"support_{cfg.shots}shot_seed{cfg.shot_seed}.csv"
+        _write_csv(tables["train"].rename(columns={"path": "filepath"})[["filepath", "caption"]], support)
+        train = (support, _PREPARED)
+        log.info(f"few-shot: {len(tables['train'])} training images ({cfg.shots} per class, seed {cfg.shot_seed}) in {support}")
     if tables["val"] is not None: check_splits(tables["train"], tables["val"], cfg.labels)
     sources = {split: dict(path=str(Path(s[0]).resolve()), **s[1]) if s else None for split, s in (("train", train), ("val", val))}
     return tables["train"], tables["val"], {**sources, "labels": str(Path(cfg.labels).resolve()) if cfg.labels else None}
@@ -467,3 +477,19 @@ def train_cli(argv:list|None=None):
         if len(res.checkpoints): print(f"adapter: {res.checkpoints[-1]}")
 
 if __name__ == "__main__" and "get_ipython" not in globals(): train_cli()  # `python -m bioclip_lora_nb.train`; not in Jupyter
+
+# %% ../nbs/02_train.ipynb #8971f9b6
+JOB_CELLS = ("#| default_exp", "#| export", "# Parameters", "#| slow")  # papermill's injected cell starts "# Parameters" too
+
+def _started_by_papermill() -> bool:
+    "Is this kernel papermill's (its parent process)? Then the notebook runs as a job."
+    try: return b"papermill" in Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+    except OSError:
+        import subprocess
+        return "papermill" in subprocess.run(["ps", "-o", "command=", "-p", str(os.getppid())], capture_output=True, text=True).stdout
+
+def run_only_the_job():
+    "In a kernel that papermill started, turn every later cell into a no-op unless it starts with one of `JOB_CELLS`."
+    from IPython import get_ipython
+    if _started_by_papermill() and (shell := get_ipython()):
+        shell.input_transformers_post.append(lambda lines: lines if lines and lines[0].startswith(JOB_CELLS) else [])
