@@ -86,7 +86,11 @@ def round_robin(fns:dict, rounds:int, warmup:int=1) -> tuple:
 
 
 def peft_model(base, rank):
-    import peft
+    "PEFT's LoRA on the same attention layers, or None when PEFT (the `bench` extra) is not installed."
+    try: import peft
+    except ImportError:
+        print("PEFT is not installed (pip install -e '.[bench]'): its variant is skipped")
+        return None
     cfg = peft.LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.1, target_modules=["attn"])
     return peft.get_peft_model(base, cfg)
 
@@ -112,8 +116,9 @@ def main(model_name="ViT-B-16", batch=8, rounds=9, rank=8, device="cpu", precisi
     ours_out = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank, targets=("q", "k", "v", "out")))
     peft_m = peft_model(copy.deepcopy(base), rank)
     full = copy.deepcopy(base)
-    for m in (ours, ours_p0, ours_floor, ours_out, peft_m, full): m.train()
-    step, peak = round_robin({
+    for m in (ours, ours_p0, ours_floor, ours_out, peft_m, full):
+        if m is not None: m.train()
+    variants = {
         "ours q,k,v": lambda: clip_step(ours, get_lora_parameters(ours), images, texts, loss_fn),
         "ours q,k,v, dropout 0": lambda: clip_step(ours_p0, get_lora_parameters(ours_p0), images, texts, loss_fn),
         "floor: ours without LoRA math": lambda: floor_step(ours_floor, get_lora_parameters(ours_floor), images, texts, loss_fn),
@@ -122,7 +127,9 @@ def main(model_name="ViT-B-16", batch=8, rounds=9, rank=8, device="cpu", precisi
                                                           images, texts, loss_fn),
         "full fine-tuning": lambda: clip_step(full, list(full.parameters()), images, texts, loss_fn),
         "forward only (base, no grad)": lambda: forward_only(full, images, texts),
-    }, rounds)
+    }
+    if peft_m is None: del variants["PEFT attn (in_proj+out_proj)"]
+    step, peak = round_robin(variants, rounds)
     del peft_m, full, ours_p0, ours_floor
     fastest, step = {k: min(v) for k, v in step.items()}, {k: statistics.median(v) for k, v in step.items()}
     fwd = step["forward only (base, no grad)"]
@@ -130,10 +137,11 @@ def main(model_name="ViT-B-16", batch=8, rounds=9, rank=8, device="cpu", precisi
     for k, v in step.items():
         mem = f"   {peak[k] / 2**30:5.2f} GiB peak above the models" if DEVICE.type == "cuda" else ""
         print(f"  {k:32s} {v:7.3f} s ({fastest[k]:.3f})   {v / fwd:5.2f}x forward-only   {batch / v:7.1f} img/s{mem}")
-    r_peft = step["ours q,k,v,out"] / step["PEFT attn (in_proj+out_proj)"]
-    r_peft_qkv = step["ours q,k,v"] / step["PEFT attn (in_proj+out_proj)"]
-    print(f"  ours q,k,v / PEFT                     {r_peft_qkv:.3f}   (target <= 0.80)")
-    print(f"  ours / PEFT (same layers: q,k,v,out)  {r_peft:.3f}")
+    if "PEFT attn (in_proj+out_proj)" in step:
+        r_peft = step["ours q,k,v,out"] / step["PEFT attn (in_proj+out_proj)"]
+        r_peft_qkv = step["ours q,k,v"] / step["PEFT attn (in_proj+out_proj)"]
+        print(f"  ours q,k,v / PEFT                     {r_peft_qkv:.3f}   (target <= 0.80)")
+        print(f"  ours / PEFT (same layers: q,k,v,out)  {r_peft:.3f}")
     print(f"  ours q,k,v / forward-only             {step['ours q,k,v'] / fwd:.3f}   (target <= 2.1)")
     print(f"  ours / full fine-tuning               {step['ours q,k,v'] / step['full fine-tuning']:.3f}")
     print(f"  LoRA math's share of our step         {1 - step['floor: ours without LoRA math'] / step['ours q,k,v']:+.1%}")

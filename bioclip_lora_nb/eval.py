@@ -20,19 +20,21 @@ from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from scipy import stats
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
-from sklearn.model_selection import StratifiedKFold
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from tqdm.auto import tqdm
 
 from .lora import (BIOCLIP2, adapter_base_model, atomic_write, base_state_dict, default_device, load_base_model, load_lora_weights, lora_layers,
                                   merge_lora, set_lora_scale, unmerge_lora)
-from .data import RANKS, CsvDataset, label_texts, make_loader, read_dataset, read_labels
-from .train import PROMPT, RunDir, encode_text_cut
+from .data import (RANKS, CsvDataset, label_texts, make_demo_dataset, make_loader, prepare_dataset_from_folders,
+                                  read_dataset, read_labels)
+from .train import PROMPT, RunDir, encode_text_cut, fit
 
 # %% auto #0
 __all__ = ['zero_shot_classifier', 'EvalResult', 'feature_cache_dir', 'image_features', 'scores_to_result', 'evaluate',
            'simpleshot_scores', 'linear_probe_scores', 'baselines', 'paired_verdict', 'rank_accuracy', 'compare',
-           'run_settings', 'adapter_run', 'summarize', 'export_merged_model', 'eval_cli', 'export_cli']
+           'run_settings', 'adapter_run', 'summarize', 'few_shot_sweep', 'sweep_table', 'export_merged_model',
+           'eval_cli', 'export_cli']
 
 # %% ../nbs/03_eval.ipynb #ee952ce2
 def _templates(templates) -> list:
@@ -186,8 +188,9 @@ def linear_probe_scores(
     X, Xq, y = F.normalize(support, dim=-1).numpy(), F.normalize(query, dim=-1).numpy(), support_y.numpy()
     if len(np.unique(y)) < 2: raise ValueError("The linear probe needs training images of at least 2 classes.")
     folds = min(5, int(np.bincount(y)[np.unique(y)].min()))
-    clf = (LogisticRegressionCV(Cs=np.logspace(-2, 4, 7), cv=StratifiedKFold(folds, shuffle=True, random_state=seed), max_iter=5000)
-           if folds >= 2 else LogisticRegression(max_iter=5000))  # one image per class: nothing to hold out
+    probe = LogisticRegression(max_iter=5000)
+    clf = (GridSearchCV(probe, {"C": np.logspace(-2, 4, 7)}, scoring="accuracy", cv=StratifiedKFold(folds, shuffle=True, random_state=seed))
+           if folds >= 2 else probe)  # one image per class: nothing to hold out
     clf.fit(X, y)
     scores = torch.full((len(Xq), n_classes), float("-inf"))
     scores[:, torch.as_tensor(clf.classes_)] = torch.from_numpy(clf.predict_log_proba(Xq)).float()
@@ -333,6 +336,44 @@ def summarize(
     if labels is not None and set(RANKS) & set(read_labels(labels).columns if not isinstance(labels, pd.DataFrame) else labels.columns):
         out["per_rank"] = {name: rank_accuracy(r, labels).to_dict("records") for name, r in (("zero-shot", results["base"]), ("LoRA x1", lora))}
     return out
+
+# %% ../nbs/03_eval.ipynb #4adc896a
+def few_shot_sweep(
+    train_data:str="demo", # the images support sets are drawn from: a CSV, a folder of class folders, or "demo"
+    val_data:str|None=None, # the split every method is scored on (default: split once from a folder or "demo")
+    shots=(1, 4, 16), # images per class in each support set
+    seeds=(0, 1, 2), # support sets drawn per shot count
+    logs:str="./logs", # the sweep's folder goes here
+    name:str="few_shot_sweep", # the sweep's folder: one run folder per support set inside, and sweep.csv
+    progress:bool=False, # progress bars
+    **fit_kw, # the rest of `fit`'s settings (model, epochs, lr, …), the same for every run
+) -> pd.DataFrame:
+    "Zero-shot, SimpleShot, linear probe and LoRA on the same support sets and val split: a row per method, shots and seed."
+    root = Path(logs)/name
+    if val_data is None:
+        folder = make_demo_dataset(root/"data"/"demo_images") if train_data == "demo" else Path(train_data)
+        if not folder.is_dir(): raise ValueError(f"val_data is needed when train_data ({train_data}) is not a folder or 'demo'.")
+        prep = prepare_dataset_from_folders(folder, root/"data")
+        train_data, val_data = prep.train_csv, prep.val_csv
+    n_classes = read_dataset(train_data).caption.nunique()
+    rows = []
+    for k in shots:
+        for seed in seeds:
+            run = fit(**{**fit_kw, "batch_size": min(fit_kw.get("batch_size", 32), k * n_classes)}, train_data=str(train_data),
+                      val_data=str(val_data), shots=k, shot_seed=seed, logs=str(root), name=f"{k}shot_seed{seed}")
+            table = compare(**run_settings(run.run_dir), scales=(1.0,), device=fit_kw.get("device"),
+                            workers=fit_kw.get("workers") or 0, progress=progress)
+            rows += [dict(method={"base (zero-shot)": "zero-shot", "LoRA x1": "LoRA"}.get(r.model, r.model), shots=k, seed=seed,
+                          top1=r.top1, top3=r.top3, top5=r.top5) for r in table.itertuples()]
+    sweep = pd.DataFrame(rows)
+    atomic_write(root/"sweep.csv", lambda tmp: sweep.to_csv(tmp, index=False))
+    return sweep
+
+def sweep_table(sweep:pd.DataFrame, metric:str="top1") -> pd.DataFrame:
+    "The few-shot table: a row per method, `mean ± std` of `metric` in % over the seeds, a column per shot count."
+    g = sweep.groupby(["method", "shots"], sort=False)[metric].agg(["mean", "std"]).fillna(0) * 100
+    cells = g.apply(lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}", axis=1).unstack("shots")
+    return cells.reindex(index=list(dict.fromkeys(sweep.method)), columns=sorted(set(sweep.shots))).rename(columns=lambda k: f"{k}-shot")
 
 # %% ../nbs/03_eval.ipynb #da8f282b
 def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None) -> Path:

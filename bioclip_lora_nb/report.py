@@ -18,12 +18,12 @@ from PIL import Image
 
 from .data import load_image
 from .lora import atomic_write, read_lora_metadata
-from .eval import EvalResult, compare, run_settings
+from .eval import EvalResult, compare, run_settings, summarize
 from .train import RunDir
 
 # %% auto #0
-__all__ = ['plot_loss_curve', 'plot_per_class', 'top_confusions', 'plot_confusion', 'plot_examples', 'mistake_browser',
-           'make_report', 'report_cli']
+__all__ = ['plot_loss_curve', 'plot_per_class', 'top_confusions', 'plot_confusion', 'plot_rank_accuracy', 'plot_examples',
+           'mistake_browser', 'make_report', 'report_cli']
 
 # %% ../nbs/04_report.ipynb #a4107aec
 def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=None):
@@ -98,6 +98,25 @@ def plot_confusion(result:EvalResult, path=None, max_classes:int=50):
     if path: fig.savefig(path, dpi=120)
     return fig
 
+# %% ../nbs/04_report.ipynb #c86af199
+def plot_rank_accuracy(per_rank:dict, path=None):
+    "Grouped bars of top-1 at each taxonomic rank, one colour per model (`summarize(...)['per_rank']`)."
+    models = list(per_rank)
+    ranks = [r["rank"] for r in per_rank[models[0]]]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    x, w = np.arange(len(ranks)), 0.8 / len(models)
+    for m, (name, color) in enumerate(zip(models, ("darkgray", "tab:blue", "tab:green", "tab:orange"))):
+        vals = [r["top1"] for r in per_rank[name]]
+        pos = x + (m - (len(models) - 1) / 2) * w
+        ax.bar(pos, vals, width=w, color=color, label=name)
+        for v, p in zip(vals, pos): ax.text(p, v + 0.01, f"{v:.0%}", ha="center", fontsize=7, color=color)
+    ax.set_xticks(x, ranks); ax.set_ylim(0, 1.1); ax.set_yticks(np.linspace(0, 1, 6)); ax.set_ylabel("top-1 at this rank")
+    ax.grid(axis="y", alpha=0.3); ax.legend(loc="lower left", fontsize=8, frameon=False)
+    ax.set_title("Right at each rank: the prediction's lineage down to the rank is the truth's")
+    fig.tight_layout()
+    if path: fig.savefig(path, dpi=120)
+    return fig
+
 # %% ../nbs/04_report.ipynb #04fbb09e
 def plot_examples(result:EvalResult, n:int=12, path=None, seed:int=0):
     "A grid of validation photos, half right and half wrong where possible: true class, prediction and score."
@@ -156,7 +175,7 @@ def make_report(
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bars
 ) -> dict:
-    "Write loss_curve.png, per_class.png, confusion.png, examples.png and report.md for a run, evaluated with its own settings."
+    "Write report.md (the verdict first), loss_curve.png and the figures of a run, evaluated with its own settings."
     run = RunDir(run_dir); out = run.path/"report"; out.mkdir(exist_ok=True)
     given = dict(val_data=val_data, labels=labels, templates=templates)
     settings = {**run_settings(run.path), **{k: v for k, v in given.items() if v is not None}}
@@ -167,19 +186,24 @@ def make_report(
     results = {}
     table = compare(**settings, device=device, workers=workers, progress=progress, results=results)
     lora, base = results[(str(adapter), 1.0)], results["base"]
+    summary = summarize(table, results, settings.get("labels"))
+    if summary["per_rank"]: plt.close(plot_rank_accuracy(summary["per_rank"], path=out/"per_rank.png"))
     plt.close(plot_per_class(lora, base, path=out/"per_class.png"))
     conf = plot_confusion(lora, path=out/"confusion.png")
     if conf: plt.close(conf)
     plt.close(plot_examples(lora, path=out/"examples.png"))
     weights = f" (pretrained `{meta['pretrained']}`)" if meta["pretrained"] else ""
-    md = [f"# Report: {run.path.name}", "", f"Model `{meta['base_model']}`{weights}, adapter `{adapter.name}`, validation data "
-          f"`{settings['val_data']}` ({len(lora.predictions)} images, {len(lora.classes)} classes).", "", "## Base vs LoRA", "",
+    md = [f"# Report: {run.path.name}", "", *[v["sentence"] for v in summary["verdicts"]], "", f"Model `{meta['base_model']}`{weights}, adapter `{adapter.name}`, validation data "
+          f"`{settings['val_data']}` ({len(lora.predictions)} images, {len(lora.classes)} classes).", "", "## Zero-shot, baselines and LoRA", "",
           _md_table(table.drop(columns="adapter")), "",
           "![loss curve](../loss_curve.png)", "", "![per-class accuracy](per_class.png)", ""]
+    if summary["per_rank"]:
+        ranks = pd.DataFrame({name: {r["rank"]: r["top1"] for r in rows} for name, rows in summary["per_rank"].items()}).rename_axis("rank").reset_index()
+        md += ["## Accuracy per taxonomic rank", "", _md_table(ranks), "", "![per-rank accuracy](per_rank.png)", ""]
     md += ["![confusion matrix](confusion.png)"] if conf else ["## Top confusions", "", _md_table(top_confusions(lora))]
     md += ["", "![examples](examples.png)", ""]
     atomic_write(out/"report.md", lambda tmp: Path(tmp).write_text("\n".join(md)))
-    return dict(table=table, lora=lora, base=base, history=history, out=out)
+    return dict(table=table, lora=lora, base=base, history=history, out=out, summary=summary)
 
 @call_parse
 def report_cli(
