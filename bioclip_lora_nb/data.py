@@ -6,8 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #2c50fe95
 from __future__ import annotations
-import csv, hashlib, io, math, os, re, warnings
-from collections import Counter
+import csv, hashlib, io, os, re, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +54,7 @@ def load_image(path:str|Path, max_pixels:int=MAX_PIXELS, draft:int|None=None) ->
     "Open `path` as 8-bit RGB with EXIF orientation applied; `DataError` for anything unreadable."
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: file not found. Fix the path in the CSV or restore the file.")
+    if path.is_dir(): raise DataError(f"{path}: is a folder, not an image file. Remove its row, or rename the folder.")
     if path.stat().st_size == 0: raise DataError(f"{path}: file is empty (0 bytes). Re-copy it or remove its row.")
     try:
         with Image.open(path) as im:

@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/eval.html.md"""
 
 # %% ../nbs/03_eval.ipynb #870a0688
 from __future__ import annotations
-import copy, hashlib, json, os
+import argparse, copy, glob, hashlib, json, os, sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,17 +24,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from tqdm.auto import tqdm
 
-from .lora import (BIOCLIP2, adapter_base_model, atomic_write, base_state_dict, default_device, load_base_model, load_lora_weights, lora_layers,
-                                  merge_lora, set_lora_scale, unmerge_lora)
-from .data import (RANKS, CsvDataset, label_texts, make_demo_dataset, make_loader, prepare_dataset_from_folders,
-                                  read_dataset, read_labels)
+from .lora import (BIOCLIP2, adapter_base_model, read_lora_metadata, atomic_write, base_state_dict, default_device, load_base_model, load_lora_weights, lora_layers,
+                                  merge_lora, set_lora_scale)
+from .data import (IMAGE_EXTENSIONS, RANKS, CsvDataset, DataError, label_texts, load_image, make_demo_dataset, make_loader,
+                                  prepare_dataset_from_folders, read_dataset, read_labels, _sniff_sep)
 from .train import PROMPT, RunDir, encode_text_cut, fit
 
 # %% auto #0
 __all__ = ['zero_shot_classifier', 'EvalResult', 'feature_cache_dir', 'image_features', 'scores_to_result', 'evaluate',
            'simpleshot_scores', 'linear_probe_scores', 'baselines', 'paired_verdict', 'rank_accuracy', 'compare',
-           'run_settings', 'adapter_run', 'summarize', 'few_shot_sweep', 'sweep_table', 'export_merged_model',
-           'eval_cli', 'export_cli']
+           'run_settings', 'adapter_run', 'summarize', 'few_shot_sweep', 'sweep_table', 'list_images', 'predict',
+           'export_merged_model', 'write_model_card', 'eval_cli', 'export_cli', 'predict_parser', 'predict_cli']
 
 # %% ../nbs/03_eval.ipynb #ee952ce2
 def _templates(templates) -> list:
@@ -375,6 +375,95 @@ def sweep_table(sweep:pd.DataFrame, metric:str="top1") -> pd.DataFrame:
     cells = g.apply(lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}", axis=1).unstack("shots")
     return cells.reindex(index=list(dict.fromkeys(sweep.method)), columns=sorted(set(sweep.shots))).rename(columns=lambda k: f"{k}-shot")
 
+# %% ../nbs/03_eval.ipynb #5bacf632
+def list_images(images) -> list:
+    "The image paths `images` names: a folder (recursive; hidden entries skipped), a glob, a CSV's `filepath` column, a file or a list."
+    if isinstance(images, (list, tuple)): return [Path(p) for p in images]
+    p = Path(images)
+    if p.is_dir():
+        return sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTENSIONS
+                      and not any(part.startswith(".") for part in q.relative_to(p).parts))
+    if p.suffix.lower() in (".csv", ".tsv", ".txt") and p.is_file():
+        df = pd.read_csv(p, sep=_sniff_sep(p), dtype=str, keep_default_na=False)
+        col = "filepath" if "filepath" in df.columns else df.columns[0]
+        return [q if (q := Path(v.strip()).expanduser()).is_absolute() else p.parent/q for v in df[col] if v.strip()]
+    if any(c in str(images) for c in "*?["): return sorted(Path(q) for q in glob.glob(str(images), recursive=True))
+    return [p]
+
+class _Photos(torch.utils.data.Dataset):
+    "Images for prediction: `(tensor, index)`, or `(zeros, -1 - index)` for a file that can't be read (skipped, not fatal)."
+    def __init__(self, paths, transform, size, draft=None): self.paths, self.transform, self.size, self.draft = paths, transform, size, draft
+    def __len__(self): return len(self.paths)
+    def __getitem__(self, i):
+        try: return self.transform(load_image(self.paths[i], draft=self.draft)), i
+        except DataError: return torch.zeros(3, *self.size), -1 - i
+
+# %% ../nbs/03_eval.ipynb #b9962bcb
+def _load_for_prediction(model, classes, labels, label_kind, templates, device) -> tuple:
+    "`(model, classes, class text, labels, templates)`: a model as given, or a run's / adapter's model and settings."
+    if isinstance(model, torch.nn.Module): return model, classes, None, labels, templates or "openai"
+    path = Path(model)
+    run = path if (path/"params.json").exists() else adapter_run(path)
+    adapter = RunDir(run).final_adapter() if path == run else path
+    net = load_lora_weights(load_base_model(*adapter_base_model(adapter), device=device)[0], adapter)
+    if run is None: return net, classes, None, labels, templates or "openai"
+    record = RunDir(run).record()
+    texts = record["class_texts"] if classes is None and labels is None else None
+    return (net, classes or record["classes"], texts, labels or record["data"]["labels"],
+            templates or ("openai" if record["config"]["template"] == PROMPT else record["config"]["template"]))
+
+@torch.inference_mode()
+def predict(
+    model, # an open_clip model, a run folder or an adapter file (its run's settings are then the defaults)
+    images, # a folder (recursive), a glob, a CSV (`filepath` column), a file or a list of paths
+    classes:list|None=None, # class names (default: the run's)
+    labels=None, # labels table: class text and taxonomy columns (default: the run's)
+    k:int=5, # predictions per image
+    label_kind:str="taxon_com", # which label text (see `01_data.label_texts`)
+    templates=None, # prompts (default: the run's; else "openai", the BioCLIP protocol)
+    batch_size:int=32, # images per batch
+    device:str|None=None, # default: cuda when there is one (a model as given stays where it is)
+    workers:int=2, # DataLoader workers
+    progress:bool=True, # progress bar
+) -> pd.DataFrame:
+    "Top-`k` classes of each photo: `file_name, classification, score, rank, text` (+ taxonomy); unreadable files in `.attrs['skipped']`."
+    model, classes, texts, labels, templates = _load_for_prediction(model, classes, labels, label_kind, templates, device or default_device())
+    if not classes: raise ValueError("predict: pass `classes` (or a run folder or adapter, whose run knows its classes).")
+    texts = texts or label_texts(classes, labels, label_kind)
+    model.eval()
+    device = next(model.parameters()).device
+    classifier = zero_shot_classifier(model, open_clip.get_tokenizer(getattr(model, "open_clip_name", "ViT-L-14")),
+                                      [texts[c] for c in classes], templates)  # (n_classes, d)
+    paths = list_images(images)
+    size = model.visual.image_size if isinstance(model.visual.image_size, (tuple, list)) else (model.visual.image_size,) * 2
+    loader = make_loader(_Photos(paths, _preprocess(model), size, draft=2 * size[0]), batch_size, shuffle=False, workers=workers,
+                         device=device, shard=False)
+    k, rows, bad = min(k, len(classes)), [], []
+    with tqdm(total=len(paths), desc="predicting", disable=not progress, leave=False) as bar:  # no iterable: see `02_train.fit`
+        for x, idx in loader:
+            ok = idx >= 0
+            bad += [paths[-1 - i] for i in idx[~ok].tolist()]
+            if ok.any():
+                probs = (model.logit_scale.exp() * model.encode_image(x[ok].to(device), normalize=True) @ classifier.T).softmax(-1)
+                top = probs.float().topk(k, dim=-1)
+                rows += [(str(paths[i]), r + 1, classes[c], s) for i, cs, ss in zip(idx[ok].tolist(), top.indices.tolist(), top.values.tolist())
+                         for r, (c, s) in enumerate(zip(cs, ss))]
+            bar.update(len(idx))
+    out = pd.DataFrame(rows, columns=["file_name", "rank", "classification", "score"])[["file_name", "classification", "score", "rank"]]
+    out["text"] = out.classification.map(texts)  # pybioclip's columns first, then ours
+    if labels is not None:
+        table = labels if isinstance(labels, pd.DataFrame) else read_labels(labels)
+        extra = [c for c in (*RANKS, "common_name") if c in table.columns]
+        out = out.join(table[extra].reindex(out.classification).reset_index(drop=True))
+    out.attrs["skipped"] = pd.DataFrame(dict(file_name=[str(p) for p in bad], problem=[_check_problem(p) for p in bad]))
+    return out
+
+def _check_problem(path) -> str:
+    "Why `path` can't be read (the `DataError` message)."
+    try: load_image(path, draft=64)
+    except DataError as e: return str(e)
+    return "unreadable"
+
 # %% ../nbs/03_eval.ipynb #da8f282b
 def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None) -> Path:
     "Write `model` with its LoRA merged as an open_clip `local-dir:` folder; returns the folder."
@@ -392,6 +481,53 @@ def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None) -> Pa
             if not merged: m.unmerge()
     atomic_write(out_dir/"open_clip_config.json", lambda tmp: Path(tmp).write_text(json.dumps(config, indent=2)))
     return out_dir
+
+# %% ../nbs/03_eval.ipynb #f552b1c5
+def _hub_id(model_id:str) -> str|None: return model_id.removeprefix("hf-hub:") if model_id.startswith("hf-hub:") else None
+
+def write_model_card(
+    out_dir:str|Path, # the exported folder
+    adapter:str|Path, # the adapter that was merged
+    run_dir:str|Path|None=None, # its run (default: the run the adapter was saved in, if any)
+    license:str="mit", # BioCLIP 2's license; set the license of your own base model and data
+) -> Path:
+    "Write the model card `README.md` (hub YAML header, training settings, eval table, how to load) and `classes.txt`."
+    out_dir, meta = Path(out_dir), read_lora_metadata(adapter)
+    run = RunDir(run_dir or adapter_run(adapter)) if (run_dir or adapter_run(adapter)) else None
+    record = run.record() if run else None
+    base, hub = meta["base_model"], _hub_id(meta["base_model"])
+    header = ["---", "library_name: open_clip", f"license: {license}", *([f"base_model: {hub}"] if hub else []),
+              "pipeline_tag: zero-shot-image-classification", "tags:", *[f"- {t}" for t in ("clip", "open_clip", "bioclip", "biology", "lora")], "---"]
+    name = out_dir.resolve().name
+    weights = f" (pretrained `{meta['pretrained']}`)" if meta["pretrained"] else ""
+    lines = [*header, "", f"# {name}", "", f"`{base}`{weights} "
+             f"fine-tuned with LoRA (rank {meta['lora_config'].rank}, {', '.join(meta['lora_config'].targets)}) by "
+             f"[bioclip_lora_nb](https://github.com/bioclip-lora-nb/bioclip_lora_nb) {meta['package_version']}, the update merged into "
+             "the weights: a plain open_clip model, no adapter code needed."]
+    if record:
+        texts = [record["class_texts"][c] for c in record["classes"]]
+        atomic_write(out_dir/"classes.txt", lambda tmp: Path(tmp).write_text("\n".join(texts) + "\n"))
+        cfg = record["config"]
+        keep = ("model", "pretrained", "rank", "alpha", "dropout", "targets", "loss", "epochs", "batch_size", "lr", "label_kind", "template", "shots")
+        lines += ["", "## Training", "", f"{record['n_train']} training images of {len(texts)} classes, {record['n_val']} validation images "
+                  f"({record['resolved']['precision']} on {record['resolved']['device']}).", "", "| setting | value |", "|---|---|",
+                  *[f"| {k} | `{cfg[k]}` |" for k in keep if cfg.get(k) is not None], "",
+                  f"Classes ({len(texts)}, the text each was trained on; also in `classes.txt`): " + "; ".join(texts[:50]) + (" …" if len(texts) > 50 else "")]
+        if (run.path/"eval.json").exists():
+            ev = json.loads((run.path/"eval.json").read_text())
+            lines += ["", "## Evaluation", "", *[v["sentence"] for v in ev.get("verdicts", [])], "", "| model | top-1 | top-3 | top-5 |", "|---|---|---|---|",
+                      *[f"| {r['model']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['top5']:.3f} |" for r in ev["table"]]]
+    cls = "classes.txt" if record else "my_classes.txt"
+    lines += ["", "## How to use", "", "With open_clip:", "", "```python", "import open_clip",
+              f'model, _, preprocess = open_clip.create_model_and_transforms("local-dir:{name}")', f'tokenizer = open_clip.get_tokenizer("local-dir:{name}")', "```",
+              "", "With [pybioclip](https://github.com/Imageomics/pybioclip):", "", "```python", "from bioclip import CustomLabelsClassifier",
+              f'classes = open("{name}/{cls}").read().splitlines()', f'classifier = CustomLabelsClassifier(classes, model_str="local-dir:{name}")',
+              'predictions = classifier.predict(["photo.jpg"], k=5)', "```", "", "```sh", f"bioclip predict --model local-dir:{name} --cls {name}/{cls} photo.jpg",
+              f"bioclip-lora-predict --model local-dir:{name} --cls {name}/{cls} photos/   # this package's CLI: folders, globs, CSVs", "```", "",
+              f"After `huggingface-cli upload USER/{name} {name}`, use `hf-hub:USER/{name}` wherever `local-dir:{name}` stands above.",
+              "", "pybioclip converts images to RGB by dropping the alpha channel; this package composites transparent images on",
+              "white (as training did). For RGB photos, the two give the same predictions."]
+    return atomic_write(out_dir/"README.md", lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n"))
 
 # %% ../nbs/03_eval.ipynb #7a653381
 def _cli_settings(run:str|None, lora_weights:str|None, **given) -> dict:
@@ -442,10 +578,61 @@ def export_cli(
     pretrained:str=None, # base model's pretrained tag or checkpoint (default: the adapter's record)
     force_base:bool=False, # use --model although the adapter records another base (a copy of it elsewhere)
 ):
-    "Merge an adapter into its base model and write a folder stock open_clip loads with `local-dir:`."
+    "Merge an adapter into its base model and write a model repository: open_clip `local-dir:` files, model card, classes.txt."
     if not (out_dir and (lora_weights or run)): raise SystemExit("bioclip-lora-export: --out-dir and --run (or --lora-weights) are required.")
     try:
         adapter = lora_weights or RunDir(run).final_adapter()
         net = load_lora_weights(load_base_model(*adapter_base_model(adapter, model, pretrained, force_base))[0], adapter)
     except (ValueError, FileNotFoundError, ConnectionError) as e: raise SystemExit(f"bioclip-lora-export: {e}")
-    print(f"wrote {export_merged_model(net, out_dir)}; load it with open_clip.create_model_and_transforms('local-dir:{out_dir}')")
+    export_merged_model(net, out_dir)
+    write_model_card(out_dir, adapter, run)
+    print(f"wrote {out_dir} (model card: README.md); load it with open_clip.create_model_and_transforms('local-dir:{out_dir}'), "
+          f"or pybioclip's CustomLabelsClassifier(..., model_str='local-dir:{out_dir}')")
+
+# %% ../nbs/03_eval.ipynb #017d781f
+def predict_parser() -> argparse.ArgumentParser:
+    "`bioclip-lora-predict`'s flags: pybioclip's `bioclip predict` where they apply, plus `--run` and `--lora-weights`."
+    p = argparse.ArgumentParser(prog="bioclip-lora-predict", description="Predict the classes of photos with a fine-tuned model.")
+    p.add_argument("images", nargs="+", help="image files, folders (recursive), globs or CSVs with a filepath column")
+    p.add_argument("--run", help="a run folder: its final adapter, classes, label text and base model")
+    p.add_argument("--lora-weights", help="an adapter file (its run's classes are the default)")
+    p.add_argument("--model", help="base model, or an exported model (local-dir:DIR) with --cls")
+    p.add_argument("--pretrained", help="the base model's pretrained tag or checkpoint")
+    p.add_argument("--cls", help="classes: comma-separated, or a text file with one per line (default: the run's)")
+    p.add_argument("--labels", help="labels table: class text and taxonomy columns")
+    p.add_argument("--k", type=int, default=5, help="predictions per image")
+    p.add_argument("--format", choices=("csv", "table"), default="csv", help="output format")
+    p.add_argument("--output", help="write to this file (default: stdout)")
+    p.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
+    p.add_argument("--batch-size", type=int, default=32, help="images per batch")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers")
+    return p
+
+def _read_cls(cls:str|None) -> list|None:
+    if not cls: return None
+    return [c.strip() for c in (Path(cls).read_text().splitlines() if Path(cls).is_file() else cls.split(",")) if c.strip()]
+
+def predict_cli(argv:list|None=None):
+    "`bioclip-lora-predict`: top-k classes of photos as CSV or a table, pybioclip's columns first."
+    a = predict_parser().parse_args(argv)
+    try:
+        source = a.run or a.lora_weights
+        if a.model and a.lora_weights:  # an explicit base for the adapter, checked against its record
+            source = load_lora_weights(load_base_model(*adapter_base_model(a.lora_weights, a.model, a.pretrained), device=a.device)[0], a.lora_weights)
+        elif not source:
+            if not (a.model and a.cls): raise ValueError("give --run, --lora-weights, or --model with --cls.")
+            source = load_base_model(a.model, a.pretrained, device=a.device)[0]
+        classes = _read_cls(a.cls)
+        if classes is None and isinstance(source, torch.nn.Module) and a.lora_weights and adapter_run(a.lora_weights):
+            classes = RunDir(adapter_run(a.lora_weights)).record()["classes"]
+        labels = a.labels if a.labels or classes is None else None
+        df = predict(source, [i for pat in a.images for i in list_images(pat)], classes, labels, k=a.k, label_kind="asis" if a.cls else "taxon_com",
+                     batch_size=a.batch_size, device=a.device, workers=a.workers)
+    except (ValueError, FileNotFoundError, ConnectionError, DataError) as e: raise SystemExit(f"bioclip-lora-predict: {e}")
+    text = df.to_csv(index=False) if a.format == "csv" else df.to_string(index=False) + "\n"
+    if a.output: atomic_write(a.output, lambda tmp: Path(tmp).write_text(text))
+    else: sys.stdout.write(text)
+    skipped = df.attrs["skipped"]
+    print(f"bioclip-lora-predict: {df.file_name.nunique()} images predicted" + (f"; skipped {len(skipped)} that can't be read:" if len(skipped) else ""),
+          file=sys.stderr)
+    for r in skipped.itertuples(): print(f"  {r.problem}", file=sys.stderr)

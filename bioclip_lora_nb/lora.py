@@ -7,7 +7,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/lora.html.md"""
 # %% ../nbs/00_lora.ipynb #ec09563d
 from __future__ import annotations
 import difflib, json, math, os, tempfile, urllib.error, urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import open_clip

@@ -6,15 +6,13 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/report.html.md"""
 
 # %% ../nbs/04_report.ipynb #af92662f
 from __future__ import annotations
-import json, math
+import math
 from pathlib import Path
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from fastcore.script import call_parse
-from PIL import Image
 
 from .data import load_image
 from .lora import atomic_write, read_lora_metadata
@@ -141,7 +139,6 @@ def plot_examples(result:EvalResult, n:int=12, path=None, seed:int=0):
 def mistake_browser(result:EvalResult):
     "An ipywidgets browser of wrong predictions: pick a class, step through its mistakes with their top 5."
     import ipywidgets as w
-    from IPython.display import display
     wrong = result.predictions[~result.predictions.correct]
     classes = sorted(set(wrong.true))
     if not classes: return w.HTML("No mistakes on this split.")

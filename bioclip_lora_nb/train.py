@@ -7,7 +7,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/train.html.md"""
 # %% ../nbs/02_train.ipynb #cecb729e
 from __future__ import annotations
 import argparse, dataclasses, datetime, json, logging, math, os, re, sys, time, warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import open_clip
@@ -20,7 +20,6 @@ from fastcore.docments import docments
 from fastcore.meta import delegates
 from fastcore.script import bool_arg
 from open_clip.transformer import text_global_pool
-from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from . import __version__
