@@ -29,13 +29,14 @@ def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=N
     steps = history[history.val_top1.isna()] if "val_top1" in history else history  # epoch rows carry val_top1
     fig, (ax, ax_val) = plt.subplots(2, 1, figsize=(8, 6.5), height_ratios=[2, 1], sharex=True)
     ax.plot(steps.step, steps.loss, color="tab:blue", alpha=0.3, lw=1, label="train loss")
-    ax.plot(steps.step, steps.loss.ewm(alpha=1 - smooth).mean(), color="tab:blue", lw=2, label=f"smoothed (EMA {smooth})")
-    ax.set_ylabel("train loss (cross-entropy)"); ax.set_ylim(bottom=0); ax.grid(alpha=0.3)
+    alpha = max(1 - smooth, min(1.0, 5 / max(len(steps), 1)))  # a short run is smoothed less: an EMA over 10 points only lags
+    ax.plot(steps.step, steps.loss.ewm(alpha=alpha).mean(), color="tab:blue", lw=2, label=f"smoothed (EMA {1 - alpha:.2g})")
+    ax.set_ylabel("train loss (cross-entropy)"); ax.set_ylim(0, 1.3 * steps.loss.max()); ax.grid(alpha=0.3)  # headroom for the legend
     lr_ax = ax.twinx()
     lr_ax.plot(steps.step, steps.lr, color="tab:orange", lw=1.2, ls="--", label="learning rate")
-    lr_ax.set_ylabel("learning rate", color="tab:orange"); lr_ax.set_ylim(bottom=0)
+    lr_ax.set_ylabel("learning rate", color="tab:orange"); lr_ax.set_ylim(0, 1.3 * steps.lr.max())
     lines = ax.get_legend_handles_labels()[0] + lr_ax.get_legend_handles_labels()[0]
-    ax.legend(lines, [l.get_label() for l in lines], loc="upper right")
+    ax.legend(lines, [l.get_label() for l in lines], loc="upper right", ncol=3, fontsize=8, frameon=False)
     ax.set_title("Training")
     if "val_top1" in history and history.val_top1.notna().any():
         ep = history[history.val_top1.notna()]
