@@ -27,6 +27,7 @@ __all__ = ['plot_loss_curve', 'plot_per_class', 'top_confusions', 'plot_confusio
 def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=None):
     "Train loss (raw + smoothed) with the LR on a twin axis, and val top-1 per epoch; saved to `path` if given."
     steps = history[history.val_top1.isna()] if "val_top1" in history else history  # epoch rows carry val_top1
+    if steps.empty: steps = history  # a run shorter than log_every_n_steps logged only its epoch ends
     fig, (ax, ax_val) = plt.subplots(2, 1, figsize=(8, 6.5), height_ratios=[2, 1], sharex=True)
     ax.plot(steps.step, steps.loss, color="tab:blue", alpha=0.3, lw=1, label="train loss")
     alpha = max(1 - smooth, min(1.0, 5 / max(len(steps), 1)))  # a short run is smoothed less: an EMA over 10 points only lags
