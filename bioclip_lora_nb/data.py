@@ -23,10 +23,10 @@ from tqdm.auto import tqdm
 from .lora import atomic_write
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'RANKS', 'LABEL_KINDS', 'DataError', 'load_image', 'write_problem_images',
-           'read_csv_dataset', 'read_imagefolder', 'read_dataset', 'read_labels', 'label_texts', 'ValidationReport',
-           'validate_dataset', 'check_splits', 'few_shot_split', 'PreparedDataset', 'prepare_dataset_from_folders',
-           'make_demo_dataset', 'prepare_cli', 'CsvDataset', 'make_loader']
+__all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'RANKS', 'LABEL_KINDS', 'DataError', 'load_image', 'read_csv_dataset',
+           'read_imagefolder', 'read_dataset', 'read_labels', 'label_texts', 'ValidationReport', 'validate_dataset',
+           'check_splits', 'few_shot_split', 'PreparedDataset', 'prepare_dataset_from_folders', 'make_demo_dataset',
+           'prepare_cli', 'CsvDataset', 'make_loader']
 
 # %% ../nbs/01_data.ipynb #2ea7d519
 class DataError(ValueError):
@@ -71,39 +71,6 @@ def load_image(path:str|Path, max_pixels:int=MAX_PIXELS, draft:int|None=None) ->
         if isinstance(e, DataError): raise
         raise DataError(f"{path}: truncated or corrupt image ({e}). Re-export or re-download it, or remove its row.") from None
 
-# %% ../nbs/01_data.ipynb #6c893264
-def _gradient(size=(48, 32)):
-    "A small RGB test photo: red grows left→right, green top→bottom."
-    w, h = size
-    x, y = np.meshgrid(np.linspace(0, 255, w), np.linspace(0, 255, h))
-    return Image.fromarray(np.stack([x, y, np.full_like(x, 128)], -1).astype(np.uint8))
-
-def write_problem_images(dest:str|Path) -> dict:
-    "Write one image of every awkward kind into `dest`; returns `{kind: path}` (tests and demos)."
-    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
-    rgb, p = _gradient(), {}
-    def save(kind, name, im=None, **kw):
-        p[kind] = dest/name
-        if im is not None: im.save(p[kind], **kw)
-    save("rgb", "rgb.jpg", rgb)
-    save("cmyk", "cmyk.jpg", rgb.convert("CMYK"))
-    save("gray", "gray.png", rgb.convert("L"))
-    save("png16", "sixteen_bit.png", Image.fromarray(np.asarray(rgb.convert("L")).astype(np.uint16) * 257))
-    pal = Image.new("P", rgb.size, 0); pal.putpalette([0, 0, 0, 30, 120, 60]); pal.paste(1, (24, 0, 48, 32))
-    save("palette_alpha", "palette_alpha.png", pal, transparency=0)  # left half: transparent index 0
-    rgba = rgb.convert("RGBA"); rgba.putalpha(0)
-    save("rgba", "rgba.png", rgba)
-    exif = Image.Exif(); exif[0x0112] = 6  # orientation 6: rotate 90° clockwise to display
-    save("exif_rotated", "exif_rotated.jpg", rgb, exif=exif)
-    save("unicode_path", "Ébène dü Süd 鳥.jpg", rgb)
-    buf = io.BytesIO(); rgb.resize((480, 320)).save(buf, "JPEG")
-    save("truncated", "truncated.jpg"); p["truncated"].write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
-    save("empty", "empty.jpg"); p["empty"].write_bytes(b"")
-    save("not_image", "notes.jpg"); p["not_image"].write_text("field notes: seen at dawn, 3 individuals\n")
-    save("bomb", "bomb.png", Image.new("1", (10_000, 10_000)))  # 100 MP, a few KB on disk
-    p["missing"] = dest/"missing.jpg"
-    return p
-
 # %% ../nbs/01_data.ipynb #3949fcec
 def _line_list(lines, n=8) -> str:
     lines = list(lines)
@@ -113,7 +80,7 @@ def read_csv_dataset(
     csv_path:str|Path, # the CSV file
     img_key:str="filepath", # column with image paths (relative to the CSV's folder, or absolute)
     caption_key:str="caption", # column with the class label or taxonomic ID
-    sep:str="\t", # column separator: the seed's files are tab-separated
+    sep:str="\t", # column separator: the original scripts' files are tab-separated
 ) -> pd.DataFrame:
     "Read a dataset CSV into `path`, `caption`, `line` columns; `DataError` if its shape is wrong."
     csv_path = Path(csv_path)
@@ -336,7 +303,7 @@ def prepare_dataset_from_folders(
     resize:int|None=None, # write copies with this short side (px) and point the CSVs at them
     on_error:str="skip", # unreadable images: "skip" (report) or "raise"
 ) -> PreparedDataset:
-    "Turn a folder of class folders into the seed's train/val CSVs: stratified, seeded, leak-free."
+    "Turn a folder of class folders into the original scripts' train/val CSVs: stratified, seeded, leak-free."
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     if not input_dir.is_dir(): raise DataError(f"{input_dir}: folder not found.")
     if not 0 <= val_fraction < 1: raise ValueError(f"val_fraction={val_fraction}: use a value in [0, 1).")

@@ -24,11 +24,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from tqdm.auto import tqdm
 
-from .lora import (BIOCLIP2, adapter_base_model, read_lora_metadata, atomic_write, base_state_dict, default_device, load_base_model, load_lora_weights, lora_layers,
+from .lora import (BIOCLIP2, adapter_base_model, encode_text_cut, read_lora_metadata, atomic_write, base_state_dict, default_device, load_base_model, load_lora_weights, lora_layers,
                                   merge_lora, set_lora_scale)
 from .data import (IMAGE_EXTENSIONS, RANKS, CsvDataset, DataError, label_texts, load_image, make_demo_dataset, make_loader,
                                   prepare_dataset_from_folders, read_dataset, read_labels, _sniff_sep)
-from .train import PROMPT, RunDir, encode_text_cut, fit
+from .train import PROMPT, RunDir, fit
 
 # %% auto #0
 __all__ = ['zero_shot_classifier', 'EvalResult', 'feature_cache_dir', 'image_features', 'scores_to_result', 'evaluate',

@@ -15,17 +15,18 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from safetensors import safe_open
+from open_clip.transformer import text_global_pool
 from torch import nn
 
 from . import __version__
 
 # %% auto #0
 __all__ = ['BIOCLIP2', 'TINY_RANDOM_CONFIG', 'ATTN_TARGETS', 'ALL_TARGETS', 'register_tiny_random', 'HubUnavailableError',
-           'resolve_model_name', 'default_device', 'load_base_model', 'LoraConfig', 'LoraDropout', 'LoraProjection',
-           'lora_linear', 'LoraLayer', 'LoraLinear', 'LoraMultiheadAttention', 'apply_lora_to_model', 'lora_layers',
-           'get_lora_parameters', 'lora_state_dict', 'count_lora_blocks', 'randomize_lora_', 'set_lora_scale',
-           'merge_lora', 'unmerge_lora', 'base_state_dict', 'atomic_write', 'architecture_summary', 'save_lora_weights',
-           'read_lora_metadata', 'adapter_base_model', 'load_lora_weights', 'load_lora_state_dict']
+           'resolve_model_name', 'default_device', 'load_base_model', 'encode_text_cut', 'LoraConfig', 'LoraDropout',
+           'LoraProjection', 'lora_linear', 'LoraLayer', 'LoraLinear', 'LoraMultiheadAttention', 'apply_lora_to_model',
+           'lora_layers', 'get_lora_parameters', 'lora_state_dict', 'count_lora_blocks', 'randomize_lora_',
+           'set_lora_scale', 'merge_lora', 'unmerge_lora', 'base_state_dict', 'atomic_write', 'architecture_summary',
+           'save_lora_weights', 'read_lora_metadata', 'adapter_base_model', 'load_lora_weights', 'load_lora_state_dict']
 
 # %% ../nbs/00_lora.ipynb #6d758a27
 BIOCLIP2 = "hf-hub:imageomics/bioclip-2"
@@ -120,6 +121,20 @@ def load_base_model(
     net.pretrained = _pretrained_id(pretrained)
     net.open_clip_name = name  # what open_clip resolves the config and tokenizer from (exports need it)
     return net, preprocess_train, preprocess_val, open_clip.get_tokenizer(name)
+
+# %% ../nbs/00_lora.ipynb #8afb0e13
+def encode_text_cut(model, tokens:torch.Tensor, normalize:bool=True) -> torch.Tensor:
+    "`model.encode_text(tokens)` with the tokens cut to the longest text: the same features, far cheaper."
+    L = int(tokens.argmax(-1).max()) + 1  # the end-of-text token has the highest id
+    tokens = tokens[:, :L]
+    if not hasattr(model, "token_embedding"): return model.encode_text(tokens, normalize=normalize)  # CustomTextCLIP cuts itself
+    # open_clip's CLIP.encode_text, with the positional embedding and causal mask cut to L
+    cast = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast) + model.positional_embedding[:L].to(cast)
+    x = model.transformer(x, attn_mask=None if model.attn_mask is None else model.attn_mask[:L, :L])
+    x = text_global_pool(model.ln_final(x), tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
+    x = model.text_projection(x) if isinstance(model.text_projection, torch.nn.Linear) else x @ model.text_projection
+    return F.normalize(x, dim=-1) if normalize else x
 
 # %% ../nbs/00_lora.ipynb #7670a459
 ATTN_TARGETS, ALL_TARGETS = ("q", "k", "v"), ("q", "k", "v", "out", "mlp")

@@ -19,35 +19,21 @@ from fastcore.basics import patch
 from fastcore.docments import docments
 from fastcore.meta import delegates
 from fastcore.script import bool_arg
-from open_clip.transformer import text_global_pool
 from tqdm.auto import tqdm
 
 from . import __version__
 from .lora import (BIOCLIP2, HubUnavailableError, LoraConfig, apply_lora_to_model, atomic_write, get_lora_parameters,
-                                  load_base_model, load_lora_state_dict, default_device, lora_state_dict, save_lora_weights)
+                                  load_base_model, load_lora_state_dict, default_device, encode_text_cut, lora_state_dict, save_lora_weights)
 from .data import (CsvDataset, DataError, check_splits, label_texts, make_demo_dataset, make_loader,
                                   prepare_dataset_from_folders, validate_dataset,
                                   few_shot_split, _write_csv)
 
 # %% auto #0
-__all__ = ['PROMPT', 'JOB_CELLS', 'encode_text_cut', 'class_prompts', 'TrainConfig', 'ce_loss', 'masked_clip_loss', 'lr_lambda',
-           'run_name', 'RunDir', 'FitResult', 'fit', 'train_parser', 'train_cli', 'run_only_the_job']
+__all__ = ['PROMPT', 'JOB_CELLS', 'class_prompts', 'TrainConfig', 'ce_loss', 'masked_clip_loss', 'lr_lambda', 'run_name',
+           'RunDir', 'FitResult', 'fit', 'train_parser', 'train_cli', 'run_only_the_job']
 
 # %% ../nbs/02_train.ipynb #cb1604c0
 PROMPT = "a photo of {}."
-
-def encode_text_cut(model, tokens:torch.Tensor, normalize:bool=True) -> torch.Tensor:
-    "`model.encode_text(tokens)` with the tokens cut to the longest text: the same features, far cheaper."
-    L = int(tokens.argmax(-1).max()) + 1  # the end-of-text token has the highest id
-    tokens = tokens[:, :L]
-    if not hasattr(model, "token_embedding"): return model.encode_text(tokens, normalize=normalize)  # CustomTextCLIP cuts itself
-    # open_clip's CLIP.encode_text, with the positional embedding and causal mask cut to L
-    cast = model.transformer.get_cast_dtype()
-    x = model.token_embedding(tokens).to(cast) + model.positional_embedding[:L].to(cast)
-    x = model.transformer(x, attn_mask=None if model.attn_mask is None else model.attn_mask[:L, :L])
-    x = text_global_pool(model.ln_final(x), tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
-    x = model.text_projection(x) if isinstance(model.text_projection, torch.nn.Linear) else x @ model.text_projection
-    return F.normalize(x, dim=-1) if normalize else x
 
 def class_prompts(classes:list, labels=None, label_kind:str="taxon_com", template:str=PROMPT) -> list:
     "The prompt for each class, in class order."
@@ -348,6 +334,69 @@ def _steps_per_epoch(n_images:int, cfg:TrainConfig, world:int) -> int:
                         f"{f' x {world} processes' if world > 1 else ''}: lower batch_size (or accum_steps).")
     return n_batches // cfg.accum_steps
 
+# %% ../nbs/02_train.ipynb #cd3f0882
+def _open_run(cfg:TrainConfig, precision:str, workers:int, process_rank:int) -> tuple:
+    "`(RunDir, latest.pt to resume from or None)`; a folder that holds a trained run is refused unless resuming."
+    resume_from = _find_resume(cfg) if cfg.resume else None
+    run = RunDir(resume_from.parent.parent if resume_from else Path(cfg.logs)/(cfg.name or run_name(cfg, precision, workers)))
+    if process_rank == 0:
+        trained = run.metrics.exists() or any(run.checkpoints.glob("*"))
+        if resume_from is None and trained:  # a folder of a run that failed its checks before training may be reused
+            raise FileExistsError(f"{run.path} holds a run: pass resume='latest' to continue it, or another name.")
+        run.checkpoints.mkdir(parents=True, exist_ok=True)
+    return run, resume_from
+
+@dataclass
+class _Loop:
+    "What every step of a run needs: the model and its optimizer, the data, where to log, and how to compute."
+    cfg:TrainConfig; run:RunDir; model:torch.nn.Module; params:list; opt:torch.optim.Optimizer; sched:object
+    train_ds:object; class_tokens:torch.Tensor; device:torch.device; precision:str; workers:int
+    process_rank:int; world:int; n_micro:int; tb:object = None; fixed_class_features:torch.Tensor|None = None
+
+    def autocast(self): return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+    def loss(self, images, targets):
+        "The batch's loss under autocast: image features against the class texts (re-encoded when the text tower trains)."
+        with self.autocast():
+            image_features = self.model.encode_image(images, normalize=True)
+            class_features = self.fixed_class_features if self.fixed_class_features is not None else encode_text_cut(self.model, self.class_tokens)
+            scale = self.model.logit_scale.exp()
+            return (ce_loss(image_features, class_features, targets, scale) if self.cfg.loss == "ce" else
+                    masked_clip_loss(image_features, class_features[targets], targets, scale))
+
+def _train_epoch(loop:_Loop, epoch:int, skip:int, step:int) -> tuple:
+    "One epoch from micro-batch `skip`: forward, backward, (all-reduce), clip, step, schedule, log, save mid-epoch. `(step, loss)`."
+    cfg, run = loop.cfg, loop.run
+    loader = make_loader(loop.train_ds, cfg.batch_size, workers=loop.workers, seed=cfg.seed, epoch=epoch, device=loop.device, start_batch=skip)
+    # a bar without the loader: tqdm.auto's bar calls iter() on an iterable eagerly, starting a DataLoader's workers twice
+    bar = tqdm(desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=loop.process_rank != 0, initial=skip, total=loop.n_micro)
+    t0, seen, step_loss, lossv = time.perf_counter(), 0, 0.0, float("nan")
+    for i, (images, targets) in zip(range(skip, loop.n_micro), loader):  # leftover micro-batches are never loaded: dropped
+        bar.update()
+        loss = loop.loss(images.to(loop.device, non_blocking=True), targets.to(loop.device, non_blocking=True))
+        (loss / cfg.accum_steps).backward()
+        step_loss, seen = step_loss + loss.detach() / cfg.accum_steps, seen + len(images)
+        if (i + 1) % cfg.accum_steps: continue
+        if loop.world > 1: _average_gradients(loop.params, loop.world)
+        if cfg.grad_clip: torch.nn.utils.clip_grad_norm_(loop.params, cfg.grad_clip)
+        lossv, step_loss = step_loss, 0.0  # the mean over the step's micro-batches
+        if loop.world > 1: dist.all_reduce(lossv); lossv /= loop.world  # log the global batch's loss, and stop together on NaN
+        lossv = lossv.item()
+        if not math.isfinite(lossv):
+            raise FloatingPointError(f"loss is {lossv} at step {step} (epoch {epoch + 1}): lower lr (now {cfg.lr:g}) or "
+                                     f"check the data. The last good state is kept in {run.checkpoints}.")
+        loop.opt.step(); loop.sched.step(); loop.opt.zero_grad(set_to_none=True)
+        step += 1
+        if loop.process_rank: continue
+        images_s = seen * loop.world / (time.perf_counter() - t0)
+        bar.set_postfix(loss=f"{lossv:.4f}", img_s=f"{images_s:.1f}")
+        if step % cfg.log_every_n_steps == 0:
+            _log_metrics(run, loop.tb, dict(step=step, epoch=epoch + 1, loss=lossv, lr=loop.sched.get_last_lr()[0], images_s=images_s))
+        if cfg.save_every_n_steps and step % cfg.save_every_n_steps == 0 and i + 1 < loop.n_micro:
+            _save_state(run.latest, loop.model, loop.opt, loop.sched, step, epoch, i + 1)
+    bar.close()
+    return step, lossv
+
 # %% ../nbs/02_train.ipynb #7aa6c77e
 @delegates(TrainConfig)
 def fit(**kwargs) -> FitResult:
@@ -356,21 +405,15 @@ def fit(**kwargs) -> FitResult:
     device = torch.device(cfg.device or default_device())
     process_rank, world = _init_distributed(device)
     precision, workers = _resolve_precision(cfg.precision, device), _resolve_workers(cfg.workers)
-    resume_from = _find_resume(cfg) if cfg.resume else None
-    run = RunDir(resume_from.parent.parent if resume_from else Path(cfg.logs)/(cfg.name or run_name(cfg, precision, workers)))
-    if process_rank == 0:
-        trained = run.metrics.exists() or any(run.checkpoints.glob("*"))
-        if resume_from is None and trained:  # a folder of a run that failed its checks before training may be reused
-            raise FileExistsError(f"{run.path} holds a run: pass resume='latest' to continue it, or another name.")
-        run.checkpoints.mkdir(parents=True, exist_ok=True)
+    run, resume_from = _open_run(cfg, precision, workers, process_rank)
     log = _logger(run.log if process_rank == 0 else None)
     model, train_ds, val_ds, class_tokens, sources = _build(cfg, device, run, log, process_rank, world)
     steps_per_epoch = _steps_per_epoch(len(train_ds), cfg, world)
-    n_micro, total_steps = steps_per_epoch * cfg.accum_steps, cfg.epochs * steps_per_epoch
-
     params = get_lora_parameters(model)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total_steps, cfg.warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.epochs * steps_per_epoch, cfg.warmup))
+    loop = _Loop(cfg, run, model, params, opt, sched, train_ds, class_tokens, device, precision, workers, process_rank, world,
+                 n_micro=steps_per_epoch * cfg.accum_steps)
     step, start_epoch, start_batch = 0, 0, 0
     if resume_from:
         state = _load_state(resume_from, model, opt, sched)
@@ -380,64 +423,27 @@ def fit(**kwargs) -> FitResult:
     if process_rank == 0:
         resolved = dict(device=str(device), precision=precision, workers=workers, world_size=world)
         run.write_record(_run_record(cfg, resolved, sources, train_ds.classes, n_train=len(train_ds),
-                                     n_val=len(val_ds) if val_ds else 0, total_steps=total_steps))
+                                     n_val=len(val_ds) if val_ds else 0, total_steps=cfg.epochs * steps_per_epoch))
         log.info(f"training {sum(p.numel() for p in params):,} LoRA parameters on {len(train_ds)} images of "
-                 f"{len(train_ds.classes)} classes for {total_steps} steps")
-    from torch.utils.tensorboard import SummaryWriter
-    tb = SummaryWriter(str(run.path/"tensorboard")) if process_rank == 0 else None
-    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-    text_frozen = not cfg.enable_text
-    if text_frozen:
-        with torch.no_grad(), autocast(): fixed_class_features = encode_text_cut(model, class_tokens)
+                 f"{len(train_ds.classes)} classes for {cfg.epochs * steps_per_epoch} steps")
+        from torch.utils.tensorboard import SummaryWriter
+        loop.tb = SummaryWriter(str(run.path/"tensorboard"))
+    if not cfg.enable_text:  # a frozen text tower: the class texts are encoded once
+        with torch.no_grad(), loop.autocast(): loop.fixed_class_features = encode_text_cut(model, class_tokens)
 
     checkpoints = run.adapters()
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
-        skip = start_batch if epoch == start_epoch else 0
-        loader = make_loader(train_ds, cfg.batch_size, workers=workers, seed=cfg.seed, epoch=epoch, device=device, start_batch=skip)
-        # a bar without the loader: tqdm.auto's bar calls iter() on an iterable eagerly, starting a DataLoader's workers twice
-        bar = tqdm(desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=process_rank != 0, initial=skip, total=n_micro)
-        t0, seen, step_loss = time.perf_counter(), 0, 0.0
-        for i, (images, targets) in zip(range(skip, n_micro), loader):  # leftover micro-batches are never loaded: dropped
-            bar.update()
-            images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-            with autocast():
-                image_features = model.encode_image(images, normalize=True)
-                class_features = fixed_class_features if text_frozen else encode_text_cut(model, class_tokens)
-                scale = model.logit_scale.exp()
-                loss = (ce_loss(image_features, class_features, targets, scale) if cfg.loss == "ce" else
-                        masked_clip_loss(image_features, class_features[targets], targets, scale))
-            (loss / cfg.accum_steps).backward()
-            step_loss, seen = step_loss + loss.detach() / cfg.accum_steps, seen + len(images)
-            if (i + 1) % cfg.accum_steps: continue
-            if world > 1: _average_gradients(params, world)
-            if cfg.grad_clip: torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            lossv, step_loss = step_loss, 0.0  # the mean over the step's micro-batches
-            if world > 1: dist.all_reduce(lossv); lossv /= world  # log the global batch's loss, and stop together on NaN
-            lossv = lossv.item()
-            if not math.isfinite(lossv):
-                raise FloatingPointError(f"loss is {lossv} at step {step} (epoch {epoch + 1}): lower lr (now {cfg.lr:g}) or "
-                                         f"check the data. The last good state is kept in {run.checkpoints}.")
-            opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
-            step += 1
-            images_s = seen * world / (time.perf_counter() - t0)
-            if process_rank == 0:
-                bar.set_postfix(loss=f"{lossv:.4f}", img_s=f"{images_s:.1f}")
-                if step % cfg.log_every_n_steps == 0:
-                    _log_metrics(run, tb, dict(step=step, epoch=epoch + 1, loss=lossv, lr=sched.get_last_lr()[0], images_s=images_s))
-                if cfg.save_every_n_steps and step % cfg.save_every_n_steps == 0 and i + 1 < n_micro:
-                    _save_state(run.latest, model, opt, sched, step, epoch, i + 1)
-        bar.close()
-        row = dict(step=step, epoch=epoch + 1, loss=lossv, lr=sched.get_last_lr()[0])
-        if val_ds is not None and process_rank == 0:
-            row["val_top1"] = _val_top1(model, val_ds, class_tokens, cfg.batch_size, workers, device, autocast)
-        if process_rank == 0:
-            _log_metrics(run, tb, row)
-            log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-            if (epoch + 1) % cfg.save_frequency == 0 or epoch + 1 == cfg.epochs:
-                checkpoints.append(save_lora_weights(model, run.adapter(epoch + 1)))
-            _save_state(run.latest, model, opt, sched, step, epoch + 1, 0)
-    if tb: tb.close()
+        step, loss = _train_epoch(loop, epoch, start_batch if epoch == start_epoch else 0, step)
+        if process_rank: continue
+        row = dict(step=step, epoch=epoch + 1, loss=loss, lr=sched.get_last_lr()[0])
+        if val_ds is not None: row["val_top1"] = _val_top1(model, val_ds, class_tokens, cfg.batch_size, workers, device, loop.autocast)
+        _log_metrics(run, loop.tb, row)
+        log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        if (epoch + 1) % cfg.save_frequency == 0 or epoch + 1 == cfg.epochs:
+            checkpoints.append(save_lora_weights(model, run.adapter(epoch + 1)))
+        _save_state(run.latest, model, opt, sched, step, epoch + 1, 0)
+    if loop.tb: loop.tb.close()
     if world > 1: dist.barrier()
     return FitResult(run.path, model, run.history(), checkpoints, train_ds.classes)
 fit.__delwrap__ = TrainConfig  # docments reads each argument's doc from the dataclass: `fit?` and show_doc list them
