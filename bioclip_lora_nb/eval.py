@@ -465,9 +465,19 @@ def _check_problem(path) -> str:
     return "unreadable"
 
 # %% ../nbs/03_eval.ipynb #da8f282b
-def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None) -> Path:
+def _check_export_dir(out_dir:Path, overwrite:bool, base:str=""):
+    "Refuse a folder that holds the base model itself, or files, unless `overwrite`."
+    base = Path(base.removeprefix("local-dir:"))
+    if base.is_dir() and base.resolve() == out_dir.resolve():
+        raise ValueError(f"{out_dir} holds this model's own base model: export to another folder (its weights would be replaced).")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out_dir} is not empty: pass overwrite=True (CLI: --overwrite) or another folder.")
+
+def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None, overwrite:bool=False) -> Path:
     "Write `model` with its LoRA merged as an open_clip `local-dir:` folder; returns the folder."
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir)
+    _check_export_dir(out_dir, overwrite, getattr(model, "model_id", ""))
+    out_dir.mkdir(parents=True, exist_ok=True)
     model_cfg = model_cfg or open_clip.get_model_config(getattr(model, "open_clip_name", ""))
     if model_cfg is None: raise ValueError("Can't tell this model's open_clip config: load it with `load_base_model` or pass model_cfg.")
     config = dict(model_cfg=model_cfg, preprocess_cfg=dict(model.visual.preprocess_cfg))
@@ -577,14 +587,16 @@ def export_cli(
     model:str=None, # base model (default: the one the adapter records)
     pretrained:str=None, # base model's pretrained tag or checkpoint (default: the adapter's record)
     force_base:bool=False, # use --model although the adapter records another base (a copy of it elsewhere)
+    overwrite:bool=False, # replace the files of a non-empty --out-dir
 ):
     "Merge an adapter into its base model and write a model repository: open_clip `local-dir:` files, model card, classes.txt."
     if not (out_dir and (lora_weights or run)): raise SystemExit("bioclip-lora-export: --out-dir and --run (or --lora-weights) are required.")
     try:
         adapter = lora_weights or RunDir(run).final_adapter()
+        _check_export_dir(Path(out_dir), overwrite)  # before loading a model only to refuse the folder
         net = load_lora_weights(load_base_model(*adapter_base_model(adapter, model, pretrained, force_base))[0], adapter)
-    except (ValueError, FileNotFoundError, ConnectionError) as e: raise SystemExit(f"bioclip-lora-export: {e}")
-    export_merged_model(net, out_dir)
+        export_merged_model(net, out_dir, overwrite=overwrite)
+    except (ValueError, FileNotFoundError, FileExistsError, ConnectionError) as e: raise SystemExit(f"bioclip-lora-export: {e}")
     write_model_card(out_dir, adapter, run)
     print(f"wrote {out_dir} (model card: README.md); load it with open_clip.create_model_and_transforms('local-dir:{out_dir}'), "
           f"or pybioclip's CustomLabelsClassifier(..., model_str='local-dir:{out_dir}')")

@@ -22,9 +22,9 @@ from fastcore.script import bool_arg
 from tqdm.auto import tqdm
 
 from . import __version__
-from .lora import (BIOCLIP2, HubUnavailableError, LoraConfig, apply_lora_to_model, atomic_write, get_lora_parameters,
+from .lora import (BIOCLIP2, HubUnavailableError, resolve_model_name, LoraConfig, apply_lora_to_model, atomic_write, get_lora_parameters,
                                   load_base_model, load_lora_state_dict, default_device, encode_text_cut, lora_state_dict, save_lora_weights)
-from .data import (CsvDataset, DataError, check_splits, label_texts, make_demo_dataset, make_loader,
+from .data import (LABEL_KINDS, CsvDataset, DataError, check_splits, label_texts, make_demo_dataset, make_loader,
                                   prepare_dataset_from_folders, validate_dataset,
                                   few_shot_split, _write_csv)
 
@@ -93,7 +93,16 @@ class TrainConfig:
                   (self.accum_steps >= 1, f"accum_steps={self.accum_steps}: must be >= 1"),
                   (self.lr > 0, f"lr={self.lr}: must be > 0"),
                   (self.workers is None or self.workers >= 0, f"workers={self.workers}: must be >= 0 (or None)"),
-                  (self.shots is None or self.shots >= 1, f"shots={self.shots}: must be >= 1 (or None: all images)")]
+                  (self.shots is None or self.shots >= 1, f"shots={self.shots}: must be >= 1 (or None: all images)"),
+                  (self.save_frequency >= 1, f"save_frequency={self.save_frequency}: must be >= 1 (save every N epochs)"),
+                  (self.log_every_n_steps >= 1, f"log_every_n_steps={self.log_every_n_steps}: must be >= 1"),
+                  (self.save_every_n_steps >= 0, f"save_every_n_steps={self.save_every_n_steps}: must be >= 0 (0: at epoch ends only)"),
+                  (self.grad_clip >= 0, f"grad_clip={self.grad_clip}: must be >= 0 (0: off); a negative norm would ascend the loss"),
+                  (self.alpha > 0, f"alpha={self.alpha}: must be > 0, or the update B A is multiplied by 0 and nothing trains"),
+                  (self.warmup >= 0 and self.weight_decay >= 0, f"warmup={self.warmup}, weight_decay={self.weight_decay}: must be >= 0"),
+                  ("{}" in self.template, f"template={self.template!r}: must contain {{}} where the class text goes"),
+                  (self.label_kind in LABEL_KINDS, f"label_kind={self.label_kind!r}: use one of {LABEL_KINDS}"),
+                  (self.on_bad_data in ("raise", "skip"), f"on_bad_data={self.on_bad_data!r}: use 'raise' or 'skip'")]
         for ok, msg in checks:
             if not ok: raise ValueError(f"TrainConfig: {msg}.")
         LoraConfig(**self.lora_kwargs())  # validates rank, targets, towers
@@ -191,15 +200,31 @@ def _find_resume(cfg:TrainConfig) -> Path:
 # %% ../nbs/02_train.ipynb #c0874852
 _PREPARED = dict(img_key="filepath", caption_key="caption", sep="\t")  # how `prepare_dataset_from_folders` writes its CSVs
 
+def _data_fingerprint(cfg:TrainConfig) -> dict:
+    "What a prepared split was made from: the training data (absolute path, or 'demo') and the split's seed."
+    return dict(train_data="demo" if cfg.train_data == "demo" else str(Path(cfg.train_data).resolve()), seed=cfg.seed)
+
+def _drop_stale_split(cfg:TrainConfig, run:RunDir, log):
+    "A split in `run.data` made from other data is deleted (nothing trained on it yet) or refused (a run trained on it)."
+    made_from = json.loads((run.data/"prepared_from.json").read_text()) if (run.data/"prepared_from.json").exists() else None
+    if not (run.data/"train_data.csv").exists() or made_from == _data_fingerprint(cfg): return
+    if run.metrics.exists() or run.latest.exists() or run.adapters():
+        raise DataError(f"{run.data} holds the split this run trained on, made from {made_from}, not from train_data={cfg.train_data!r} "
+                        f"(seed {cfg.seed}). Resume with the run's own settings, or start a new run under another name.")
+    for f in ("train_data.csv", "val_data.csv", "classes.csv", "prepared_from.json"): (run.data/f).unlink(missing_ok=True)
+    log.info(f"dropped the split in {run.data}: it was made from {made_from}, not {cfg.train_data}")
+
 def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
     "Validated train/val tables, and their sources as `read_dataset` arguments; folders and 'demo' are split into `run.data` first."
     user = dict(img_key=cfg.csv_img_key, caption_key=cfg.csv_caption_key, sep=cfg.csv_separator)
     train, val = (cfg.train_data, user), ((cfg.val_data, user) if cfg.val_data else None)
+    _drop_stale_split(cfg, run, log)
     if not (run.data/"train_data.csv").exists():  # not prepared yet: by process 0, or before this run was resumed
         folder = Path(cfg.train_data) if cfg.train_data != "demo" else \
                  make_demo_dataset(run.data/"demo_images", n_classes=5, per_class=20, seed=cfg.seed)
         if folder.is_dir() and not (folder/"metadata.csv").exists():  # a folder of class folders
             log.info(f"prepared {folder}: {prepare_dataset_from_folders(folder, run.data, seed=cfg.seed)}")
+            atomic_write(run.data/"prepared_from.json", lambda tmp: Path(tmp).write_text(json.dumps(_data_fingerprint(cfg))))
     if (run.data/"train_data.csv").exists():
         train, val = (run.data/"train_data.csv", _PREPARED), val or (run.data/"val_data.csv", _PREPARED)
     tables = {}
@@ -286,6 +311,7 @@ def _resolve_workers(workers:int|None) -> int:
 # %% ../nbs/02_train.ipynb #7296859f
 def _build(cfg:TrainConfig, device, run:RunDir, log, process_rank:int, world:int) -> tuple:
     "The model with LoRA, the train/val datasets, the tokenized class prompts and the data's sources of a run."
+    resolve_model_name(cfg.model, cfg.pretrained)  # an unreachable hub fails in seconds, before any image is opened
     if process_rank == 0: train_df, val_df, sources = _prepare_data(cfg, run, log)
     if world > 1: dist.barrier()  # the other processes read what process 0 prepared
     if process_rank != 0: train_df, val_df, sources = _prepare_data(cfg, run, log)
