@@ -307,7 +307,11 @@ def prepare_dataset_from_folders(
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     if not input_dir.is_dir(): raise DataError(f"{input_dir}: folder not found.")
     if not 0 <= val_fraction < 1: raise ValueError(f"val_fraction={val_fraction}: use a value in [0, 1).")
-    files = sorted(p for p in input_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if output_dir.resolve().is_relative_to(input_dir.resolve()):
+        raise DataError(f"{output_dir} is inside {input_dir}: its CSVs and resized copies would become a class of the next run. "
+                        f"Write the split outside the photo folder.")
+    hidden = lambda p: any(part.startswith(".") for part in p.relative_to(input_dir).parts)  # .thumbnails/, .DS_Store, …
+    files = sorted(p for p in input_dir.rglob("*") if p.is_file() and not hidden(p))
     images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS and p.parent != input_dir]
     n_ignored = len(files) - len(images)
     if not images:
@@ -329,7 +333,7 @@ def prepare_dataset_from_folders(
     rng = np.random.default_rng(seed)
     splits, rows = {"train": [], "val": []}, []
     skipped = {d.name: "no images in this folder" for d in sorted(input_dir.iterdir())
-               if d.is_dir() and not full_path_classes and d.name not in set(table.caption)}
+               if d.is_dir() and not full_path_classes and d.name not in set(table.caption) and not d.name.startswith(".")}
     for caption, g in good.groupby("caption", sort=True):
         if len(g) < min_per_class:
             skipped[caption] = f"{len(g)} image(s) < min_per_class={min_per_class}"
