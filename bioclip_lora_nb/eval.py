@@ -302,13 +302,17 @@ def compare(
     return pd.DataFrame(rows)
 
 # %% ../nbs/03_eval.ipynb #c0918196
+def _run_templates(config:dict):
+    "A run's prompts for evaluation: the BioCLIP protocol's 80 OpenAI templates, unless the run trained with a template of its own."
+    return "openai" if config["template"] == PROMPT else config["template"]
+
 def run_settings(run_dir:str|Path) -> dict:
     "`compare`'s arguments for a run, from its record: final adapter, val and train splits, labels, label kind, templates."
     run = RunDir(run_dir)
     record = run.record()
     cfg, val = record["config"], record["data"]["val"]
     settings = dict(lora_weights=[run.final_adapter()], labels=record["data"]["labels"], label_kind=cfg["label_kind"],
-                    templates="openai" if cfg["template"] == PROMPT else cfg["template"])
+                    templates=_run_templates(cfg))
     if val: settings.update(val_data=val["path"], img_key=val["img_key"], caption_key=val["caption_key"], sep=val["sep"])
     train = record["data"]["train"]  # read here: its CSV may be written another way than the val split's
     settings["train_data"] = read_dataset(train["path"], img_key=train["img_key"], caption_key=train["caption_key"], sep=train["sep"])
@@ -410,7 +414,7 @@ def _load_for_prediction(model, classes, labels, label_kind, templates, device) 
     record = RunDir(run).record()
     texts = record["class_texts"] if classes is None and labels is None else None
     return (net, classes or record["classes"], texts, labels or record["data"]["labels"],
-            templates or ("openai" if record["config"]["template"] == PROMPT else record["config"]["template"]))
+            templates or _run_templates(record["config"]))
 
 @torch.inference_mode()
 def predict(
