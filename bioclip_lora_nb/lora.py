@@ -467,7 +467,10 @@ def save_lora_weights(model:nn.Module, path:str|Path) -> Path:
 
 def read_lora_metadata(path:str|Path) -> dict:
     "The header of an adapter file: `lora_config` (a `LoraConfig`), `base_model`, `pretrained`, `architecture`, `package_version`."
-    with safe_open(str(path), framework="pt") as f: meta = f.metadata() or {}
+    try:
+        with safe_open(str(path), framework="pt") as f: meta = f.metadata() or {}
+    except Exception as e:  # a pickle, a truncated download, another format
+        raise ValueError(f"{path} is not a safetensors adapter file ({e}); adapters are written by `save_lora_weights`.") from None
     if "lora_config" not in meta: raise ValueError(f"{path} is not a bioclip_lora_nb adapter (no lora_config in its header).")
     return {**meta, "lora_config": LoraConfig(**json.loads(meta["lora_config"])), "pretrained": meta.get("pretrained") or None}
 
@@ -498,6 +501,11 @@ def load_lora_weights(model:nn.Module, path:str|Path) -> nn.Module:
     if architecture_summary(model) != meta["architecture"]:
         raise ValueError(f"{path} was trained on a different architecture ({meta['architecture']}, base model "
                          f"{meta['base_model']}) than this model ({architecture_summary(model)}).")
+    with safe_open(str(path), framework="pt") as f: shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    off = [k for k, s in shapes.items() if (".lora_A." in k and s[0] != saved.rank) or (".lora_B." in k and s[-1] != saved.rank)]
+    if off:  # checked before any LoRA is allocated from the header's numbers
+        raise ValueError(f"{path}: its header says rank {saved.rank}, but {off[:2]} have the shapes {[shapes[k] for k in off[:2]]}: "
+                         "a damaged or edited file. Re-export it with `save_lora_weights`.")
     cfg = getattr(model, "lora_config", None)
     if cfg is None: apply_lora_to_model(model, saved)
     else:
@@ -505,7 +513,11 @@ def load_lora_weights(model:nn.Module, path:str|Path) -> nn.Module:
                 if getattr(saved, k) != getattr(cfg, k)]
         if diff: raise ValueError(f"{path} doesn't fit this model's LoRA: " + "; ".join(diff))
     if any(m.merged for m in lora_layers(model)): raise RuntimeError("Unmerge the model before loading an adapter.")
-    return load_lora_state_dict(model, load_file(str(path)), source=str(path))
+    tensors = load_file(str(path))
+    if (bad := [k for k, v in tensors.items() if not torch.isfinite(v).all()]):
+        raise ValueError(f"{path}: {len(bad)} tensors hold NaN or infinite values (e.g. {bad[0]}): the run that wrote it diverged. "
+                         "Use an earlier epoch's adapter.")
+    return load_lora_state_dict(model, tensors, source=str(path))
 
 def load_lora_state_dict(model:nn.Module, tensors:dict, source:str="the state dict") -> nn.Module:
     "Copy `{name: tensor}` (what `lora_state_dict` gives) into `model`'s LoRA parameters; the names must match exactly."
