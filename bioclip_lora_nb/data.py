@@ -20,7 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
-from .lora import atomic_write
+from .lora import atomic_write, cli_errors
 
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'RANKS', 'LABEL_KINDS', 'DataError', 'load_image', 'read_csv_dataset',
@@ -401,7 +401,7 @@ def prepare_cli(
 ):
     "Prepare train/val CSVs from a folder of class folders, and print a summary."
     if not (input_dir and output_dir): raise SystemExit("bioclip-lora-prepare: --input-dir and --output-dir are required.")
-    p = prepare_dataset_from_folders(input_dir, output_dir, val_fraction, seed, min_per_class, full_path_classes, resize)
+    with cli_errors("bioclip-lora-prepare"): p = prepare_dataset_from_folders(input_dir, output_dir, val_fraction, seed, min_per_class, full_path_classes, resize)
     print(p.classes.to_string(index=False))
     print(f"\n{len(p.classes)} classes: {p.classes.n_train.sum()} train / {p.classes.n_val.sum()} val images → {p.train_csv}, {p.val_csv}")
     if p.n_ignored_files: print(f"ignored {p.n_ignored_files} non-image files")

@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from tqdm.auto import tqdm
 
-from .lora import (BIOCLIP2, adapter_base_model, encode_text_cut, read_lora_metadata, atomic_write, base_state_dict, default_device, load_base_model, load_lora_weights, lora_layers,
+from .lora import (BIOCLIP2, adapter_base_model, cli_errors, encode_text_cut, read_lora_metadata, atomic_write, base_state_dict, default_device, load_base_model, load_lora_weights, lora_layers,
                                   merge_lora, set_lora_scale)
 from .data import (IMAGE_EXTENSIONS, RANKS, CsvDataset, DataError, label_texts, load_image, make_demo_dataset, make_loader,
                                   prepare_dataset_from_folders, read_dataset, read_labels, _sniff_sep)
@@ -569,13 +569,12 @@ def eval_cli(
     workers:int=2, # DataLoader workers
 ):
     "Evaluate zero-shot, the frozen-feature baselines and LoRA adapters on one split; print the verdict and write eval.json."
-    try:
+    with cli_errors("bioclip-lora-eval"):
         s = _cli_settings(run, lora_weights, val_data=val_data, model=model, pretrained=pretrained, labels=labels,
                           label_kind=label_kind, templates=templates)
         if not s.get("val_data"): raise ValueError("--val-data is required (a CSV or imagefolder) unless --run names a run with a val split.")
         results = {}
         table = compare(**s, force_base=force_base, device=device, batch_size=batch_size, workers=workers, results=results)
-    except (ValueError, FileNotFoundError, ConnectionError) as e: raise SystemExit(f"bioclip-lora-eval: {e}")
     summary = summarize(table, results, s.get("labels"))
     print(table.drop(columns="adapter").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     for v in summary["verdicts"]: print(v["sentence"])
@@ -595,12 +594,11 @@ def export_cli(
 ):
     "Merge an adapter into its base model and write a model repository: open_clip `local-dir:` files, model card, classes.txt."
     if not (out_dir and (lora_weights or run)): raise SystemExit("bioclip-lora-export: --out-dir and --run (or --lora-weights) are required.")
-    try:
+    with cli_errors("bioclip-lora-export"):
         adapter = lora_weights or RunDir(run).final_adapter()
         _check_export_dir(Path(out_dir), overwrite)  # before loading a model only to refuse the folder
         net = load_lora_weights(load_base_model(*adapter_base_model(adapter, model, pretrained, force_base))[0], adapter)
         export_merged_model(net, out_dir, overwrite=overwrite)
-    except (ValueError, FileNotFoundError, FileExistsError, ConnectionError) as e: raise SystemExit(f"bioclip-lora-export: {e}")
     write_model_card(out_dir, adapter, run)
     print(f"wrote {out_dir} (model card: README.md); load it with open_clip.create_model_and_transforms('local-dir:{out_dir}'), "
           f"or pybioclip's CustomLabelsClassifier(..., model_str='local-dir:{out_dir}')")
@@ -631,7 +629,7 @@ def _read_cls(cls:str|None) -> list|None:
 def predict_cli(argv:list|None=None):
     "`bioclip-lora-predict`: top-k classes of photos as CSV or a table, pybioclip's columns first."
     a = predict_parser().parse_args(argv)
-    try:
+    with cli_errors("bioclip-lora-predict"):
         source = a.run or a.lora_weights
         if a.model and a.lora_weights:  # an explicit base for the adapter, checked against its record
             source = load_lora_weights(load_base_model(*adapter_base_model(a.lora_weights, a.model, a.pretrained), device=a.device)[0], a.lora_weights)
@@ -644,7 +642,6 @@ def predict_cli(argv:list|None=None):
         labels = a.labels if a.labels or classes is None else None
         df = predict(source, [i for pat in a.images for i in list_images(pat)], classes, labels, k=a.k, label_kind="asis" if a.cls else "taxon_com",
                      batch_size=a.batch_size, device=a.device, workers=a.workers)
-    except (ValueError, FileNotFoundError, ConnectionError, DataError) as e: raise SystemExit(f"bioclip-lora-predict: {e}")
     text = df.to_csv(index=False) if a.format == "csv" else df.to_string(index=False) + "\n"
     if a.output: atomic_write(a.output, lambda tmp: Path(tmp).write_text(text))
     else: sys.stdout.write(text)

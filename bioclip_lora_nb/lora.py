@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/lora.html.md"""
 
 # %% ../nbs/00_lora.ipynb #ec09563d
 from __future__ import annotations
-import difflib, json, math, os, tempfile, urllib.error, urllib.request
+import contextlib, difflib, json, math, os, tempfile, urllib.error, urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,7 +26,8 @@ __all__ = ['BIOCLIP2', 'TINY_RANDOM_CONFIG', 'ATTN_TARGETS', 'ALL_TARGETS', 'reg
            'LoraProjection', 'lora_linear', 'LoraLayer', 'LoraLinear', 'LoraMultiheadAttention', 'apply_lora_to_model',
            'lora_layers', 'get_lora_parameters', 'lora_state_dict', 'count_lora_blocks', 'randomize_lora_',
            'set_lora_scale', 'merge_lora', 'unmerge_lora', 'base_state_dict', 'atomic_write', 'architecture_summary',
-           'save_lora_weights', 'read_lora_metadata', 'adapter_base_model', 'load_lora_weights', 'load_lora_state_dict']
+           'cli_errors', 'save_lora_weights', 'read_lora_metadata', 'adapter_base_model', 'load_lora_weights',
+           'load_lora_state_dict']
 
 # %% ../nbs/00_lora.ipynb #6d758a27
 BIOCLIP2 = "hf-hub:imageomics/bioclip-2"
@@ -453,6 +454,15 @@ def architecture_summary(model:nn.Module) -> str:
     "Blocks and widths of each tower, e.g. `vision 24x1024, text 12x768`: what an adapter must match."
     return ", ".join(f"{t} {len(bs)}x{bs[0][1].ln_1.normalized_shape[0] if bs else 0}"
                      for t, bs in _tower_blocks(model).items())
+
+# %% ../nbs/00_lora.ipynb #8d59c8b9
+@contextlib.contextmanager
+def cli_errors(prog:str):
+    "Turn the errors a user can fix into one line `prog: message` on stderr (exit 1); `BIOCLIP_LORA_DEBUG=1` keeps the traceback."
+    try: yield
+    except (ValueError, FileNotFoundError, FileExistsError, ConnectionError, FloatingPointError) as e:  # DataError is a ValueError
+        if os.environ.get("BIOCLIP_LORA_DEBUG", "") not in ("", "0"): raise
+        raise SystemExit(f"{prog}: {e}") from None
 
 # %% ../nbs/00_lora.ipynb #ec8da239
 def save_lora_weights(model:nn.Module, path:str|Path) -> Path:

@@ -15,7 +15,7 @@ import pandas as pd
 from fastcore.script import call_parse
 
 from .data import load_image
-from .lora import atomic_write, read_lora_metadata
+from .lora import atomic_write, cli_errors, read_lora_metadata
 from .eval import EvalResult, compare, run_settings, summarize
 from .train import RunDir
 
@@ -213,7 +213,6 @@ def report_cli(
     device:str=None, # cuda or cpu (default: cuda when there is one)
 ):
     "Write the report of a run (PNGs and report.md) without Jupyter."
-    try: r = make_report(run_dir, val_data, labels, templates, device)
-    except (ValueError, FileNotFoundError, ConnectionError) as e: raise SystemExit(f"bioclip-lora-report: {e}")
+    with cli_errors("bioclip-lora-report"): r = make_report(run_dir, val_data, labels, templates, device)
     print(r["table"].drop(columns="adapter").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"wrote {r['out']/'report.md'}")

@@ -22,7 +22,7 @@ from fastcore.script import bool_arg
 from tqdm.auto import tqdm
 
 from . import __version__
-from .lora import (BIOCLIP2, HubUnavailableError, resolve_model_name, LoraConfig, apply_lora_to_model, atomic_write, get_lora_parameters,
+from .lora import (BIOCLIP2, cli_errors, resolve_model_name, LoraConfig, apply_lora_to_model, atomic_write, get_lora_parameters,
                                   load_base_model, load_lora_state_dict, default_device, encode_text_cut, lora_state_dict, save_lora_weights)
 from .data import (LABEL_KINDS, CsvDataset, DataError, check_splits, label_texts, make_demo_dataset, make_loader,
                                   prepare_dataset_from_folders, validate_dataset,
@@ -500,9 +500,7 @@ def train_cli(argv:list|None=None):
     args = vars(train_parser().parse_args(argv))
     args.pop("dataset_type")
     if not args.pop("use_lora"): raise SystemExit("bioclip-lora-train: --use-lora false: this tool trains LoRA adapters only.")
-    try: res = fit(**args)
-    except (DataError, HubUnavailableError, FileExistsError, FileNotFoundError, FloatingPointError, ValueError) as e:
-        raise SystemExit(f"bioclip-lora-train: {e}")
+    with cli_errors("bioclip-lora-train"): res = fit(**args)
     if not dist.is_initialized() or dist.get_rank() == 0:
         print(f"run folder: {res.run_dir}")
         if len(res.checkpoints): print(f"adapter: {res.checkpoints[-1]}")
