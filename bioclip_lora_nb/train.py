@@ -152,6 +152,7 @@ class RunDir:
         self.params_json, self.params_txt = self.path/"params.json", self.path/"params.txt"
 
     def __repr__(self): return f"RunDir('{self.path}')"
+    def trained(self) -> bool: return self.metrics.exists() or any(self.checkpoints.glob("*"))  # a step was logged or saved
     def adapter(self, epoch:int) -> Path: return self.checkpoints/f"lora_epoch_{epoch}.safetensors"
 
     def adapters(self) -> list:
@@ -208,7 +209,7 @@ def _drop_stale_split(cfg:TrainConfig, run:RunDir, log):
     "A split in `run.data` made from other data is deleted (nothing trained on it yet) or refused (a run trained on it)."
     made_from = json.loads((run.data/"prepared_from.json").read_text()) if (run.data/"prepared_from.json").exists() else None
     if not (run.data/"train_data.csv").exists() or made_from == _data_fingerprint(cfg): return
-    if run.metrics.exists() or run.latest.exists() or run.adapters():
+    if run.trained():
         raise DataError(f"{run.data} holds the split this run trained on, made from {made_from}, not from train_data={cfg.train_data!r} "
                         f"(seed {cfg.seed}). Resume with the run's own settings, or start a new run under another name.")
     for f in ("train_data.csv", "val_data.csv", "classes.csv", "prepared_from.json"): (run.data/f).unlink(missing_ok=True)
@@ -366,8 +367,7 @@ def _open_run(cfg:TrainConfig, precision:str, workers:int, process_rank:int) -> 
     resume_from = _find_resume(cfg) if cfg.resume else None
     run = RunDir(resume_from.parent.parent if resume_from else Path(cfg.logs)/(cfg.name or run_name(cfg, precision, workers)))
     if process_rank == 0:
-        trained = run.metrics.exists() or any(run.checkpoints.glob("*"))
-        if resume_from is None and trained:  # a folder of a run that failed its checks before training may be reused
+        if resume_from is None and run.trained():  # a folder of a run that failed its checks before training may be reused
             raise FileExistsError(f"{run.path} holds a run: pass resume='latest' to continue it, or another name.")
         run.checkpoints.mkdir(parents=True, exist_ok=True)
     return run, resume_from
