@@ -130,8 +130,9 @@ def read_dataset(src:str|Path|pd.DataFrame, img_key="filepath", caption_key="cap
 RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
 LABEL_KINDS = ("taxon_com", "taxon", "sci", "com", "asis")
 
-def read_labels(path:str|Path, key:str|None=None) -> pd.DataFrame:
-    "Read a labels table indexed by caption (the `key` column, else `caption`, else the first column)."
+def read_labels(path:str|Path|pd.DataFrame, key:str|None=None) -> pd.DataFrame:
+    "Read a labels table indexed by caption (the `key` column, else `caption`, else the first column); a table passes through."
+    if isinstance(path, pd.DataFrame): return path
     path = Path(path)
     if not path.is_file(): raise DataError(f"{path}: labels table not found.")
     df = pd.read_csv(path, sep=_sniff_sep(path), dtype=str, keep_default_na=False)
@@ -162,7 +163,7 @@ def label_texts(captions, labels:str|Path|pd.DataFrame|None=None, kind:str="taxo
             warnings.warn(f"Captions {numeric[:5]} are bare numbers and no labels table was given: numeric IDs mean "
                           f"nothing to the text tower. Pass a labels table mapping them to taxonomic names.")
         return {c: c.replace("_", " ") for c in captions}
-    table = labels if isinstance(labels, pd.DataFrame) else read_labels(labels)
+    table = read_labels(labels)
     unknown = [c for c in captions if c not in table.index]
     if unknown: raise DataError(f"captions not in the labels table: {unknown[:8]}{' …' if len(unknown) > 8 else ''}. "
                                 f"Add a row for each, or fix the captions.")

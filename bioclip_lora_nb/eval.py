@@ -248,7 +248,7 @@ def rank_accuracy(
     labels, # labels table (path or DataFrame) with rank columns (kingdom … species)
 ) -> pd.DataFrame:
     "Top-1 at each taxonomic rank of `labels`, and how many wrong classes still share that rank with the truth; empty without ranks."
-    table = labels if isinstance(labels, pd.DataFrame) else read_labels(labels)
+    table = read_labels(labels)
     ranks = [r for r in RANKS if r in table.columns]
     p = result.predictions
     lineage = lambda captions, k: table.reindex(captions)[ranks[:k + 1]].fillna("").apply(lambda c: c.str.strip()).agg("|".join, axis=1).values
@@ -337,7 +337,7 @@ def summarize(
     rivals += sorted(((k, results[k]) for k in ("SimpleShot", "linear probe") if k in results), key=lambda kr: -kr[1].top1)[:1]
     out["verdicts"] = [paired_verdict(r.predictions.correct.values, lora.predictions.correct.values, name, "LoRA x1")
                        for name, r in rivals]
-    if labels is not None and set(RANKS) & set(read_labels(labels).columns if not isinstance(labels, pd.DataFrame) else labels.columns):
+    if labels is not None and set(RANKS) & set(read_labels(labels).columns):
         out["per_rank"] = {name: rank_accuracy(r, labels).to_dict("records") for name, r in (("zero-shot", results["base"]), ("LoRA x1", lora))}
     return out
 
@@ -456,7 +456,7 @@ def predict(
     out = pd.DataFrame(rows, columns=["file_name", "rank", "classification", "score"])[["file_name", "classification", "score", "rank"]]
     out["text"] = out.classification.map(texts)  # pybioclip's columns first, then ours
     if labels is not None:
-        table = labels if isinstance(labels, pd.DataFrame) else read_labels(labels)
+        table = read_labels(labels)
         extra = [c for c in (*RANKS, "common_name") if c in table.columns]
         out = out.join(table[extra].reindex(out.classification).reset_index(drop=True))
     out.attrs["skipped"] = pd.DataFrame(dict(file_name=[str(p) for p in bad], problem=[_check_problem(p) for p in bad]))
@@ -507,7 +507,8 @@ def write_model_card(
 ) -> Path:
     "Write the model card `README.md` (hub YAML header, training settings, eval table, how to load) and `classes.txt`."
     out_dir, meta = Path(out_dir), read_lora_metadata(adapter)
-    run = RunDir(run_dir or adapter_run(adapter)) if (run_dir or adapter_run(adapter)) else None
+    run_dir = run_dir or adapter_run(adapter)
+    run = RunDir(run_dir) if run_dir else None
     record = run.record() if run else None
     base, hub = meta["base_model"], _hub_id(meta["base_model"])
     header = ["---", "library_name: open_clip", f"license: {license}", *([f"base_model: {hub}"] if hub else []),
