@@ -20,10 +20,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
-from .lora import atomic_write, cli_errors
+from .core import atomic_write, cli_errors
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'RANKS', 'LABEL_KINDS', 'DataError', 'load_image', 'read_csv_dataset',
+__all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'MAX_ASPECT', 'RANKS', 'LABEL_KINDS', 'DataError', 'load_image', 'read_csv_dataset',
            'read_imagefolder', 'read_dataset', 'read_labels', 'label_texts', 'ValidationReport', 'validate_dataset',
            'check_splits', 'few_shot_split', 'PreparedDataset', 'prepare_dataset_from_folders', 'make_demo_dataset',
            'prepare_cli', 'CsvDataset', 'make_loader']
@@ -34,23 +34,30 @@ class DataError(ValueError):
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 89_478_485  # PIL's decompression-bomb threshold (~9,500 × 9,500)
+MAX_ASPECT = 20  # longest side / shortest side: a 1 x 200,000 strip would grow to 224 x 44.8 M pixels in the transform
 
 # %% ../nbs/01_data.ipynb #b64af1ee
 def _to_rgb(im:Image.Image) -> Image.Image:
-    "8-bit RGB from any PIL mode: alpha on white, 16-bit scaled, CMYK/grayscale/palette converted."
+    "8-bit RGB from any PIL mode: alpha on white, 16-bit and float scaled, CMYK/grayscale/palette converted."
     if im.mode == "P" and "transparency" in im.info: im = im.convert("RGBA")
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         a = np.asarray(im).astype(np.float32)
         top = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
         im = Image.fromarray((a * (255.0 / top)).round().clip(0, 255).astype(np.uint8))
-    if im.mode == "F": im = Image.fromarray(np.asarray(im).clip(0, 255).astype(np.uint8))
+    if im.mode == "F":  # float TIFFs: 0..1 (scientific convention) or 0..255; anything else has no meaning we can guess
+        a = np.asarray(im)
+        lo, hi = (float(a.min()), float(a.max())) if np.isfinite(a).all() else (float("nan"),) * 2
+        if not (lo >= 0 and hi <= 255):
+            raise DataError(f"a float image with values in [{lo:g}, {hi:g}]: only 0..1 or 0..255 can be read as brightness. "
+                            "Convert it to an 8- or 16-bit image.")
+        im = Image.fromarray((a * (255.0 if hi <= 1 else 1.0)).round().astype(np.uint8))
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         im = im.convert("RGBA")
         white = Image.new("RGBA", im.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, im).convert("RGB")
     return im if im.mode == "RGB" else im.convert("RGB")
 
-def load_image(path:str|Path, max_pixels:int=MAX_PIXELS, draft:int|None=None) -> Image.Image:
+def load_image(path:str|Path, max_pixels:int=MAX_PIXELS, draft:int|None=None, max_aspect:float=MAX_ASPECT) -> Image.Image:
     "Open `path` as 8-bit RGB with EXIF orientation applied; `DataError` for anything unreadable."
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: file not found. Fix the path in the CSV or restore the file.")
@@ -62,19 +69,47 @@ def load_image(path:str|Path, max_pixels:int=MAX_PIXELS, draft:int|None=None) ->
             if w * h > max_pixels:
                 raise DataError(f"{path}: {w}x{h} = {w*h/1e6:.0f} MP is over the {max_pixels/1e6:.0f} MP limit "
                                 f"(a decompression bomb, or an uncompressed scan). Downscale it, or raise max_pixels if you trust it.")
+            if max(w, h) > max_aspect * max(1, min(w, h)):
+                raise DataError(f"{path}: {w}x{h} is a strip ({max(w, h) / max(1, min(w, h)):.0f}:1, the limit is {max_aspect:g}:1); "
+                                f"resizing its short side to the model's input would make it enormous. Crop it, or remove its row.")
             if draft: im.draft("RGB", (draft, draft))  # JPEG: decode at reduced scale, still reads every byte
             im.load()
             return _to_rgb(ImageOps.exif_transpose(im))
+    except DataError as e:  # ours: name the file where the message doesn't yet
+        if str(e).startswith(str(path)): raise
+        raise DataError(f"{path}: {e}") from None
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image PIL can read (wrong extension, or another kind of file). Remove its row.") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        if isinstance(e, DataError): raise
         raise DataError(f"{path}: truncated or corrupt image ({e}). Re-export or re-download it, or remove its row.") from None
 
 # %% ../nbs/01_data.ipynb #3949fcec
 def _line_list(lines, n=8) -> str:
     lines = list(lines)
     return ", ".join(map(str, lines[:n])) + (f" … ({len(lines)} in all)" if len(lines) > n else "")
+
+def _decode(path:Path, what:str) -> str:
+    "The text of `path` (UTF-8, with or without BOM); a `DataError` naming the line where it isn't UTF-8."
+    raw = path.read_bytes()
+    try: return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}: line {line} is not UTF-8 text (byte {raw[e.start]:#04x}). "
+                        f"Save the {what} as UTF-8 (in Excel: 'CSV UTF-8').") from None
+
+def _read_table(path:Path, sep:str, what:str) -> pd.DataFrame:
+    "`path` as a table of strings plus `line`, each row's line in the file (blank lines and quoted line breaks counted)."
+    text = _decode(path, what)
+    reader, starts, end = csv.reader(io.StringIO(text), delimiter=sep), [], 0
+    for row in reader:  # the csv module says where each record starts; pandas does the parsing
+        if row and not starts: width = len(row)
+        elif row and len(row) > width:
+            raise DataError(f"{path}: line {end + 1} has {len(row)} {sep!r}-separated fields but the header has {width}. "
+                            f"Quote fields that contain the separator, or fix the line.")
+        if row: starts.append(end + 1)
+        end = reader.line_num
+    df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL) if starts else pd.DataFrame()
+    return df.assign(line=starts[1:len(df) + 1])
 
 def read_csv_dataset(
     csv_path:str|Path, # the CSV file
@@ -85,11 +120,11 @@ def read_csv_dataset(
     "Read a dataset CSV into `path`, `caption`, `line` columns; `DataError` if its shape is wrong."
     csv_path = Path(csv_path)
     if not csv_path.is_file(): raise DataError(f"{csv_path}: CSV not found. Check the path (prepare a folder with `bioclip-lora-prepare`).")
-    text = csv_path.read_text(encoding="utf-8-sig")
-    if not text.strip(): raise DataError(f"{csv_path}: the file is empty. It needs a header ({img_key}{sep!r}{caption_key}) and one row per image.")
-    df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
+    if not csv_path.read_bytes().strip():
+        raise DataError(f"{csv_path}: the file is empty. It needs a header ({img_key}{sep!r}{caption_key}) and one row per image.")
+    df = _read_table(csv_path, sep, "CSV")
     if img_key not in df.columns or caption_key not in df.columns:
-        found = list(df.columns)
+        found = list(df.columns.drop("line"))
         hint = ""
         for other, name in ((",", "comma"), ("\t", "tab"), (";", "semicolon")):
             if other != sep and len(found) == 1 and other in found[0]:
@@ -98,7 +133,7 @@ def read_csv_dataset(
                         f"Rename the columns or pass img_key/caption_key (CLI: --csv-img-key/--csv-caption-key).")
     if df.empty: raise DataError(f"{csv_path}: has a header but no rows. Add one row per image.")
     out = pd.DataFrame(dict(path=[str(_resolve(csv_path.parent, p)) for p in df[img_key]],
-                            caption=df[caption_key].str.strip(), line=np.arange(len(df)) + 2))
+                            caption=df[caption_key].str.strip(), line=df.line))
     out.attrs["source"] = str(csv_path)
     return out
 
@@ -108,7 +143,7 @@ def _resolve(folder:Path, p:str) -> Path:
 
 def _sniff_sep(path:Path) -> str:
     "Tab if the header line has a tab, else comma (metadata and labels tables come both ways)."
-    first = path.read_text(encoding="utf-8-sig").splitlines()[:1]
+    first = _decode(path, "table").splitlines()[:1]
     return "\t" if first and "\t" in first[0] else ","
 
 def read_imagefolder(folder:str|Path, label_key:str="label") -> pd.DataFrame:
@@ -135,13 +170,19 @@ def read_labels(path:str|Path|pd.DataFrame, key:str|None=None) -> pd.DataFrame:
     if isinstance(path, pd.DataFrame): return path
     path = Path(path)
     if not path.is_file(): raise DataError(f"{path}: labels table not found.")
-    df = pd.read_csv(path, sep=_sniff_sep(path), dtype=str, keep_default_na=False)
+    df = _read_table(path, _sniff_sep(path), "labels table")
     key = key or ("caption" if "caption" in df.columns else df.columns[0])
-    if "text" not in df.columns and not set(RANKS) <= set(df.columns):
+    ranks = set(RANKS) <= set(df.columns)
+    if "text" not in df.columns and not ranks:
         raise DataError(f"{path}: a labels table needs a `text` column or the columns {list(RANKS)} "
-                        f"(optional common_name); it has {list(df.columns)}.")
+                        f"(optional common_name); it has {list(df.columns.drop('line'))}.")
     dup = df[key][df[key].duplicated()].tolist()
     if dup: raise DataError(f"{path}: captions listed twice: {dup[:5]}. Keep one row per caption.")
+    blank = df["text"].str.strip().eq("") if "text" in df.columns else pd.Series(True, index=df.index)
+    if ranks: blank &= df["genus"].str.strip().eq("") & df["species"].str.strip().eq("")
+    if blank.any():
+        raise DataError(f"{path}: line {_line_list(df.line[blank])} gives no text for its caption (an empty `text`"
+                        f"{' and no genus or species' if ranks else ''}). Fill it in, or remove the row.")
     return df.set_index(key)
 
 def _label_text(row:pd.Series, kind:str) -> str:
@@ -430,6 +471,15 @@ class CsvDataset(Dataset):
         return (self.transform(img) if self.transform else img), self.targets[i]
 
 # %% ../nbs/01_data.ipynb #81f25a17
+class _SeededSamples(Dataset):
+    "`dataset[i]` under torch's RNG seeded from (seed, epoch, i): a sample's random augmentation doesn't depend on which worker loads it, or when."
+    def __init__(self, dataset:Dataset, seed:int, epoch:int): self.dataset, self.seed, self.epoch = dataset, seed, epoch
+    def __len__(self): return len(self.dataset)
+    def __getitem__(self, i):
+        with torch.random.fork_rng(devices=[]):  # the caller's RNG (dropout's, in the main process) is left as it was
+            torch.manual_seed(int(np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1, np.uint64)[0]))
+            return self.dataset[i]
+
 def make_loader(
     dataset:Dataset, # e.g. a `CsvDataset`
     batch_size:int=32, # images per batch (per process under torch.distributed)
@@ -442,7 +492,7 @@ def make_loader(
     start_batch:int=0, # skip this many batches (resuming mid-epoch)
     shard:bool=True, # under torch.distributed, give each process its share of the epoch
 ) -> DataLoader:
-    "A DataLoader whose order is a pure function of (seed, epoch), sharded across processes under torch.distributed."
+    "A DataLoader whose order, and when shuffling each sample's augmentation, is a function of (seed, epoch), sharded under torch.distributed."
     world, rank = (dist.get_world_size(), dist.get_rank()) if shard and dist.is_available() and dist.is_initialized() else (1, 0)
     drop_last = shuffle if drop_last is None else drop_last
     # one process uses the same permutation as N: 1 process at batch 2B sees the batches of 2 processes at B
@@ -450,5 +500,6 @@ def make_loader(
     sampler.set_epoch(epoch)
     indices = list(sampler)[start_batch * batch_size:]
     # its own generator: creating the iterator must not draw from the global RNG, or a resumed run would diverge
+    if shuffle: dataset = _SeededSamples(dataset, seed, epoch)  # training: random crops the same for any worker count, and on resume
     return DataLoader(dataset, batch_size=batch_size, sampler=indices, num_workers=workers, drop_last=drop_last,
                       pin_memory=torch.device(device).type == "cuda", generator=torch.Generator().manual_seed(seed + epoch))

@@ -24,8 +24,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from tqdm.auto import tqdm
 
-from .lora import (BIOCLIP2, adapter_base_model, cli_errors, encode_text_cut, read_lora_metadata, atomic_write, base_state_dict, default_device, load_base_model, load_lora_weights, lora_layers,
-                                  merge_lora, set_lora_scale)
+from .core import cli_errors, atomic_write, default_device
+from .lora import (BIOCLIP2, adapter_base_model, encode_text_cut, read_lora_metadata, base_state_dict,
+                                  load_base_model, load_lora_weights, lora_layers, merge_lora, set_lora_strength)
 from .data import (IMAGE_EXTENSIONS, RANKS, CsvDataset, DataError, label_texts, load_image, make_demo_dataset, make_loader,
                                   prepare_dataset_from_folders, read_dataset, read_labels, _sniff_sep)
 from .train import PROMPT, RunDir, fit
@@ -85,12 +86,12 @@ def feature_cache_dir() -> Path:
     return Path(root)/"features"
 
 def _features_key(model, paths:list) -> str|None:
-    "Cache key of `model`'s features of `paths`: the weights' identity (model, pretrained, LoRA tensors and scale), preprocessing, each file's size and mtime."
+    "Cache key of `model`'s features of `paths`: the weights' identity (model, pretrained, LoRA tensors and strength), preprocessing, each file's size and mtime."
     if not hasattr(model, "model_id"): return None  # not from load_base_model: nothing names its weights
     weights = [model.model_id, model.pretrained, model.visual.preprocess_cfg]
     if model.pretrained and Path(model.pretrained).is_file(): weights.append(os.stat(model.pretrained).st_mtime_ns)
     lora = [(n, hashlib.sha1(p.detach().cpu().numpy().tobytes()).hexdigest()) for n, p in model.named_parameters() if ".lora_" in n]
-    lora += [(m.scale, m.merged) for m in lora_layers(model)]
+    lora += [(m.strength, m.merged) for m in lora_layers(model)]
     files = [(str(p), (st := os.stat(p)).st_size, st.st_mtime_ns) for p in paths]
     return hashlib.sha256(json.dumps([weights, lora, files], default=str).encode()).hexdigest()[:32]
 
@@ -136,7 +137,7 @@ def evaluate(
     templates="openai", # see `zero_shot_classifier`
     batch_size:int=64, # images per batch
     device=None, # default: the model's device
-    lora_scale:float|None=None, # evaluate at this adapter strength (0: the base model), restored afterwards
+    strength:float|None=None, # evaluate at this adapter strength (0: the base model), restored afterwards
     tokenizer=None, # default: open_clip's tokenizer for the model
     classes:list|None=None, # class order (default: sorted captions of val_data)
     label_kind:str="taxon_com", # which label text (see `01_data.label_texts`)
@@ -148,17 +149,17 @@ def evaluate(
     table = read_dataset(val_data, **read_kw)  # a table passes through
     ds = CsvDataset(table, _preprocess(model), classes=classes)
     tokenizer = tokenizer or open_clip.get_tokenizer(getattr(model, "open_clip_name", "ViT-L-14"))
-    old = [m.scale for m in lora_layers(model)]
+    old = [m.strength for m in lora_layers(model)]
     was_training = model.training
     model.eval()
     try:
-        if lora_scale is not None: set_lora_scale(model, lora_scale)
+        if strength is not None: set_lora_strength(model, strength)
         with torch.inference_mode():
             texts = label_texts(ds.classes, labels, label_kind)
             classifier = zero_shot_classifier(model, tokenizer, [texts[c] for c in ds.classes], templates, device=device)
             feats = image_features(model, ds, batch_size, device, workers, progress)
     finally:
-        for m, s in zip(lora_layers(model), old): m.scale = s
+        for m, s in zip(lora_layers(model), old): m.strength = s
         model.train(was_training)
     return scores_to_result(feats @ classifier.float().cpu().T, ds.targets, ds.classes, list(ds.df.path))
 
@@ -265,19 +266,19 @@ def compare(
     lora_weights:list=(), # adapter files
     labels=None, # labels table
     templates="openai", # see `zero_shot_classifier`
-    scales=(0.0, 0.25, 0.5, 0.75, 1.0), # adapter strengths to sweep
+    strengths=(0.0, 0.25, 0.5, 0.75, 1.0), # adapter strengths to sweep
     device:str|None=None, # where to run (default: `default_device()`)
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bars
-    results:dict|None=None, # if given, filled with the `EvalResult`s: "base" and (adapter, scale)
+    results:dict|None=None, # if given, filled with the `EvalResult`s: "base" and (adapter, strength)
     pretrained:str|None=None, # the base model's pretrained tag or checkpoint (default: the adapters' record)
     label_kind:str="taxon_com", # which label text (see `01_data.label_texts`)
     force_base:bool=False, # use `model` even where the adapters record another base (a copy of it elsewhere)
     train_data=None, # the training split (or support set): adds the SimpleShot and linear-probe baselines
     **read_kw, # img_key, caption_key, sep for CSVs
 ) -> pd.DataFrame:
-    "One table on the same split: zero-shot, the frozen-feature baselines (given `train_data`), each adapter at each scale (top-1/3/5)."
+    "One table on the same split: zero-shot, the frozen-feature baselines (given `train_data`), each adapter at each strength (top-1/3/5)."
     if isinstance(lora_weights, (str, Path)): lora_weights = [lora_weights]
     bases = {adapter_base_model(w, model, pretrained, force_base) for w in lora_weights} or {(model or BIOCLIP2, pretrained)}
     if len(bases) > 1: raise ValueError(f"The adapters were trained on different base models {sorted(bases, key=str)}: compare one base at a time.")
@@ -289,16 +290,16 @@ def compare(
     base = evaluate(base_net, table, **kw)
     results = {} if results is None else results
     results["base"] = base
-    rows = [dict(model="base (zero-shot)", adapter="", scale=0.0, **base.summary())]
+    rows = [dict(model="base (zero-shot)", adapter="", strength=0.0, **base.summary())]
     if train_data is not None:
         for name, r in baselines(base_net, train_data, table, base.classes, batch_size, workers, progress, **read_kw).items():
             results[name] = r
-            rows.append(dict(model=name, adapter="", scale=np.nan, **r.summary()))
+            rows.append(dict(model=name, adapter="", strength=np.nan, **r.summary()))
     for path in lora_weights:
-        net = load_lora_weights(copy.deepcopy(base_net), path)  # a copy, not a second load from disk or hub
-        for s in scales:
-            r = results[(str(path), float(s))] = base if s == 0 else evaluate(net, table, lora_scale=s, classes=base.classes, **kw)
-            rows.append(dict(model=f"LoRA x{s:g}", adapter=str(path), scale=float(s), **r.summary()))
+        net = load_lora_weights(copy.deepcopy(base_net), path, force=force_base)  # a copy, not a second load from disk or hub
+        for s in strengths:
+            r = results[(str(path), float(s))] = base if s == 0 else evaluate(net, table, strength=s, classes=base.classes, **kw)
+            rows.append(dict(model=f"LoRA x{s:g}", adapter=str(path), strength=float(s), **r.summary()))
     return pd.DataFrame(rows)
 
 # %% ../nbs/03_eval.ipynb #c0918196
@@ -365,7 +366,7 @@ def few_shot_sweep(
         for seed in seeds:
             run = fit(**{**fit_kw, "batch_size": min(fit_kw.get("batch_size", 32), k * n_classes)}, train_data=str(train_data),
                       val_data=str(val_data), shots=k, shot_seed=seed, logs=str(root), name=f"{k}shot_seed{seed}")
-            table = compare(**run_settings(run.run_dir), scales=(1.0,), device=fit_kw.get("device"),
+            table = compare(**run_settings(run.run_dir), strengths=(1.0,), device=fit_kw.get("device"),
                             workers=fit_kw.get("workers") or 0, progress=progress)
             rows += [dict(method={"base (zero-shot)": "zero-shot", "LoRA x1": "LoRA"}.get(r.model, r.model), shots=k, seed=seed,
                           top1=r.top1, top3=r.top3, top5=r.top5) for r in table.itertuples()]
@@ -598,7 +599,7 @@ def export_cli(
     with cli_errors("bioclip-lora-export"):
         adapter = lora_weights or RunDir(run).final_adapter()
         _check_export_dir(Path(out_dir), overwrite)  # before loading a model only to refuse the folder
-        net = load_lora_weights(load_base_model(*adapter_base_model(adapter, model, pretrained, force_base))[0], adapter)
+        net = load_lora_weights(load_base_model(*adapter_base_model(adapter, model, pretrained, force_base))[0], adapter, force=force_base)
         export_merged_model(net, out_dir, overwrite=overwrite)
     write_model_card(out_dir, adapter, run)
     print(f"wrote {out_dir} (model card: README.md); load it with open_clip.create_model_and_transforms('local-dir:{out_dir}'), "
@@ -613,6 +614,7 @@ def predict_parser() -> argparse.ArgumentParser:
     p.add_argument("--lora-weights", help="an adapter file (its run's classes are the default)")
     p.add_argument("--model", help="base model, or an exported model (local-dir:DIR) with --cls")
     p.add_argument("--pretrained", help="the base model's pretrained tag or checkpoint")
+    p.add_argument("--force-base", action="store_true", help="use --model although the adapter records another base (a copy of it elsewhere)")
     p.add_argument("--cls", help="classes: comma-separated, or a text file with one per line (default: the run's)")
     p.add_argument("--labels", help="labels table: class text and taxonomy columns")
     p.add_argument("--k", type=int, default=5, help="predictions per image")
@@ -633,7 +635,8 @@ def predict_cli(argv:list|None=None):
     with cli_errors("bioclip-lora-predict"):
         source = a.run or a.lora_weights
         if a.model and a.lora_weights:  # an explicit base for the adapter, checked against its record
-            source = load_lora_weights(load_base_model(*adapter_base_model(a.lora_weights, a.model, a.pretrained), device=a.device)[0], a.lora_weights)
+            base = load_base_model(*adapter_base_model(a.lora_weights, a.model, a.pretrained, a.force_base), device=a.device)[0]
+            source = load_lora_weights(base, a.lora_weights, force=a.force_base)
         elif not source:
             if not (a.model and a.cls): raise ValueError("give --run, --lora-weights, or --model with --cls.")
             source = load_base_model(a.model, a.pretrained, device=a.device)[0]

@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/lora.html.md"""
 
 # %% ../nbs/00_lora.ipynb #ec09563d
 from __future__ import annotations
-import contextlib, difflib, json, math, os, tempfile, urllib.error, urllib.request
+import difflib, json, math, os, urllib.error, urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,18 +16,19 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from safetensors import safe_open
 from open_clip.transformer import text_global_pool
+from fastcore.basics import patch
 from torch import nn
 
 from . import __version__
+from .core import atomic_write, default_device
 
 # %% auto #0
 __all__ = ['BIOCLIP2', 'TINY_RANDOM_CONFIG', 'ATTN_TARGETS', 'ALL_TARGETS', 'register_tiny_random', 'HubUnavailableError',
-           'resolve_model_name', 'default_device', 'load_base_model', 'encode_text_cut', 'LoraConfig', 'LoraDropout',
-           'LoraProjection', 'lora_linear', 'LoraLayer', 'LoraLinear', 'LoraMultiheadAttention', 'apply_lora_to_model',
-           'lora_layers', 'get_lora_parameters', 'lora_state_dict', 'count_lora_blocks', 'randomize_lora_',
-           'set_lora_scale', 'merge_lora', 'unmerge_lora', 'base_state_dict', 'atomic_write', 'architecture_summary',
-           'cli_errors', 'save_lora_weights', 'read_lora_metadata', 'adapter_base_model', 'load_lora_weights',
-           'load_lora_state_dict']
+           'resolve_model_name', 'load_base_model', 'encode_text_cut', 'LoraConfig', 'LoraLayer', 'LoraLinear',
+           'LoraMultiheadAttention', 'apply_lora_to_model', 'lora_layers', 'get_lora_parameters', 'lora_state_dict',
+           'count_lora_blocks', 'randomize_lora_', 'set_lora_strength', 'merge_lora', 'unmerge_lora', 'base_state_dict',
+           'architecture_summary', 'save_lora_weights', 'read_lora_metadata', 'adapter_base_model', 'load_lora_weights',
+           'load_lora_state_dict', 'keep_mask', 'LoraLinearFunction', 'fused_lora_linear']
 
 # %% ../nbs/00_lora.ipynb #6d758a27
 BIOCLIP2 = "hf-hub:imageomics/bioclip-2"
@@ -96,10 +97,6 @@ def resolve_model_name(
     return model
 
 # %% ../nbs/00_lora.ipynb #5861792e
-def default_device() -> str:
-    "`cuda` when there is a GPU, else `cpu`: every function here that takes a device defaults to it."
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
 def _pretrained_id(pretrained:str|None) -> str|None:
     "`pretrained` as a run records it: a checkpoint file as its absolute path, a tag as it is."
     return str(Path(pretrained).resolve()) if pretrained and Path(pretrained).is_file() else pretrained
@@ -144,8 +141,8 @@ ATTN_TARGETS, ALL_TARGETS = ("q", "k", "v"), ("q", "k", "v", "out", "mlp")
 class LoraConfig:
     "Where LoRA goes and how strong it is."
     rank:int=8 # r: the rank of each update
-    alpha:float=16.0 # the update is scaled by alpha / rank
-    dropout:float=0.1 # dropout on the adapter's input, training mode only
+    alpha:float=16.0 # the update is multiplied by alpha / rank (`scaling`)
+    dropout:float=0.1 # dropout on the adapter's input in training, applied as a multiple of 1/256 (`applied_dropout`)
     enable_vision:bool=True # adapt the image tower
     enable_text:bool=True # adapt the text tower
     targets:tuple=ATTN_TARGETS # any of q, k, v, out, mlp
@@ -156,92 +153,27 @@ class LoraConfig:
         bad = [t for t in self.targets if t not in ALL_TARGETS]
         if bad or not self.targets: raise ValueError(f"LoraConfig.targets={self.targets}: use some of {ALL_TARGETS}.")
         if self.rank < 1: raise ValueError(f"LoraConfig.rank must be >= 1, got {self.rank}.")
+        if not self.alpha > 0: raise ValueError(f"LoraConfig.alpha must be > 0, got {self.alpha} (0 would train an update that is never used).")
         if not 0 <= self.dropout < 1: raise ValueError(f"LoraConfig.dropout must be in [0, 1), got {self.dropout}.")
         if not (self.enable_vision or self.enable_text):
             raise ValueError("LoraConfig: enable_vision and enable_text are both False, so there is nothing to train.")
         if self.layers is not None: self.layers = [int(i) for i in self.layers]
 
     @property
-    def scaling(self): return self.alpha / self.rank
-
-# %% ../nbs/00_lora.ipynb #05760275
-class LoraDropout(nn.Module):
-    "Dropout of the adapter input with `p` rounded to 1/256: returns `(keep mask or None, rescale)`."
-    def __init__(self, p:float):
-        super().__init__()
-        self.keep = max(1, round(256 * (1 - p)))  # an element survives when its random byte is below `keep`
-        self.p = 1 - self.keep / 256
-
-    def forward(self, x):
-        if not self.training or self.keep == 256: return None, 1.0
-        n = x.numel()
-        draws = torch.empty((n + 7) // 8, dtype=torch.int64, device=x.device).random_(-2**63, None)  # 8 random bytes each
-        keep = draws.view(torch.uint8)[:n].lt_(self.keep)  # in place: 1 where the byte is below `keep`, else 0
-        return keep.view(torch.bool).view(x.shape), 256 / self.keep
-
-    def extra_repr(self): return f"p={self.p:.4f}"
-
-# %% ../nbs/00_lora.ipynb #47bcf446
-def _compute_dtype(x:torch.Tensor) -> torch.dtype:
-    "The dtype a linear layer computes in here: autocast's if it is on for `x`'s device, else `x`'s own."
-    dev = x.device.type
-    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
-
-def _mask_as(mask:torch.Tensor, dtype:torch.dtype) -> torch.Tensor:
-    "A bool mask as 0/1 in `dtype`, cast through uint8: the same bytes, and on CPU a vectorised cast (bool's is not)."
-    return mask.view(torch.uint8).to(dtype)
-
-class LoraProjection(torch.autograd.Function):
-    "`x Wᵀ + b + f·(m ⊙ x) Aᵀ Bᵀ` for a frozen `W`, `b`; backward computes only the input's and LoRA's gradients."
-    @staticmethod
-    def forward(ctx, x, weight, bias, A, B, factor:float, mask):
-        dtype = _compute_dtype(x)
-        ctx.meta = x.shape, x.dtype, A.dtype, B.dtype, factor
-        with torch.autocast(x.device.type, enabled=False):  # cast explicitly, once, as autocast would
-            xc, W, Ac, Bf = x.reshape(-1, x.shape[-1]).to(dtype), weight.to(dtype), A.to(dtype), (B * factor).to(dtype)
-            b = None if bias is None else bias.to(dtype)
-            ctx.fold = mask is None and dtype == torch.float32
-            if ctx.fold: h, t, y = xc, None, F.linear(xc, torch.addmm(W, Bf, Ac), b)  # W + fBA: one GEMM
-            else:
-                h = xc if mask is None else xc * _mask_as(mask, dtype).reshape(xc.shape)
-                t = h @ Ac.t()  # (tokens, n·r)
-                y = F.linear(xc, W, b).addmm_(t, Bf.t())
-        ctx.save_for_backward(W, Ac, Bf, h, t, mask)
-        return y.view(*x.shape[:-1], W.shape[0])
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, dy):
-        W, A, Bf, h, t, mask = ctx.saved_tensors
-        shape, x_dtype, a_dtype, b_dtype, factor = ctx.meta
-        dy = dy.reshape(-1, W.shape[0]).to(W.dtype)
-        if t is None: t = h @ A.t()
-        dt = dy @ Bf  # the gradient at the rank-r bottleneck
-        dA = (dt.t() @ h).to(a_dtype) if ctx.needs_input_grad[3] else None
-        dB = (dy.t() @ t).mul_(factor).to(b_dtype) if ctx.needs_input_grad[4] else None
-        dx = None
-        if ctx.needs_input_grad[0]:
-            if ctx.fold: dx = dy @ torch.addmm(W, Bf, A)
-            elif mask is None: dx = (dy @ W).addmm_(dt, A)
-            else: dx = (dy @ W).addcmul_(dt @ A, _mask_as(mask, dy.dtype).reshape(h.shape))
-            dx = dx.view(shape).to(x_dtype)
-        return dx, None, None, dA, dB, None, None
-
-def lora_linear(x, weight, bias, A, B, factor:float=1.0, mask=None):
-    "`x Wᵀ + b + factor · (mask ⊙ x) Aᵀ Bᵀ`: a frozen linear layer plus its low-rank update (`mask` from `LoraDropout`)."
-    if weight.requires_grad or (bias is not None and bias.requires_grad):  # base weights train too: plain ops
-        h = x if mask is None else x * mask
-        return F.linear(x, weight, bias) + F.linear(F.linear(h, A), B * factor)
-    return LoraProjection.apply(x, weight, bias, A, B, factor, mask)
+    def scaling(self) -> float: return self.alpha / self.rank
+    @property
+    def applied_dropout(self) -> float: return 1 - max(1, round(256 * (1 - self.dropout))) / 256
 
 # %% ../nbs/00_lora.ipynb #aa907ed1
 class LoraLayer(nn.Module):
-    "Shared state of an adapter that wraps `base_layer`: one low-rank update per target."
+    "Shared state of an adapter that wraps `base_layer`: one low-rank update `B A` per target."
+    fused = False  # run `adapted_linear` as the fused op of "Making it fast" (which turns it on for every layer)
+
     def __init__(self, base_layer:nn.Module, targets:tuple, in_features:int, out_features:int, cfg:LoraConfig):
         super().__init__()
         self.base_layer, self.targets, self.rank = base_layer, tuple(targets), cfg.rank
-        self.scaling, self.scale, self.merged = cfg.scaling, 1.0, False
-        self.dropout = LoraDropout(cfg.dropout)
+        self.scaling, self.strength, self.merged = cfg.scaling, 1.0, False
+        self.dropout = nn.Dropout(cfg.applied_dropout)
         w = self.base_weight(self.targets[0])
         self.lora_A = nn.ParameterDict({t: nn.Parameter(w.new_empty(cfg.rank, in_features)) for t in self.targets})
         self.lora_B = nn.ParameterDict({t: nn.Parameter(w.new_zeros(out_features, cfg.rank)) for t in self.targets})
@@ -250,20 +182,20 @@ class LoraLayer(nn.Module):
     def base_weight(self, target:str) -> torch.Tensor: raise NotImplementedError
 
     @property
-    def active(self): return not self.merged and self.scale != 0
+    def active(self): return not self.merged and self.strength != 0
 
-    def factor(self, rescale:float=1.0) -> float:
-        "What multiplies `B A`: alpha/r, the adapter's scale, and dropout's rescale."
-        return self.scaling * self.scale * rescale
+    def multiplier(self, rescale:float=1.0) -> float:
+        "What multiplies `B A`: `scaling` (alpha/r) times `strength`, times dropout's rescale where the caller applies it."
+        return self.scaling * self.strength * rescale
 
-    def project(self, x, weight, bias, A, B):
-        "`x` through the frozen `weight`, `bias` plus the update `B A`, with this layer's dropout and factor."
-        mask, rescale = self.dropout(x)
-        return lora_linear(x, weight, bias, A, B, self.factor(rescale), mask)
+    def adapted_linear(self, x, weight, bias, A, B):
+        "`x Wᵀ + b + multiplier · drop(x) Aᵀ Bᵀ`: `x` through the frozen `weight` and `bias`, plus the update `B A`."
+        if self.fused: return self.fused_linear(x, weight, bias, A, B)
+        return F.linear(x, weight, bias) + F.linear(F.linear(self.dropout(x), A), B) * self.multiplier()
 
     def delta_weight(self, target:str) -> torch.Tensor:
-        "The dense update `scale · alpha/r · B A` that merging adds to the base weight of `target`."
-        return (self.lora_B[target] @ self.lora_A[target]) * self.factor()
+        "The dense update `multiplier · B A` that merging adds to the base weight of `target`."
+        return (self.lora_B[target] @ self.lora_A[target]) * self.multiplier()
 
     @torch.no_grad()
     def merge(self):
@@ -279,7 +211,8 @@ class LoraLayer(nn.Module):
         for t in self.targets: self.base_weight(t).sub_(self.delta_weight(t).to(self.base_weight(t).dtype))
         self.merged = False
 
-    def extra_repr(self): return f"targets={self.targets}, rank={self.rank}, scaling={self.scaling:g}, merged={self.merged}"
+    def extra_repr(self):
+        return f"targets={self.targets}, rank={self.rank}, scaling={self.scaling:g}, strength={self.strength:g}, merged={self.merged}"
 
 # %% ../nbs/00_lora.ipynb #b484f5bd
 class LoraLinear(LoraLayer):
@@ -296,7 +229,7 @@ class LoraLinear(LoraLayer):
 
     def forward(self, x):
         if not self.active: return self.base_layer(x)
-        return self.project(x, self.weight, self.bias, self.lora_A["w"], self.lora_B["w"])
+        return self.adapted_linear(x, self.weight, self.bias, self.lora_A["w"], self.lora_B["w"])
 
 # %% ../nbs/00_lora.ipynb #d5e244a2
 class LoraMultiheadAttention(LoraLayer):
@@ -332,7 +265,7 @@ class LoraMultiheadAttention(LoraLayer):
         x = query if mha.batch_first else query.transpose(0, 1)  # (N, L, d)
         N, L, d = x.shape
         h = mha.num_heads
-        if self.qkv_targets: qkv = self.project(x, mha.in_proj_weight, mha.in_proj_bias, *self._qkv_lora())
+        if self.qkv_targets: qkv = self.adapted_linear(x, mha.in_proj_weight, mha.in_proj_bias, *self._qkv_lora())
         else: qkv = F.linear(x, mha.in_proj_weight, mha.in_proj_bias)  # (N, L, 3d)
         q, k, v = qkv.view(N, L, 3, h, d // h).permute(2, 0, 3, 1, 4)  # 3 × (N, h, L, d/h)
         if attn_mask is not None:
@@ -342,7 +275,7 @@ class LoraMultiheadAttention(LoraLayer):
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=mha.dropout if self.training else 0.0,
                                            is_causal=is_causal and attn_mask is None)
         o = o.transpose(1, 2).reshape(N, L, d)  # (N, L, d)
-        if "out" in self.targets: out = self.project(o, mha.out_proj.weight, mha.out_proj.bias, self.lora_A["out"], self.lora_B["out"])
+        if "out" in self.targets: out = self.adapted_linear(o, mha.out_proj.weight, mha.out_proj.bias, self.lora_A["out"], self.lora_B["out"])
         else: out = F.linear(o, mha.out_proj.weight, mha.out_proj.bias)
         return (out if mha.batch_first else out.transpose(0, 1)), None
 
@@ -408,11 +341,11 @@ def randomize_lora_(model:nn.Module, std:float=0.02, seed:int=0) -> nn.Module:
             if ".lora_B." in n: p.copy_(torch.randn(p.shape, generator=g) * std)
     return model
 
-def set_lora_scale(model:nn.Module, scale:float) -> nn.Module:
-    "Scale every adapter's update by `scale` (0: the base model, 1: the trained adapter)."
+def set_lora_strength(model:nn.Module, strength:float) -> nn.Module:
+    "Set every adapter's `strength` (0: the base model, 1: the trained adapter, in between: part of its update)."
     for m in lora_layers(model):
-        if m.merged: raise RuntimeError("Unmerge the model (`unmerge_lora`) before changing the LoRA scale.")
-        m.scale = float(scale)
+        if m.merged: raise RuntimeError("Unmerge the model (`unmerge_lora`) before changing the LoRA strength.")
+        m.strength = float(strength)
     return model
 
 def merge_lora(model:nn.Module) -> nn.Module:
@@ -431,38 +364,10 @@ def base_state_dict(model:nn.Module) -> dict:
     return {k.replace(".base_layer.", "."): v for k, v in model.state_dict().items() if ".lora_" not in k}
 
 # %% ../nbs/00_lora.ipynb #894bdbc1
-def _umask() -> int:
-    old = os.umask(0); os.umask(old)
-    return old
-
-def atomic_write(path:str|Path, write) -> Path:
-    "Call `write(tmp_path)`, then rename the temp file onto `path`: readers see the old file or the whole new one."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp (and safetensors) make 0600: give the file the mode open() would
-        with open(tmp, "rb") as f: os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
-    return path
-
 def architecture_summary(model:nn.Module) -> str:
     "Blocks and widths of each tower, e.g. `vision 24x1024, text 12x768`: what an adapter must match."
     return ", ".join(f"{t} {len(bs)}x{bs[0][1].ln_1.normalized_shape[0] if bs else 0}"
                      for t, bs in _tower_blocks(model).items())
-
-# %% ../nbs/00_lora.ipynb #8d59c8b9
-@contextlib.contextmanager
-def cli_errors(prog:str):
-    "Turn the errors a user can fix into one line `prog: message` on stderr (exit 1); `BIOCLIP_LORA_DEBUG=1` keeps the traceback."
-    try: yield
-    except (ValueError, FileNotFoundError, FileExistsError, ConnectionError, FloatingPointError) as e:  # DataError is a ValueError
-        if os.environ.get("BIOCLIP_LORA_DEBUG", "") not in ("", "0"): raise
-        raise SystemExit(f"{prog}: {e}") from None
 
 # %% ../nbs/00_lora.ipynb #ec8da239
 def save_lora_weights(model:nn.Module, path:str|Path) -> Path:
@@ -504,10 +409,19 @@ def adapter_base_model(
 # %% ../nbs/00_lora.ipynb #b43a7dfb
 _MUST_MATCH = ("rank", "alpha", "targets", "enable_vision", "enable_text", "layers")
 
-def load_lora_weights(model:nn.Module, path:str|Path) -> nn.Module:
+def load_lora_weights(
+    model:nn.Module, # a base model (from `load_base_model`), with or without LoRA
+    path:str|Path, # an adapter file
+    force:bool=False, # load it although `model` is not the base the adapter records (e.g. a copy of it in another folder)
+) -> nn.Module:
     "Load the adapter at `path` into `model` (adding LoRA from the file's config if it has none); returns `model`."
     meta = read_lora_metadata(path)
     saved = meta["lora_config"]
+    ours = getattr(model, "model_id", None), getattr(model, "pretrained", None)
+    if not force and ours[0] is not None and meta["base_model"] != "unknown" and ours != (meta["base_model"], meta["pretrained"]):
+        raise ValueError(f"{path} was trained on model={meta['base_model']!r}, pretrained={meta['pretrained']!r}, but this model is "
+                         f"{ours[0]!r}, pretrained={ours[1]!r} (an exported model already holds its adapter). Load the recorded base "
+                         f"(`adapter_base_model`), or pass force=True (CLI: --force-base) if yours is a copy of it.")
     if architecture_summary(model) != meta["architecture"]:
         raise ValueError(f"{path} was trained on a different architecture ({meta['architecture']}, base model "
                          f"{meta['base_model']}) than this model ({architecture_summary(model)}).")
@@ -535,6 +449,81 @@ def load_lora_state_dict(model:nn.Module, tensors:dict, source:str="the state di
     lora = {k for k in params if ".lora_" in k}
     if set(tensors) != lora:
         raise ValueError(f"{source} holds other LoRA tensors than this model has (e.g. {sorted(set(tensors) ^ lora)[:3]}).")
+    if (bad := [k for k, v in tensors.items() if v.shape != params[k].shape]):
+        raise ValueError(f"{source}: {bad[0]} has the shape {tuple(tensors[bad[0]].shape)}, this model's LoRA {tuple(params[bad[0]].shape)}: "
+                         f"they were made with different LoRA settings (rank?).")
     with torch.no_grad():
         for k, v in tensors.items(): params[k].copy_(v)
     return model
+
+# %% ../nbs/00_lora.ipynb #05760275
+def keep_mask(x:torch.Tensor, p:float) -> tuple:
+    "`(mask, rescale)`: dropout's keep-mask for `x` from one random byte per element (`p` a multiple of 1/256), and `1/(1-p)`; `(None, 1.0)` for p = 0."
+    keep = max(1, round(256 * (1 - p)))  # an element survives when its random byte is below `keep`
+    if keep == 256: return None, 1.0
+    n = x.numel()
+    draws = torch.empty((n + 7) // 8, dtype=torch.int64, device=x.device).random_(-2**63, None)  # 8 random bytes each
+    mask = draws.view(torch.uint8)[:n].lt_(keep)  # in place: 1 where the byte is below `keep`, else 0
+    return mask.view(torch.bool).view(x.shape), 256 / keep
+
+# %% ../nbs/00_lora.ipynb #47bcf446
+def _compute_dtype(x:torch.Tensor) -> torch.dtype:
+    "The dtype a linear layer computes in here: autocast's if it is on for `x`'s device, else `x`'s own."
+    dev = x.device.type
+    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+
+def _mask_as(mask:torch.Tensor, dtype:torch.dtype) -> torch.Tensor:
+    "A bool mask as 0/1 in `dtype`, cast through uint8: the same bytes, and on CPU a vectorised cast (bool's is not)."
+    return mask.view(torch.uint8).to(dtype)
+
+class LoraLinearFunction(torch.autograd.Function):
+    "`x Wᵀ + b + f·(m ⊙ x) Aᵀ Bᵀ` for a frozen `W`, `b`; backward computes only the input's and LoRA's gradients."
+    @staticmethod
+    def forward(ctx, x, weight, bias, A, B, multiplier:float, mask):
+        dtype = _compute_dtype(x)
+        ctx.meta = x.shape, x.dtype, A.dtype, B.dtype, multiplier
+        with torch.autocast(x.device.type, enabled=False):  # cast explicitly, once, as autocast would
+            xc, W, Ac, Bf = x.reshape(-1, x.shape[-1]).to(dtype), weight.to(dtype), A.to(dtype), (B * multiplier).to(dtype)
+            b = None if bias is None else bias.to(dtype)
+            ctx.fold = mask is None and dtype == torch.float32
+            if ctx.fold: h, t, y = xc, None, F.linear(xc, torch.addmm(W, Bf, Ac), b)  # W + fBA: one GEMM
+            else:
+                h = xc if mask is None else xc * _mask_as(mask, dtype).reshape(xc.shape)
+                t = h @ Ac.t()  # (tokens, n·r)
+                y = F.linear(xc, W, b).addmm_(t, Bf.t())
+        ctx.save_for_backward(W, Ac, Bf, h, t, mask)
+        return y.view(*x.shape[:-1], W.shape[0])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy):
+        W, A, Bf, h, t, mask = ctx.saved_tensors
+        shape, x_dtype, a_dtype, b_dtype, multiplier = ctx.meta
+        dy = dy.reshape(-1, W.shape[0]).to(W.dtype)
+        if t is None: t = h @ A.t()
+        dt = dy @ Bf  # the gradient at the rank-r bottleneck
+        dA = (dt.t() @ h).to(a_dtype) if ctx.needs_input_grad[3] else None
+        dB = (dy.t() @ t).mul_(multiplier).to(b_dtype) if ctx.needs_input_grad[4] else None
+        dx = None
+        if ctx.needs_input_grad[0]:
+            if ctx.fold: dx = dy @ torch.addmm(W, Bf, A)
+            elif mask is None: dx = (dy @ W).addmm_(dt, A)
+            else: dx = (dy @ W).addcmul_(dt @ A, _mask_as(mask, dy.dtype).reshape(h.shape))
+            dx = dx.view(shape).to(x_dtype)
+        return dx, None, None, dA, dB, None, None
+
+def fused_lora_linear(x, weight, bias, A, B, multiplier:float=1.0, mask=None):
+    "`x Wᵀ + b + multiplier · (mask ⊙ x) Aᵀ Bᵀ`: a frozen linear layer plus its low-rank update (`mask` from `keep_mask`)."
+    if weight.requires_grad or (bias is not None and bias.requires_grad):  # base weights train too: plain ops
+        h = x if mask is None else x * mask
+        return F.linear(x, weight, bias) + F.linear(F.linear(h, A), B * multiplier)
+    return LoraLinearFunction.apply(x, weight, bias, A, B, multiplier, mask)
+
+# %% ../nbs/00_lora.ipynb #9399252f
+@patch
+def fused_linear(self:LoraLayer, x, weight, bias, A, B):
+    "`adapted_linear` as one `LoraLinearFunction`, dropout drawn by `keep_mask`."
+    mask, rescale = keep_mask(x, self.dropout.p) if self.training else (None, 1.0)
+    return fused_lora_linear(x, weight, bias, A, B, self.multiplier(rescale), mask)
+
+LoraLayer.fused = True

@@ -15,7 +15,8 @@ import pandas as pd
 from fastcore.script import call_parse
 
 from .data import load_image
-from .lora import atomic_write, cli_errors, read_lora_metadata
+from .core import atomic_write, cli_errors
+from .lora import read_lora_metadata
 from .eval import EvalResult, compare, run_settings, summarize
 from .train import RunDir
 

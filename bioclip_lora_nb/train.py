@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/train.html.md"""
 
 # %% ../nbs/02_train.ipynb #cecb729e
 from __future__ import annotations
-import argparse, dataclasses, datetime, json, logging, math, os, re, sys, time, warnings
+import argparse, contextlib, dataclasses, datetime, json, logging, math, os, re, secrets, shutil, socket, sys, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,15 +22,17 @@ from fastcore.script import bool_arg
 from tqdm.auto import tqdm
 
 from . import __version__
-from .lora import (BIOCLIP2, cli_errors, resolve_model_name, LoraConfig, apply_lora_to_model, atomic_write, get_lora_parameters,
-                                  load_base_model, load_lora_state_dict, default_device, encode_text_cut, lora_state_dict, save_lora_weights)
+from .core import cli_errors, atomic_write, default_device
+from .lora import (BIOCLIP2, resolve_model_name, LoraConfig, apply_lora_to_model, get_lora_parameters,
+                                  load_base_model, load_lora_state_dict, encode_text_cut, lora_state_dict,
+                                  save_lora_weights)
 from .data import (LABEL_KINDS, CsvDataset, DataError, check_splits, label_texts, make_demo_dataset, make_loader,
                                   prepare_dataset_from_folders, validate_dataset,
                                   few_shot_split, _write_csv)
 
 # %% auto #0
-__all__ = ['PROMPT', 'JOB_CELLS', 'class_prompts', 'TrainConfig', 'ce_loss', 'masked_clip_loss', 'lr_lambda', 'run_name',
-           'RunDir', 'FitResult', 'fit', 'train_parser', 'train_cli', 'run_only_the_job']
+__all__ = ['PROMPT', 'RESUME_MAY_CHANGE', 'JOB_CELLS', 'class_prompts', 'TrainConfig', 'ce_loss', 'masked_clip_loss', 'lr_lambda',
+           'run_name', 'RunDir', 'unfinished_runs', 'FitResult', 'fit', 'train_parser', 'train_cli', 'run_only_the_job']
 
 # %% ../nbs/02_train.ipynb #cb1604c0
 PROMPT = "a photo of {}."
@@ -139,9 +141,20 @@ def lr_lambda(total_steps:int, warmup:int):
 def _slug(s) -> str: return re.sub(r"[^A-Za-z0-9._-]+", "-", str(s)).strip("-")
 
 def run_name(cfg:TrainConfig, precision:str, workers:int) -> str:
-    "The original scripts' run folder name: date, model, lr, batch size, workers, precision."
+    "The original scripts' run folder name (date, model, lr, batch size, workers, precision), then the seed and a random suffix."
     date = datetime.datetime.now().strftime("%Y_%m_%d-%H_%M_%S")
-    return f"{date}-model_{_slug(cfg.model.split('/')[-1])}-lr_{cfg.lr:g}-b_{cfg.batch_size}-j_{workers}-p_{precision}"
+    return (f"{date}-model_{_slug(cfg.model.split('/')[-1])}-lr_{cfg.lr:g}-b_{cfg.batch_size}-j_{workers}-p_{precision}"
+            f"-s_{cfg.seed}-{secrets.token_hex(2)}")  # a job array's runs may start in the same second
+
+def _read_jsonl(path:Path) -> list:
+    "The records of a JSON-lines file; a last line cut short by a kill is left out."
+    lines = path.read_text().splitlines() if path.exists() else []
+    rows = []
+    for n, line in enumerate(lines, 1):
+        try: rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if n < len(lines): raise ValueError(f"{path}: line {n} is not JSON ({line[:60]!r}): the file was edited or damaged.") from None
+    return rows
 
 class RunDir:
     "A run folder's layout: what `fit` writes there, and what eval, report and export read back."
@@ -149,10 +162,10 @@ class RunDir:
         self.path = Path(path)
         self.checkpoints, self.data = self.path/"checkpoints", self.path/"data"
         self.latest, self.metrics, self.log = self.checkpoints/"latest.pt", self.path/"metrics.jsonl", self.path/"out.log"
-        self.params_json, self.params_txt = self.path/"params.json", self.path/"params.txt"
+        self.params_json, self.params_txt, self.lock = self.path/"params.json", self.path/"params.txt", self.path/"lock.json"
 
     def __repr__(self): return f"RunDir('{self.path}')"
-    def trained(self) -> bool: return self.metrics.exists() or any(self.checkpoints.glob("*"))  # a step was logged or saved
+    def trained(self) -> bool: return any(self.checkpoints.glob("*"))  # something was saved: starting afresh would lose it
     def adapter(self, epoch:int) -> Path: return self.checkpoints/f"lora_epoch_{epoch}.safetensors"
 
     def adapters(self) -> list:
@@ -166,13 +179,17 @@ class RunDir:
 
     def history(self) -> pd.DataFrame:
         "metrics.jsonl as a DataFrame: step rows, and epoch rows that carry val_top1."
-        return pd.read_json(self.metrics, lines=True) if self.metrics.exists() and self.metrics.stat().st_size else pd.DataFrame()
+        return pd.DataFrame(_read_jsonl(self.metrics))
 
     def record(self) -> dict:
         "params.json: the settings, what they resolved to, the data and classes, and the versions."
         if not self.params_json.exists():
             raise FileNotFoundError(f"{self.path} has no params.json: pass a run folder written by `fit` (bioclip-lora-train).")
         return json.loads(self.params_json.read_text())
+
+    def finished(self) -> bool:
+        "Did the run train all its epochs? (Its last epoch's adapter is written.)"
+        return self.params_json.exists() and self.adapter(self.record()["config"]["epochs"]).exists()
 
     def write_record(self, record:dict):
         "params.json for programs, and params.txt (`key: value` lines) for people."
@@ -186,17 +203,84 @@ def from_run(cls:TrainConfig, run_dir:str|Path) -> TrainConfig:
     "The settings a run was started with, read back from its `params.json`."
     return cls(**RunDir(run_dir).record()["config"])
 
-def _find_resume(cfg:TrainConfig) -> Path:
-    "The `latest.pt` that `cfg.resume` points at."
-    if cfg.resume == "latest":
-        root = Path(cfg.logs)/cfg.name if cfg.name else Path(cfg.logs)
-        found = sorted(root.glob("checkpoints/latest.pt" if cfg.name else "*/checkpoints/latest.pt"), key=os.path.getmtime)
-        if not found: raise FileNotFoundError(f"resume='latest': no checkpoints/latest.pt under {root}.")
-        return found[-1]
-    p = Path(cfg.resume)
-    p = p/"checkpoints"/"latest.pt" if p.is_dir() else p
-    if not p.is_file(): raise FileNotFoundError(f"resume={cfg.resume!r}: {p} not found.")
-    return p
+# %% ../nbs/02_train.ipynb #cc205010
+def _alive(holder:dict) -> bool:
+    "Is the process that wrote a lock still running? One on another host is assumed to be."
+    if holder.get("host") != socket.gethostname(): return True
+    try: os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass  # alive, another user's
+    return True
+
+@patch
+def acquire(self:RunDir) -> RunDir:
+    "Take the folder's lock for this process: refused while a live run holds it, taken over from a dead one."
+    self.path.mkdir(parents=True, exist_ok=True)
+    me = dict(pid=os.getpid(), host=socket.gethostname(), since=datetime.datetime.now().isoformat(timespec="seconds"))
+    for _ in range(2):
+        try: fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            try: holder = json.loads(self.lock.read_text())
+            except (OSError, ValueError): holder = {}  # cut short by a kill
+            if holder and _alive(holder):
+                raise FileExistsError(f"{self.path} is in use by a run (pid {holder['pid']} on {holder['host']}, since {holder['since']}). "
+                                      f"Wait for it to end or choose another name; if that process is gone, delete {self.lock}.") from None
+            self.lock.unlink(missing_ok=True)  # its process is gone
+            continue
+        with os.fdopen(fd, "w") as f: json.dump(me, f)
+        return self
+    raise FileExistsError(f"{self.lock}: another process took it at the same moment.")
+
+@patch
+def release(self:RunDir):
+    "Give the lock back, if this process holds it."
+    try: holder = json.loads(self.lock.read_text())
+    except (OSError, ValueError): return
+    if (holder.get("pid"), holder.get("host")) == (os.getpid(), socket.gethostname()): self.lock.unlink()
+
+# %% ../nbs/02_train.ipynb #3d51e320
+RESUME_MAY_CHANGE = ("resume", "logs", "name", "workers", "device", "grad_checkpointing", "log_every_n_steps",
+                     "save_every_n_steps", "save_frequency")
+
+def unfinished_runs(logs:str|Path) -> list:
+    "The run folders under `logs` with a record that have not trained all their epochs, oldest first."
+    runs = [RunDir(p.parent) for p in Path(logs).glob("*/params.json")]
+    return sorted((r for r in runs if not r.finished()), key=lambda r: r.params_json.stat().st_mtime)
+
+def _resume_target(cfg:TrainConfig) -> RunDir:
+    "The run folder `cfg.resume` points at: a name, a folder, a `latest.pt`, or the one unfinished run under `cfg.logs`."
+    if cfg.resume != "latest": run = RunDir(Path(cfg.resume).parent.parent if Path(cfg.resume).name == "latest.pt" else cfg.resume)
+    elif cfg.name: run = RunDir(Path(cfg.logs)/cfg.name)
+    elif len(found := unfinished_runs(cfg.logs)) == 1: run = found[0]
+    else:
+        raise FileNotFoundError(f"resume='latest': {len(found) or 'no'} unfinished runs under {cfg.logs}" +
+                                (f" ({', '.join(r.path.name for r in found)}): say which with name=… (--name)." if found else
+                                 ". Finished runs are never extended: start a new run to train longer."))
+    if not run.params_json.exists():
+        raise FileNotFoundError(f"resume={cfg.resume!r}: {run.path} holds no run record (params.json), so there is nothing to resume. "
+                                f"Start the run without resume (nothing of it was saved).")
+    if run.finished():
+        raise FileExistsError(f"resume: {run.path} trained all its {run.record()['config']['epochs']} epochs, and a finished run "
+                              f"is never extended. To train longer, start a new run.")
+    return run
+
+def _resumed_config(run:RunDir, given:dict) -> TrainConfig:
+    "The run's own settings from its record, with those of `given` that don't change the training; any other change is refused."
+    recorded = TrainConfig.from_run(run.path)
+    asked = TrainConfig(**{**dataclasses.asdict(recorded), **given})
+    changed = [k for k in given if k not in RESUME_MAY_CHANGE and str(getattr(asked, k)) != str(getattr(recorded, k))]
+    if changed:
+        raise ValueError(f"resume: {run.path} trained with {', '.join(f'{k}={getattr(recorded, k)!r}' for k in changed)}; a resumed "
+                         f"run keeps its settings, so {', '.join(f'{k}={getattr(asked, k)!r}' for k in changed)} is refused. "
+                         f"Leave {'them' if len(changed) > 1 else 'it'} out, or start a new run.")
+    return dataclasses.replace(asked, logs=str(run.path.parent), name=run.path.name)
+
+def _settings(given:dict) -> tuple:
+    "`(TrainConfig, RunDir being resumed or None)` for `fit`'s arguments: a resume takes its run's own settings."
+    cfg = TrainConfig(**given)
+    if not cfg.resume: return cfg, None
+    run = _resume_target(cfg)
+    return _resumed_config(run, given), run
 
 # %% ../nbs/02_train.ipynb #c0874852
 _PREPARED = dict(img_key="filepath", caption_key="caption", sep="\t")  # how `prepare_dataset_from_folders` writes its CSVs
@@ -251,8 +335,16 @@ def _save_state(path:Path, model, opt, sched, step:int, epoch:int, batch:int):
                  cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
+_STATE_KEYS = {"lora", "optimizer", "scheduler", "step", "epoch", "batch", "torch_rng", "cuda_rng"}
+
 def _load_state(path:Path, model, opt, sched) -> dict:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    "Restore the LoRA weights, optimizer, schedule and RNG from `path`; returns the state (step, epoch, batch)."
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or _STATE_KEYS - set(state): raise ValueError(f"missing {sorted(_STATE_KEYS - set(state or {}))}")
+    except Exception as e:
+        raise ValueError(f"{path} is damaged and can't be resumed from ({type(e).__name__}: {e}). The adapters saved beside it "
+                         f"are separate files; to train again, start a new run.") from None
     load_lora_state_dict(model, state["lora"], source=str(path))
     opt.load_state_dict(state["optimizer"]); sched.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
@@ -260,10 +352,10 @@ def _load_state(path:Path, model, opt, sched) -> dict:
     return state
 
 def _trim_metrics(path:Path, step:int):
-    "Drop metrics logged after `step` (the run is resuming from there and will log them again)."
+    "Drop metrics logged after `step` (the run resumes from there and logs them again), and a last line a kill cut short."
     if not path.exists(): return
-    keep = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= step]
-    atomic_write(path, lambda tmp: Path(tmp).write_text("".join(l + "\n" for l in keep)))
+    keep = [row for row in _read_jsonl(path) if row["step"] <= step]
+    atomic_write(path, lambda tmp: Path(tmp).write_text("".join(json.dumps(row) + "\n" for row in keep)))
 
 # %% ../nbs/02_train.ipynb #b1042ba0
 def _init_distributed(device:torch.device) -> tuple:
@@ -293,7 +385,8 @@ def _logger(path:Path|None) -> logging.Logger:
     for h in list(log.handlers): log.removeHandler(h); h.close()
     if path is not None:
         fh = logging.FileHandler(path); fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        log.addHandler(fh)
+        console = logging.StreamHandler(sys.stderr); console.setLevel(logging.WARNING)  # skipped rows and the like: seen, not only logged
+        log.addHandler(fh); log.addHandler(console)
     return log
 
 def _resolve_precision(precision:str, device:torch.device) -> str:
@@ -362,15 +455,42 @@ def _steps_per_epoch(n_images:int, cfg:TrainConfig, world:int) -> int:
     return n_batches // cfg.accum_steps
 
 # %% ../nbs/02_train.ipynb #cd3f0882
-def _open_run(cfg:TrainConfig, precision:str, workers:int, process_rank:int) -> tuple:
-    "`(RunDir, latest.pt to resume from or None)`; a folder that holds a trained run is refused unless resuming."
-    resume_from = _find_resume(cfg) if cfg.resume else None
-    run = RunDir(resume_from.parent.parent if resume_from else Path(cfg.logs)/(cfg.name or run_name(cfg, precision, workers)))
-    if process_rank == 0:
-        if resume_from is None and run.trained():  # a folder of a run that failed its checks before training may be reused
-            raise FileExistsError(f"{run.path} holds a run: pass resume='latest' to continue it, or another name.")
+@contextlib.contextmanager
+def _open_run(cfg:TrainConfig, resumed:RunDir|None, precision:str, workers:int, process_rank:int, world:int):
+    "The run folder, locked while the run trains. A folder with saved checkpoints is refused unless resuming."
+    name = [cfg.name or run_name(cfg, precision, workers)]
+    if world > 1: dist.broadcast_object_list(name, src=0)  # one folder: process 0's name
+    run = resumed or RunDir(Path(cfg.logs)/name[0])
+    if process_rank: yield run; return
+    run.acquire()
+    try:
+        if resumed is None and run.trained():
+            raise FileExistsError(f"{run.path} holds a run with saved checkpoints: pass resume='latest' (and its name) to continue it, "
+                                  f"or choose another name.")
+        if resumed is None or not run.latest.exists():  # starting at step 0: metrics of an attempt that saved nothing go
+            run.metrics.unlink(missing_ok=True); shutil.rmtree(run.path/"tensorboard", ignore_errors=True)
         run.checkpoints.mkdir(parents=True, exist_ok=True)
-    return run, resume_from
+        yield run
+    finally: run.release()
+
+def _restore(loop, resumed:RunDir|None, log) -> tuple:
+    "`(step, epoch, batch)` to start from: zeros, or where the resumed run's `latest.pt` left off (its metrics trimmed to match)."
+    if resumed is None or not resumed.latest.exists(): return 0, 0, 0
+    state = _load_state(resumed.latest, loop.model, loop.opt, loop.sched)
+    if loop.process_rank == 0: _trim_metrics(resumed.metrics, state["step"])
+    log.info(f"resumed from {resumed.latest} at step {state['step']} (epoch {state['epoch']}, batch {state['batch']})")
+    return state["step"], state["epoch"], state["batch"]
+
+def _start_record(loop, sources:dict, val_ds, steps_per_epoch:int, log):
+    "Process 0, before the first step: the run record (params.json, params.txt), a log line, the tensorboard writer."
+    cfg, run, train_ds = loop.cfg, loop.run, loop.train_ds
+    resolved = dict(device=str(loop.device), precision=loop.precision, workers=loop.workers, world_size=loop.world)
+    run.write_record(_run_record(cfg, resolved, sources, train_ds.classes, n_train=len(train_ds),
+                                 n_val=len(val_ds) if val_ds else 0, total_steps=cfg.epochs * steps_per_epoch))
+    log.info(f"training {sum(p.numel() for p in loop.params):,} LoRA parameters on {len(train_ds)} images of "
+             f"{len(train_ds.classes)} classes for {cfg.epochs * steps_per_epoch} steps")
+    from torch.utils.tensorboard import SummaryWriter
+    loop.tb = SummaryWriter(str(run.path/"tensorboard"))
 
 @dataclass
 class _Loop:
@@ -423,54 +543,48 @@ def _train_epoch(loop:_Loop, epoch:int, skip:int, step:int) -> tuple:
     bar.close()
     return step, lossv
 
+def _end_epoch(loop:_Loop, epoch:int, step:int, loss:float, val_ds, log) -> Path|None:
+    "Process 0, after an epoch: validate, log, save the adapter (every `save_frequency` epochs, and the last) and `latest.pt`."
+    cfg, run = loop.cfg, loop.run
+    row = dict(step=step, epoch=epoch + 1, loss=loss, lr=loop.sched.get_last_lr()[0])
+    if val_ds is not None:
+        row["val_top1"] = _val_top1(loop.model, val_ds, loop.class_tokens, cfg.batch_size, loop.workers, loop.device, loop.autocast)
+    _log_metrics(run, loop.tb, row)
+    log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+    adapter = None
+    if (epoch + 1) % cfg.save_frequency == 0 or epoch + 1 == cfg.epochs: adapter = save_lora_weights(loop.model, run.adapter(epoch + 1))
+    _save_state(run.latest, loop.model, loop.opt, loop.sched, step, epoch + 1, 0)
+    return adapter
+
 # %% ../nbs/02_train.ipynb #7aa6c77e
 @delegates(TrainConfig)
 def fit(**kwargs) -> FitResult:
     "Train LoRA adapters on an open_clip model (BioCLIP 2 by default); every argument is a `TrainConfig` field."
-    cfg = TrainConfig(**kwargs)
+    cfg, resumed = _settings(kwargs)
     device = torch.device(cfg.device or default_device())
     process_rank, world = _init_distributed(device)
     precision, workers = _resolve_precision(cfg.precision, device), _resolve_workers(cfg.workers)
-    run, resume_from = _open_run(cfg, precision, workers, process_rank)
-    log = _logger(run.log if process_rank == 0 else None)
-    model, train_ds, val_ds, class_tokens, sources = _build(cfg, device, run, log, process_rank, world)
-    steps_per_epoch = _steps_per_epoch(len(train_ds), cfg, world)
-    params = get_lora_parameters(model)
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.epochs * steps_per_epoch, cfg.warmup))
-    loop = _Loop(cfg, run, model, params, opt, sched, train_ds, class_tokens, device, precision, workers, process_rank, world,
-                 n_micro=steps_per_epoch * cfg.accum_steps)
-    step, start_epoch, start_batch = 0, 0, 0
-    if resume_from:
-        state = _load_state(resume_from, model, opt, sched)
-        step, start_epoch, start_batch = state["step"], state["epoch"], state["batch"]
-        if process_rank == 0: _trim_metrics(run.metrics, step)
-        log.info(f"resumed from {resume_from} at step {step} (epoch {start_epoch}, batch {start_batch})")
-    if process_rank == 0:
-        resolved = dict(device=str(device), precision=precision, workers=workers, world_size=world)
-        run.write_record(_run_record(cfg, resolved, sources, train_ds.classes, n_train=len(train_ds),
-                                     n_val=len(val_ds) if val_ds else 0, total_steps=cfg.epochs * steps_per_epoch))
-        log.info(f"training {sum(p.numel() for p in params):,} LoRA parameters on {len(train_ds)} images of "
-                 f"{len(train_ds.classes)} classes for {cfg.epochs * steps_per_epoch} steps")
-        from torch.utils.tensorboard import SummaryWriter
-        loop.tb = SummaryWriter(str(run.path/"tensorboard"))
-    if not cfg.enable_text:  # a frozen text tower: the class texts are encoded once
-        with torch.no_grad(), loop.autocast(): loop.fixed_class_features = encode_text_cut(model, class_tokens)
+    with _open_run(cfg, resumed, precision, workers, process_rank, world) as run:
+        log = _logger(run.log if process_rank == 0 else None)
+        model, train_ds, val_ds, class_tokens, sources = _build(cfg, device, run, log, process_rank, world)
+        steps_per_epoch = _steps_per_epoch(len(train_ds), cfg, world)
+        params = get_lora_parameters(model)
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.epochs * steps_per_epoch, cfg.warmup))
+        loop = _Loop(cfg, run, model, params, opt, sched, train_ds, class_tokens, device, precision, workers, process_rank, world,
+                     n_micro=steps_per_epoch * cfg.accum_steps)
+        step, start_epoch, start_batch = _restore(loop, resumed, log)
+        if process_rank == 0: _start_record(loop, sources, val_ds, steps_per_epoch, log)
+        if not cfg.enable_text:  # a frozen text tower: the class texts are encoded once
+            with torch.no_grad(), loop.autocast(): loop.fixed_class_features = encode_text_cut(model, class_tokens)
 
-    checkpoints = run.adapters()
-    for epoch in range(start_epoch, cfg.epochs):
-        model.train()
-        step, loss = _train_epoch(loop, epoch, start_batch if epoch == start_epoch else 0, step)
-        if process_rank: continue
-        row = dict(step=step, epoch=epoch + 1, loss=loss, lr=sched.get_last_lr()[0])
-        if val_ds is not None: row["val_top1"] = _val_top1(model, val_ds, class_tokens, cfg.batch_size, workers, device, loop.autocast)
-        _log_metrics(run, loop.tb, row)
-        log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-        if (epoch + 1) % cfg.save_frequency == 0 or epoch + 1 == cfg.epochs:
-            checkpoints.append(save_lora_weights(model, run.adapter(epoch + 1)))
-        _save_state(run.latest, model, opt, sched, step, epoch + 1, 0)
-    if loop.tb: loop.tb.close()
-    if world > 1: dist.barrier()
+        checkpoints = run.adapters()
+        for epoch in range(start_epoch, cfg.epochs):
+            model.train()
+            step, loss = _train_epoch(loop, epoch, start_batch if epoch == start_epoch else 0, step)
+            if process_rank == 0 and (adapter := _end_epoch(loop, epoch, step, loss, val_ds, log)): checkpoints.append(adapter)
+        if loop.tb: loop.tb.close()
+        if world > 1: dist.barrier()
     return FitResult(run.path, model, run.history(), checkpoints, train_ds.classes)
 fit.__delwrap__ = TrainConfig  # docments reads each argument's doc from the dataclass: `fit?` and show_doc list them
 
@@ -480,27 +594,39 @@ _FLAG_ALIASES = dict(rank=["--lora-rank"], alpha=["--lora-alpha"], dropout=["--l
                      enable_text=["--lora-enable-text"], targets=["--lora-targets"], logs=["--run-root"])
 _FLAG_TYPES = {"int": int, "float": float, "bool": bool_arg}
 
-def train_parser() -> argparse.ArgumentParser:
-    "`bioclip-lora-train`'s flags: one per `TrainConfig` field (`batch_size` → `--batch-size`) with its doc, and the original spellings."
+def train_parser(given_only:bool=False) -> argparse.ArgumentParser:
+    "`bioclip-lora-train`'s flags: one per `TrainConfig` field (`batch_size` → `--batch-size`) with its doc, and the original spellings; `given_only`: parse only the flags given."
     p = argparse.ArgumentParser(prog="bioclip-lora-train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                 description="Train LoRA adapters for BioCLIP 2 (or any open_clip model).")
     docs = docments(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         kind = _FLAG_TYPES.get(f.type.split("|")[0].strip(), str)  # annotations are strings (`from __future__ import annotations`)
         flag = dict(nargs="?", const=True) if kind is bool_arg else {}  # `--flag`, `--flag true` or `--flag false`
-        p.add_argument(f"--{f.name.replace('_', '-')}", *_FLAG_ALIASES.get(f.name, []), dest=f.name, type=kind, default=f.default,
+        p.add_argument(f"--{f.name.replace('_', '-')}", *_FLAG_ALIASES.get(f.name, []), dest=f.name, type=kind,
+                       default=argparse.SUPPRESS if given_only else f.default,
                        help=docs[f.name], **flag)
     p.add_argument("--use-lora", type=bool_arg, nargs="?", const=True, default=True,
                    help="accepted for the original scripts' command lines: LoRA is what this trains")
     p.add_argument("--dataset-type", default="csv", choices=("csv", "auto"), help="accepted for the original scripts' command lines")
     return p
 
+def _ask_which(runs:list) -> str:
+    "On a terminal, the name of the run the user picks from `runs`."
+    for n, r in enumerate(runs, 1): print(f"{n}. {r.path.name}")
+    pick = input(f"Several unfinished runs; resume which (1-{len(runs)})? ").strip()
+    if not pick.isdigit() or not 1 <= int(pick) <= len(runs): raise ValueError(f"no run {pick!r}: pass --name to say which.")
+    return runs[int(pick) - 1].path.name
+
 def train_cli(argv:list|None=None):
     "`bioclip-lora-train`: `fit` from the command line (`--help` lists every flag)."
-    args = vars(train_parser().parse_args(argv))
-    args.pop("dataset_type")
-    if not args.pop("use_lora"): raise SystemExit("bioclip-lora-train: --use-lora false: this tool trains LoRA adapters only.")
-    with cli_errors("bioclip-lora-train"): res = fit(**args)
+    train_parser().parse_args(argv)  # --help, and every value checked, with the defaults shown
+    args = vars(train_parser(given_only=True).parse_args(argv))  # fit gets only what was given: a resume keeps the run's settings
+    args.pop("dataset_type", None)
+    if not args.pop("use_lora", True): raise SystemExit("bioclip-lora-train: --use-lora false: this tool trains LoRA adapters only.")
+    with cli_errors("bioclip-lora-train"):
+        if args.get("resume") == "latest" and not args.get("name") and sys.stdin.isatty():
+            if len(runs := unfinished_runs(args.get("logs", TrainConfig.logs))) > 1: args["name"] = _ask_which(runs)
+        res = fit(**args)
     if not dist.is_initialized() or dist.get_rank() == 0:
         print(f"run folder: {res.run_dir}")
         if len(res.checkpoints): print(f"adapter: {res.checkpoints[-1]}")
