@@ -80,7 +80,7 @@ class TrainConfig:
     csv_separator:str = "\t" # dataset CSV separator
     csv_img_key:str = "filepath" # dataset CSV image column
     csv_caption_key:str = "caption" # dataset CSV caption column
-    on_bad_data:str = "raise" # "raise" or "skip" unreadable rows (reported in out.log)
+    on_bad_data:str = "raise" # "raise" or "skip" unreadable rows (summarised on the console and in out.log)
     shots:int|None = None # few-shot: train on this many images per class (a support set, in the run's data/), None: all
     shot_seed:int = 0 # which images the support set keeps
     grad_checkpointing:bool = False # open_clip's gradient checkpointing: less activation memory, an extra forward per block
