@@ -26,13 +26,16 @@ __all__ = ['plot_loss_curve', 'plot_per_class', 'top_confusions', 'plot_confusio
 
 # %% ../nbs/04_report.ipynb #a4107aec
 def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=None):
-    "Train loss (raw + smoothed) with the LR on a twin axis, and val top-1 per epoch; saved to `path` if given."
+    "Train loss (raw + smoothed, from 10 points) with the LR on a twin axis, and val top-1 per epoch; saved to `path` if given."
     steps = history[history.val_top1.isna()] if "val_top1" in history else history  # epoch rows carry val_top1
     if steps.empty: steps = history  # a run shorter than log_every_n_steps logged only its epoch ends
     fig, (ax, ax_val) = plt.subplots(2, 1, figsize=(8, 6.5), height_ratios=[2, 1], sharex=True)
-    ax.plot(steps.step, steps.loss, color="tab:blue", alpha=0.3, lw=1, label="train loss")
-    alpha = max(1 - smooth, min(1.0, 5 / max(len(steps), 1)))  # a short run is smoothed less: an EMA over 10 points only lags
-    ax.plot(steps.step, steps.loss.ewm(alpha=alpha).mean(), color="tab:blue", lw=2, label=f"smoothed (EMA {1 - alpha:.2g})")
+    if len(steps) < 10:  # too few points to smooth: each one, marked
+        ax.plot(steps.step, steps.loss, "o-", color="tab:blue", lw=2, label="train loss")
+    else:
+        ax.plot(steps.step, steps.loss, color="tab:blue", alpha=0.3, lw=1, label="train loss")
+        alpha = max(1 - smooth, min(0.5, 10 / len(steps)))  # a short run is smoothed less: its EMA must not lag far behind
+        ax.plot(steps.step, steps.loss.ewm(alpha=alpha).mean(), color="tab:blue", lw=2, label=f"smoothed (EMA weight {1 - alpha:.2g})")
     ax.set_ylabel("train loss (cross-entropy)"); ax.set_ylim(0, 1.3 * steps.loss.max()); ax.grid(alpha=0.3)  # headroom for the legend
     lr_ax = ax.twinx()
     lr_ax.plot(steps.step, steps.lr, color="tab:orange", lw=1.2, ls="--", label="learning rate")
@@ -45,7 +48,8 @@ def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=N
         ax_val.plot(ep.step, ep.val_top1, "o-", color="tab:green")
         for s, v, e in zip(ep.step, ep.val_top1, ep.epoch): ax_val.annotate(f"{v:.0%}", (s, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
     else: ax_val.text(0.5, 0.5, "no validation data", transform=ax_val.transAxes, ha="center", va="center", color="gray")
-    ax_val.set_ylim(0, 1.05); ax_val.set_ylabel("val top-1 (per epoch)"); ax_val.set_xlabel("optimizer step"); ax_val.grid(alpha=0.3)
+    ax_val.set_ylim(0, 1.15); ax_val.set_ylabel("val top-1 (per epoch)"); ax_val.set_xlabel("optimizer step"); ax_val.grid(alpha=0.3)
+    ax_val.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # steps are whole numbers
     fig.tight_layout()
     if path: fig.savefig(path, dpi=120)
     return fig
