@@ -44,6 +44,13 @@ def floor_step(model, params, images, texts, loss_fn):
         clip_step(model, params, images, texts, loss_fn)
 
 
+def plain_step(model, params, images, texts, loss_fn):
+    "`clip_step` on the plain tensor ops of `00_lora` (`LoraLayer.fused = False`): what the fused op saves."
+    lora.LoraLayer.fused = False
+    try: clip_step(model, params, images, texts, loss_fn)
+    finally: lora.LoraLayer.fused = True
+
+
 def forward_only(model, images, texts):
     with torch.no_grad(), autocast(): model(images, texts)
 
@@ -110,15 +117,17 @@ def main(model_name="ViT-B-16", batch=8, rounds=9, rank=8, device="cpu", precisi
     print(f"{model_name} {precision} on {where}, batch {batch}, {size[0]} px, r={rank}, {rounds} rounds")
 
     ours = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank, targets=("q", "k", "v")))
+    ours_plain = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank, targets=("q", "k", "v")))
     ours_p0 = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank, dropout=0.0))
     ours_floor = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank))
     ours_out = apply_lora_to_model(copy.deepcopy(base), LoraConfig(rank=rank, targets=("q", "k", "v", "out")))
     peft_m = peft_model(copy.deepcopy(base), rank)
     full = copy.deepcopy(base)
-    for m in (ours, ours_p0, ours_floor, ours_out, peft_m, full):
+    for m in (ours, ours_plain, ours_p0, ours_floor, ours_out, peft_m, full):
         if m is not None: m.train()
     variants = {
         "ours q,k,v": lambda: clip_step(ours, get_lora_parameters(ours), images, texts, loss_fn),
+        "ours q,k,v, plain ops": lambda: plain_step(ours_plain, get_lora_parameters(ours_plain), images, texts, loss_fn),
         "ours q,k,v, dropout 0": lambda: clip_step(ours_p0, get_lora_parameters(ours_p0), images, texts, loss_fn),
         "floor: ours without LoRA math": lambda: floor_step(ours_floor, get_lora_parameters(ours_floor), images, texts, loss_fn),
         "ours q,k,v,out": lambda: clip_step(ours_out, get_lora_parameters(ours_out), images, texts, loss_fn),
@@ -129,7 +138,7 @@ def main(model_name="ViT-B-16", batch=8, rounds=9, rank=8, device="cpu", precisi
     }
     if peft_m is None: del variants["PEFT attn (in_proj+out_proj)"]
     step, peak = round_robin(variants, rounds)
-    del peft_m, full, ours_p0, ours_floor
+    del peft_m, full, ours_p0, ours_floor, ours_plain
     fastest, step = {k: min(v) for k, v in step.items()}, {k: statistics.median(v) for k, v in step.items()}
     fwd = step["forward only (base, no grad)"]
     print("\ntraining step (median s, fastest round in brackets):")
@@ -144,6 +153,7 @@ def main(model_name="ViT-B-16", batch=8, rounds=9, rank=8, device="cpu", precisi
     print(f"  ours q,k,v / forward-only             {step['ours q,k,v'] / fwd:.3f}   (target <= 2.1)")
     print(f"  ours / full fine-tuning               {step['ours q,k,v'] / step['full fine-tuning']:.3f}")
     print(f"  LoRA math's share of our step         {1 - step['floor: ours without LoRA math'] / step['ours q,k,v']:+.1%}")
+    print(f"  fused op / plain ops                  {step['ours q,k,v'] / step['ours q,k,v, plain ops']:.3f}")
 
     for m in (base, ours): m.eval()
     randomize_lora_(ours)
