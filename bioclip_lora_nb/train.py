@@ -256,6 +256,7 @@ def _resume_target(cfg:TrainConfig) -> RunDir:
         raise FileNotFoundError(f"resume='latest': {len(found) or 'no'} unfinished runs under {cfg.logs}" +
                                 (f" ({', '.join(r.path.name for r in found)}): say which with name=… (--name)." if found else
                                  ". Finished runs are never extended: start a new run to train longer."))
+    if not run.path.is_dir(): raise FileNotFoundError(f"resume={cfg.resume!r}: there is no run folder {run.path}.")
     if not run.params_json.exists():
         raise FileNotFoundError(f"resume={cfg.resume!r}: {run.path} holds no run record (params.json), so there is nothing to resume. "
                                 f"Start the run without resume (nothing of it was saved).")
