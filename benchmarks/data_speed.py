@@ -7,7 +7,7 @@ and `ViT-B-16` on this CPU. Prints the ratios (goal: loader >= 2x the model's ra
 
     python benchmarks/data_speed.py [--n-images 48] [--batch 8]
 """
-import argparse, tempfile, time
+import argparse, statistics, tempfile, time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from bioclip_lora_nb.data import CsvDataset, make_loader, prepare_dataset_from_folders
+from bioclip_lora_nb.data import CsvDataset, _SeededSamples, make_loader, prepare_dataset_from_folders
 from bioclip_lora_nb.lora import LoraConfig, apply_lora_to_model, get_lora_parameters, load_base_model
 
 SIZES = [(1280, 960), (1600, 1200), (2048, 1536), (2304, 1728)]  # 1.2, 1.9, 3.1, 4.0 MP
@@ -41,6 +41,18 @@ def loader_rate(csv, transform, workers, batch, draft=None):
     dl = make_loader(ds, batch_size=batch, workers=workers, drop_last=False)
     t = time.perf_counter(); n = sum(len(y) for _, y in dl)
     return n / (time.perf_counter() - t)
+
+
+def seeding_cost(csv, transform, rounds=5) -> float:
+    "Seeded / plain time to read every sample: what per-sample augmentation seeds (exact resume with workers) cost."
+    ds = CsvDataset(csv, transform=transform)
+    variants, times = {"plain": ds, "seeded": _SeededSamples(ds, seed=0, epoch=0)}, {"plain": [], "seeded": []}
+    for _ in range(rounds):  # alternating, so the machine's noise hits both alike
+        for k, v in variants.items():
+            t = time.perf_counter()
+            for i in range(len(v)): v[i]
+            times[k].append(time.perf_counter() - t)
+    return statistics.median(times["seeded"]) / statistics.median(times["plain"])
 
 
 def model_rate(name, batch, steps=3):
@@ -83,6 +95,7 @@ def main(n_images=48, batch=8):
         print("\nloader speed-up over full-size decoding (x), ViT-B-16 transform:")
         piv = df[df.model == "ViT-B-16"].pivot_table(index="workers", columns="images", values="loader_img_s")
         print(piv.div(piv["original"], axis=0).round(2).to_string())
+        print(f"\nper-sample augmentation seeds (cache 256, ViT-B-16 transform): seeded / plain {seeding_cost(cached.train_csv, train_tf):.3f}")
 
 
 if __name__ == "__main__":
