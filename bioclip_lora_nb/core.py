@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['default_device', 'atomic_write', 'cli_errors']
+__all__ = ['default_device', 'atomic_write', 'atomic_write_text', 'cli_errors']
 
 # %% ../nbs/00_core.ipynb #9926894e
 def default_device() -> str:
@@ -38,6 +38,10 @@ def atomic_write(path:str|Path, write) -> Path:
     finally:
         if os.path.exists(tmp): os.remove(tmp)
     return path
+
+def atomic_write_text(path:str|Path, text:str) -> Path:
+    "`atomic_write` of a text file: records, metrics, configs, model cards."
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 # %% ../nbs/00_core.ipynb #a747b46c
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from tqdm.auto import tqdm
 
-from .core import cli_errors, atomic_write, default_device
+from .core import cli_errors, atomic_write, default_device, atomic_write_text
 from .lora import (BIOCLIP2, adapter_base_model, encode_text_cut, read_lora_metadata, base_state_dict,
                                   load_base_model, load_lora_weights, lora_layers, merge_lora, set_lora_strength)
 from .data import (IMAGE_EXTENSIONS, RANKS, CsvDataset, DataError, label_texts, load_image, make_demo_dataset, make_loader,
@@ -494,7 +494,7 @@ def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None, overw
     finally:
         for m, merged in zip(lora_layers(model), was_merged):
             if not merged: m.unmerge()
-    atomic_write(out_dir/"open_clip_config.json", lambda tmp: Path(tmp).write_text(json.dumps(config, indent=2)))
+    atomic_write_text(out_dir/"open_clip_config.json", json.dumps(config, indent=2))
     return out_dir
 
 # %% ../nbs/03_eval.ipynb #f552b1c5
@@ -522,7 +522,7 @@ def write_model_card(
              "the weights: a plain open_clip model, no adapter code needed."]
     if record:
         texts = [record["class_texts"][c] for c in record["classes"]]
-        atomic_write(out_dir/"classes.txt", lambda tmp: Path(tmp).write_text("\n".join(texts) + "\n"))
+        atomic_write_text(out_dir/"classes.txt", "\n".join(texts) + "\n")
         cfg = record["config"]
         keep = ("model", "pretrained", "rank", "alpha", "dropout", "targets", "loss", "epochs", "batch_size", "lr", "label_kind", "template", "shots")
         lines += ["", "## Training", "", f"{record['n_train']} training images of {len(texts)} classes, {record['n_val']} validation images "
@@ -543,7 +543,7 @@ def write_model_card(
               f"After `huggingface-cli upload USER/{name} {name}`, use `hf-hub:USER/{name}` wherever `local-dir:{name}` stands above.",
               "", "pybioclip converts images to RGB by dropping the alpha channel; this package composites transparent images on",
               "white (as training did). For RGB photos, the two give the same predictions."]
-    return atomic_write(out_dir/"README.md", lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n"))
+    return atomic_write_text(out_dir/"README.md", "\n".join(lines) + "\n")
 
 # %% ../nbs/03_eval.ipynb #7a653381
 def _cli_settings(run:str|None, lora_weights:str|None, **given) -> dict:
@@ -581,7 +581,7 @@ def eval_cli(
     print(table.drop(columns="adapter").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     for v in summary["verdicts"]: print(v["sentence"])
     out = out or (Path(run)/"eval.json" if run else "eval.json")
-    atomic_write(out, lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=2, default=float)))
+    atomic_write_text(out, json.dumps(summary, indent=2, default=float))
     print(f"wrote {out}")
 
 @call_parse
@@ -647,7 +647,7 @@ def predict_cli(argv:list|None=None):
         df = predict(source, [i for pat in a.images for i in list_images(pat)], classes, labels, k=a.k, label_kind="asis" if a.cls else "taxon_com",
                      batch_size=a.batch_size, device=a.device, workers=a.workers)
     text = df.to_csv(index=False) if a.format == "csv" else df.to_string(index=False) + "\n"
-    if a.output: atomic_write(a.output, lambda tmp: Path(tmp).write_text(text))
+    if a.output: atomic_write_text(a.output, text)
     else: sys.stdout.write(text)
     skipped = df.attrs["skipped"]
     print(f"bioclip-lora-predict: {df.file_name.nunique()} images predicted" + (f"; skipped {len(skipped)} that can't be read:" if len(skipped) else ""),

@@ -15,7 +15,7 @@ import pandas as pd
 from fastcore.script import call_parse
 
 from .data import load_image
-from .core import atomic_write, cli_errors
+from .core import atomic_write_text, cli_errors
 from .lora import read_lora_metadata
 from .eval import EvalResult, compare, run_settings, summarize
 from .train import RunDir
@@ -206,7 +206,7 @@ def make_report(
         md += ["## Accuracy per taxonomic rank", "", _md_table(ranks), "", "![per-rank accuracy](per_rank.png)", ""]
     md += ["![confusion matrix](confusion.png)"] if conf else ["## Top confusions", "", _md_table(top_confusions(lora))]
     md += ["", "![examples](examples.png)", ""]
-    atomic_write(out/"report.md", lambda tmp: Path(tmp).write_text("\n".join(md)))
+    atomic_write_text(out/"report.md", "\n".join(md))
     return dict(table=table, lora=lora, base=base, history=history, out=out, summary=summary)
 
 @call_parse

@@ -22,7 +22,7 @@ from fastcore.script import bool_arg
 from tqdm.auto import tqdm
 
 from . import __version__
-from .core import cli_errors, atomic_write, default_device
+from .core import cli_errors, atomic_write, default_device, atomic_write_text
 from .lora import (BIOCLIP2, resolve_model_name, LoraConfig, apply_lora_to_model, get_lora_parameters,
                                   load_base_model, load_lora_state_dict, encode_text_cut, lora_state_dict,
                                   save_lora_weights)
@@ -193,10 +193,10 @@ class RunDir:
 
     def write_record(self, record:dict):
         "params.json for programs, and params.txt (`key: value` lines) for people."
-        atomic_write(self.params_json, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str)))
+        atomic_write_text(self.params_json, json.dumps(record, indent=2, ensure_ascii=False, default=str))
         flat = {**record["config"], **{f"resolved_{k}": v for k, v in record["resolved"].items()},
                 **{k: v for k, v in record.items() if k not in ("config", "resolved", "class_texts")}}
-        atomic_write(self.params_txt, lambda tmp: Path(tmp).write_text("".join(f"{k}: {v}\n" for k, v in flat.items())))
+        atomic_write_text(self.params_txt, "".join(f"{k}: {v}\n" for k, v in flat.items()))
 
 @patch(cls_method=True)
 def from_run(cls:TrainConfig, run_dir:str|Path) -> TrainConfig:
@@ -310,7 +310,7 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
                  make_demo_dataset(run.data/"demo_images", n_classes=5, per_class=20, seed=cfg.seed)
         if folder.is_dir() and not (folder/"metadata.csv").exists():  # a folder of class folders
             log.info(f"prepared {folder}: {prepare_dataset_from_folders(folder, run.data, seed=cfg.seed)}")
-            atomic_write(run.data/"prepared_from.json", lambda tmp: Path(tmp).write_text(json.dumps(_data_fingerprint(cfg))))
+            atomic_write_text(run.data/"prepared_from.json", json.dumps(_data_fingerprint(cfg)))
     if (run.data/"train_data.csv").exists():
         train, val = (run.data/"train_data.csv", _PREPARED), val or (run.data/"val_data.csv", _PREPARED)
     tables = {}
@@ -356,7 +356,7 @@ def _trim_metrics(path:Path, step:int):
     "Drop metrics logged after `step` (the run resumes from there and logs them again), and a last line a kill cut short."
     if not path.exists(): return
     keep = [row for row in _read_jsonl(path) if row["step"] <= step]
-    atomic_write(path, lambda tmp: Path(tmp).write_text("".join(json.dumps(row) + "\n" for row in keep)))
+    atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in keep))
 
 # %% ../nbs/02_train.ipynb #b1042ba0
 def _init_distributed(device:torch.device) -> tuple:
