@@ -292,6 +292,10 @@ def few_shot_split(
     return out
 
 # %% ../nbs/01_data.ipynb #9bc38e4b
+def _hidden(path:Path, root:Path) -> bool:
+    "Is `path` hidden, or inside a hidden folder below `root`? (.thumbnails/, .DS_Store, …)"
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
 def _class_of(rel:Path, full_path:bool) -> str:
     return "/".join(rel.parts[:-1]) if full_path else rel.parts[0]
 
@@ -352,8 +356,7 @@ def prepare_dataset_from_folders(
     if output_dir.resolve().is_relative_to(input_dir.resolve()):
         raise DataError(f"{output_dir} is inside {input_dir}: its CSVs and resized copies would become a class of the next run. "
                         f"Write the split outside the photo folder.")
-    hidden = lambda p: any(part.startswith(".") for part in p.relative_to(input_dir).parts)  # .thumbnails/, .DS_Store, …
-    files = sorted(p for p in input_dir.rglob("*") if p.is_file() and not hidden(p))
+    files = sorted(p for p in input_dir.rglob("*") if p.is_file() and not _hidden(p, input_dir))
     images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS and p.parent != input_dir]
     n_ignored = len(files) - len(images)
     if not images:
@@ -375,7 +378,7 @@ def prepare_dataset_from_folders(
     rng = np.random.default_rng(seed)
     splits, rows = {"train": [], "val": []}, []
     skipped = {d.name: "no images in this folder" for d in sorted(input_dir.iterdir())
-               if d.is_dir() and not full_path_classes and d.name not in set(table.caption) and not d.name.startswith(".")}
+               if d.is_dir() and not full_path_classes and d.name not in set(table.caption) and not _hidden(d, input_dir)}
     for caption, g in good.groupby("caption", sort=True):
         if len(g) < min_per_class:
             skipped[caption] = f"{len(g)} image(s) < min_per_class={min_per_class}"

@@ -28,7 +28,7 @@ from .core import cli_errors, atomic_write, default_device, atomic_write_text
 from .lora import (BIOCLIP2, adapter_base_model, encode_text_cut, read_lora_metadata, base_state_dict,
                                   load_base_model, load_lora_weights, lora_layers, merge_lora, set_lora_strength)
 from .data import (IMAGE_EXTENSIONS, RANKS, CsvDataset, DataError, label_texts, load_image, make_demo_dataset, make_loader,
-                                  prepare_dataset_from_folders, read_dataset, read_labels, _sniff_sep)
+                                  prepare_dataset_from_folders, read_dataset, read_labels, _hidden, _sniff_sep)
 from .train import PROMPT, RunDir, fit
 
 # %% auto #0
@@ -386,8 +386,7 @@ def list_images(images) -> list:
     if isinstance(images, (list, tuple)): return [Path(p) for p in images]
     p = Path(images)
     if p.is_dir():
-        return sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTENSIONS
-                      and not any(part.startswith(".") for part in q.relative_to(p).parts))
+        return sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTENSIONS and not _hidden(q, p))
     if p.suffix.lower() in (".csv", ".tsv", ".txt") and p.is_file():
         df = pd.read_csv(p, sep=_sniff_sep(p), dtype=str, keep_default_na=False)
         col = "filepath" if "filepath" in df.columns else df.columns[0]
