@@ -100,6 +100,7 @@ def _decode(path:Path, what:str) -> str:
 def _read_table(path:Path, sep:str, what:str) -> pd.DataFrame:
     "`path` as a table of strings plus `line`, each row's line in the file (blank lines and quoted line breaks counted)."
     text = _decode(path, what)
+    if not text.strip(): return pd.DataFrame({"line": []})  # not even a header
     reader, starts, end = csv.reader(io.StringIO(text), delimiter=sep), [], 0
     for row in reader:  # the csv module says where each record starts; pandas does the parsing
         if row and not starts: width = len(row)
@@ -108,7 +109,7 @@ def _read_table(path:Path, sep:str, what:str) -> pd.DataFrame:
                             f"Quote fields that contain the separator, or fix the line.")
         if row: starts.append(end + 1)
         end = reader.line_num
-    df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL) if starts else pd.DataFrame()
+    df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
     return df.assign(line=starts[1:len(df) + 1])
 
 def read_csv_dataset(
@@ -120,9 +121,9 @@ def read_csv_dataset(
     "Read a dataset CSV into `path`, `caption`, `line` columns; `DataError` if its shape is wrong."
     csv_path = Path(csv_path)
     if not csv_path.is_file(): raise DataError(f"{csv_path}: CSV not found. Check the path (prepare a folder with `bioclip-lora-prepare`).")
-    if not csv_path.read_bytes().strip():
-        raise DataError(f"{csv_path}: the file is empty. It needs a header ({img_key}{sep!r}{caption_key}) and one row per image.")
     df = _read_table(csv_path, sep, "CSV")
+    if df.columns.tolist() == ["line"]:
+        raise DataError(f"{csv_path}: the file is empty. It needs a header ({img_key}{sep!r}{caption_key}) and one row per image.")
     if img_key not in df.columns or caption_key not in df.columns:
         found = list(df.columns.drop("line"))
         hint = ""
