@@ -342,7 +342,8 @@ def _load_state(path:Path, model, opt, sched) -> dict:
     "Restore the LoRA weights, optimizer, schedule and RNG from `path`; returns the state (step, epoch, batch)."
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or _STATE_KEYS - set(state): raise ValueError(f"missing {sorted(_STATE_KEYS - set(state or {}))}")
+        if not isinstance(state, dict): raise ValueError(f"a {type(state).__name__}, not a training state")
+        if (missing := _STATE_KEYS - set(state)): raise ValueError(f"missing {sorted(missing)}")
     except Exception as e:
         raise ValueError(f"{path} is damaged and can't be resumed from ({type(e).__name__}: {e}). The adapters saved beside it "
                          f"are separate files; to train again, start a new run.") from None
