@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 from bioclip_lora_nb.data import CsvDataset, make_demo_dataset, prepare_dataset_from_folders
-from bioclip_lora_nb.eval import _preprocess, image_features, linear_probe_scores, simpleshot_scores
-from bioclip_lora_nb.lora import load_base_model
+from bioclip_lora_nb.eval import image_features, linear_probe_scores, simpleshot_scores
+from bioclip_lora_nb.lora import eval_transform, load_base_model
 from bioclip_lora_nb.train import fit
 
 
@@ -28,8 +28,8 @@ def main(model_name, per_class, batch, classes):
     os.environ["BIOCLIP_LORA_CACHE"] = str(tmp/"cache")
     prep = prepare_dataset_from_folders(make_demo_dataset(tmp/"demo", n_classes=classes, per_class=per_class), tmp/"data")
     model = load_base_model(model_name)[0].eval()
-    ds = {s: CsvDataset(p, _preprocess(model)) for s, p in (("train", prep.train_csv), ("val", prep.val_csv))}
-    ds["val"] = CsvDataset(prep.val_csv, _preprocess(model), classes=ds["train"].classes)
+    ds = {s: CsvDataset(p, eval_transform(model)) for s, p in (("train", prep.train_csv), ("val", prep.val_csv))}
+    ds["val"] = CsvDataset(prep.val_csv, eval_transform(model), classes=ds["train"].classes)
     feats = lambda: {s: image_features(model, d, batch, workers=2, progress=False) for s, d in ds.items()}
     t_feat, f = timed(feats)
     t_cached, _ = timed(feats)

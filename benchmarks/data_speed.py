@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from bioclip_lora_nb.data import CsvDataset, _SeededSamples, make_loader, prepare_dataset_from_folders
+from bioclip_lora_nb.data import CsvDataset, SeededSamples, make_loader, prepare_dataset_from_folders
 from bioclip_lora_nb.lora import LoraConfig, apply_lora_to_model, get_lora_parameters, load_base_model
 
 SIZES = [(1280, 960), (1600, 1200), (2048, 1536), (2304, 1728)]  # 1.2, 1.9, 3.1, 4.0 MP
@@ -46,7 +46,7 @@ def loader_rate(csv, transform, workers, batch, draft=None):
 def seeding_cost(csv, transform, rounds=5) -> float:
     "Seeded / plain time to read every sample: what per-sample augmentation seeds (exact resume with workers) cost."
     ds = CsvDataset(csv, transform=transform)
-    variants, times = {"plain": ds, "seeded": _SeededSamples(ds, seed=0, epoch=0)}, {"plain": [], "seeded": []}
+    variants, times = {"plain": ds, "seeded": SeededSamples(ds, seed=0, epoch=0)}, {"plain": [], "seeded": []}
     for _ in range(rounds):  # alternating, so the machine's noise hits both alike
         for k, v in variants.items():
             t = time.perf_counter()

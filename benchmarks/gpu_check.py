@@ -83,10 +83,10 @@ def step_fit(cfg, out, data):
 @torch.inference_mode()
 def step_eval(cfg, out, data):
     from bioclip_lora_nb.data import CsvDataset
-    from bioclip_lora_nb.eval import _preprocess, image_features
-    from bioclip_lora_nb.lora import LoraConfig, apply_lora_to_model, load_base_model, merge_lora, randomize_lora_
+    from bioclip_lora_nb.eval import image_features
+    from bioclip_lora_nb.lora import LoraConfig, apply_lora_to_model, eval_transform, load_base_model, merge_lora, randomize_lora_
     model = merge_lora(randomize_lora_(apply_lora_to_model(load_base_model(cfg["model"], device=cfg["device"])[0], LoraConfig()))).eval()
-    ds = CsvDataset(data.train_csv, _preprocess(model))
+    ds = CsvDataset(data.train_csv, eval_transform(model))
     sync = torch.cuda.synchronize if cfg["cuda"] else (lambda: None)
     rows = []
     for batch in cfg["eval_batches"]:

@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 
 from bioclip_lora_nb.data import load_image
-from bioclip_lora_nb.eval import _preprocess, predict
-from bioclip_lora_nb.lora import load_base_model
+from bioclip_lora_nb.predict import predict
+from bioclip_lora_nb.lora import eval_transform, load_base_model
 
 
 def photos(dest, n, seed=0):
@@ -31,7 +31,7 @@ def photos(dest, n, seed=0):
 def main(model_name, n, batch, workers, rounds):
     paths = photos(Path(tempfile.mkdtemp()), n)
     model = load_base_model(model_name, device="cpu")[0].eval()
-    tf = _preprocess(model)
+    tf = eval_transform(model)
     x = torch.stack([tf(load_image(p)) for p in paths])
     classes = [f"class {i}" for i in range(5)]
     bare = lambda: [model.encode_image(x[i:i + batch], normalize=True) for i in range(0, n, batch)]

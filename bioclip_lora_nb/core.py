@@ -1,4 +1,4 @@
-"""What every module shares: where to compute, how files are written, how console scripts fail.
+"""What every module shares: where to compute, how files are written, how console scripts fail, how a notebook runs as a job.
 
 Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/core.html.md"""
 
@@ -6,23 +6,42 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #14b2d202
 from __future__ import annotations
-import contextlib, os, tempfile
+import contextlib, errno, os, shutil, tempfile
 from pathlib import Path
 
 import torch
 
 # %% auto #0
-__all__ = ['default_device', 'atomic_write', 'atomic_write_text', 'cli_errors']
+__all__ = ['JOB_CELLS', 'INJECTED_PARAMETERS', 'default_device', 'check_device', 'umask', 'DiskFullError', 'atomic_write',
+           'check_writable', 'atomic_write_text', 'cli_errors', 'JobFilter', 'run_only_the_job']
 
 # %% ../nbs/00_core.ipynb #9926894e
 def default_device() -> str:
     "`cuda` when there is a GPU, else `cpu`: every function here that takes a device defaults to it."
     return "cuda" if torch.cuda.is_available() else "cpu"
 
+def check_device(device:str|torch.device|None=None) -> torch.device:
+    "`device` (default: `default_device()`) if this machine has it; else a `ValueError` in one line, before any work starts."
+    try:
+        d = torch.device(device or default_device())
+        torch.empty(1, device=d)  # the one test every backend answers: can a tensor live there?
+    except (RuntimeError, AssertionError, ValueError) as e:
+        have = ", ".join(["cpu", *[f"cuda:{i}" for i in range(torch.cuda.device_count())]])
+        raise ValueError(f"device={str(device)!r} is not available here ({str(e).splitlines()[0][:120]}). This machine has: {have}.") from None
+    return d
+
 # %% ../nbs/00_core.ipynb #d54a1e3a
-def _umask() -> int:
+def umask() -> int:
+    "The process's umask (reading it means setting it, so it is set back at once): files we write get `0o666 & ~umask()`."
     old = os.umask(0); os.umask(old)
     return old
+
+class DiskFullError(OSError):
+    "The disk filled up while a file was written; the previous file is kept."
+
+def _disk_full(e:Exception, folder:Path) -> bool:
+    "Did `e` come from a full disk? (`ENOSPC`, or a writer such as torch.save's that only says its write fell short.)"
+    return getattr(e, "errno", None) == errno.ENOSPC or shutil.disk_usage(folder).free < 1 << 20
 
 def atomic_write(path:str|Path, write) -> Path:
     "Call `write(tmp_path)`, then rename the temp file onto `path`: readers see the old file or the whole new one."
@@ -31,13 +50,27 @@ def atomic_write(path:str|Path, write) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp (and safetensors) make 0600: give the file the mode open() would
+        try: write(tmp)
+        except Exception as e:
+            if not _disk_full(e, path.parent): raise
+            raise DiskFullError(errno.ENOSPC, f"{path}: the disk is full ({shutil.disk_usage(path.parent).free:,} bytes free); "
+                                f"{'the previous file is kept' if path.exists() else 'nothing was written'}. Free some space and run again "
+                                f"(a run resumes with resume='latest').") from e
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp (and safetensors) make 0600: give the file the mode open() would
         with open(tmp, "rb") as f: os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
     return path
+
+def check_writable(folder:str|Path) -> Path:
+    "Check that files can be written in `folder` (or, where it doesn't exist yet, in the folder it would be made in), before the work whose result goes there."
+    folder = Path(folder)
+    existing = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())  # nothing is made here
+    try: tempfile.TemporaryFile(dir=existing).close()
+    except OSError as e:
+        raise PermissionError(f"{folder}: can't write there ({e.strerror or e}). Choose a folder you can write to.") from None
+    return folder
 
 def atomic_write_text(path:str|Path, text:str) -> Path:
     "`atomic_write` of a text file: records, metrics, configs, model cards."
@@ -48,6 +81,24 @@ def atomic_write_text(path:str|Path, text:str) -> Path:
 def cli_errors(prog:str):
     "Turn the errors a user can fix into one line `prog: message` on stderr (exit 1); `BIOCLIP_LORA_DEBUG=1` keeps the traceback."
     try: yield
-    except (ValueError, FileNotFoundError, FileExistsError, ConnectionError, FloatingPointError) as e:  # DataError is a ValueError
+    except (ValueError, FileNotFoundError, FileExistsError, PermissionError, DiskFullError, ConnectionError, FloatingPointError) as e:  # DataError is a ValueError
         if os.environ.get("BIOCLIP_LORA_DEBUG", "") not in ("", "0"): raise
         raise SystemExit(f"{prog}: {e}") from None
+
+# %% ../nbs/00_core.ipynb #b79bd1ce
+JOB_CELLS = ("#| export", "#| slow")  # what a job runs after its parameters: the definitions, and the job itself
+INJECTED_PARAMETERS = "# Parameters"  # the first line of the cell papermill injects (CLI -p/-f/-y, or parameters=…)
+
+class JobFilter:
+    "An IPython input transformer: once papermill's injected parameters cell has run, later cells run only if they start with `JOB_CELLS`."
+    def __init__(self): self.job = False
+    def __call__(self, lines:list) -> list:  # IPython may transform a cell more than once: the same cell, the same answer
+        first = lines[0].rstrip() if lines else ""
+        if first == INJECTED_PARAMETERS: self.job = True
+        return [] if self.job and first != INJECTED_PARAMETERS and not first.startswith(JOB_CELLS) else lines
+
+def run_only_the_job():
+    "Call in a notebook's setup cell: under papermill with parameters, the cells after them run only if they are `JOB_CELLS`."
+    from IPython import get_ipython
+    if (shell := get_ipython()) and not any(isinstance(t, JobFilter) for t in shell.input_transformers_post):
+        shell.input_transformers_post.append(JobFilter())

@@ -20,13 +20,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
-from .core import atomic_write, cli_errors
+from .core import atomic_write, check_writable, cli_errors
 
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'MAX_ASPECT', 'RANKS', 'LABEL_KINDS', 'DataError', 'load_image', 'read_csv_dataset',
-           'read_imagefolder', 'read_dataset', 'read_labels', 'label_texts', 'ValidationReport', 'validate_dataset',
-           'check_splits', 'few_shot_split', 'PreparedDataset', 'prepare_dataset_from_folders', 'make_demo_dataset',
-           'prepare_cli', 'CsvDataset', 'make_loader']
+           'sniff_sep', 'read_imagefolder', 'read_dataset', 'read_labels', 'label_texts', 'ValidationReport',
+           'image_problem', 'validate_dataset', 'check_splits', 'few_shot_split', 'is_hidden', 'write_csv',
+           'PreparedDataset', 'prepare_dataset_from_folders', 'make_demo_dataset', 'prepare_cli', 'CsvDataset',
+           'SeededSamples', 'make_loader']
 
 # %% ../nbs/01_data.ipynb #2ea7d519
 class DataError(ValueError):
@@ -57,8 +58,20 @@ def _to_rgb(im:Image.Image) -> Image.Image:
         return Image.alpha_composite(white, im).convert("RGB")
     return im if im.mode == "RGB" else im.convert("RGB")
 
-def load_image(path:str|Path, max_pixels:int=MAX_PIXELS, draft:int|None=None, max_aspect:float=MAX_ASPECT) -> Image.Image:
-    "Open `path` as 8-bit RGB with EXIF orientation applied; `DataError` for anything unreadable."
+def _from_array(a:np.ndarray) -> Image.Image:
+    "An (H, W) or (H, W, 3|4) array as a PIL image: uint8 as it is, floats in 0..1 scaled to 0..255."
+    if a.dtype.kind == "f":
+        if not (np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1):
+            raise DataError("a float image array must hold values in 0..1 (or pass uint8 in 0..255).")
+        a = (a * 255).round().astype(np.uint8)
+    if a.dtype != np.uint8 or not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
+        raise DataError(f"an image array of shape {a.shape} and dtype {a.dtype}: pass (H, W), (H, W, 3) or (H, W, 4) uint8, or floats in 0..1.")
+    return Image.fromarray(a)
+
+def load_image(path:str|Path|Image.Image|np.ndarray, max_pixels:int=MAX_PIXELS, draft:int|None=None, max_aspect:float=MAX_ASPECT) -> Image.Image:
+    "Open `path` as 8-bit RGB with EXIF orientation applied; `DataError` for anything unreadable. A PIL image or an array is converted the same way."
+    if isinstance(path, np.ndarray): path = _from_array(path)
+    if isinstance(path, Image.Image): return _to_rgb(ImageOps.exif_transpose(path))
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: file not found. Fix the path in the CSV or restore the file.")
     if path.is_dir(): raise DataError(f"{path}: is a folder, not an image file. Remove its row, or rename the folder.")
@@ -142,7 +155,7 @@ def _resolve(folder:Path, p:str) -> Path:
     p = Path(p.strip()).expanduser()
     return p if p.is_absolute() else folder/p
 
-def _sniff_sep(path:Path) -> str:
+def sniff_sep(path:Path) -> str:
     "Tab if the header line has a tab, else comma (metadata and labels tables come both ways)."
     first = _decode(path, "table").splitlines()[:1]
     return "\t" if first and "\t" in first[0] else ","
@@ -150,7 +163,7 @@ def _sniff_sep(path:Path) -> str:
 def read_imagefolder(folder:str|Path, label_key:str="label") -> pd.DataFrame:
     "Read a Hugging Face `imagefolder` (`metadata.csv` with `file_name` and `label_key`)."
     meta = Path(folder)/"metadata.csv"
-    return read_csv_dataset(meta, img_key="file_name", caption_key=label_key, sep=_sniff_sep(meta))
+    return read_csv_dataset(meta, img_key="file_name", caption_key=label_key, sep=sniff_sep(meta))
 
 def read_dataset(src:str|Path|pd.DataFrame, img_key="filepath", caption_key="caption", sep="\t") -> pd.DataFrame:
     "A CSV, an `imagefolder` or an already read table → `path`, `caption`, `line`."
@@ -166,31 +179,42 @@ def read_dataset(src:str|Path|pd.DataFrame, img_key="filepath", caption_key="cap
 RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
 LABEL_KINDS = ("taxon_com", "taxon", "sci", "com", "asis")
 
+_MISSING = ("", "na", "nan", "n/a", "<na>", "none", "null")  # how spreadsheets, pandas and R's write.csv write an empty cell
+
 def read_labels(path:str|Path|pd.DataFrame, key:str|None=None) -> pd.DataFrame:
-    "Read a labels table indexed by caption (the `key` column, else `caption`, else the first column); a table passes through."
-    if isinstance(path, pd.DataFrame): return path
-    path = Path(path)
-    if not path.is_file(): raise DataError(f"{path}: labels table not found.")
-    df = _read_table(path, _sniff_sep(path), "labels table")
-    key = key or ("caption" if "caption" in df.columns else df.columns[0])
+    "Read a labels table indexed by caption (the `key` column, else `caption`, else the first column); a DataFrame is read as its file would be."
+    if isinstance(path, pd.DataFrame):
+        if path.attrs.get("labels_table"): return path  # read already
+        df = path.reset_index() if path.index.name or isinstance(path.index, pd.MultiIndex) else path.reset_index(drop=True)
+        df = df.astype(object).where(df.notna(), "").astype(str).assign(line=range(2, len(df) + 2))  # line: as in its CSV
+        where = "the labels table"
+    else:
+        path = Path(path)
+        if not path.is_file(): raise DataError(f"{path}: labels table not found.")
+        df, where = _read_table(path, sniff_sep(path), "labels table"), str(path)
+    cells = df.columns.drop("line")
+    df[cells] = df[cells].apply(lambda c: c.str.strip().mask(c.str.strip().str.lower().isin(_MISSING), ""))  # NA, NaN, blank: missing
+    key = key or ("caption" if "caption" in df.columns else cells[0])
     ranks = set(RANKS) <= set(df.columns)
     if "text" not in df.columns and not ranks:
-        raise DataError(f"{path}: a labels table needs a `text` column or the columns {list(RANKS)} "
-                        f"(optional common_name); it has {list(df.columns.drop('line'))}.")
+        raise DataError(f"{where}: a labels table needs a `text` column or the columns {list(RANKS)} "
+                        f"(optional common_name); it has {list(cells)}.")
     dup = df[key][df[key].duplicated()].tolist()
-    if dup: raise DataError(f"{path}: captions listed twice: {dup[:5]}. Keep one row per caption.")
-    blank = df["text"].str.strip().eq("") if "text" in df.columns else pd.Series(True, index=df.index)
-    if ranks: blank &= df["genus"].str.strip().eq("") & df["species"].str.strip().eq("")
+    if dup: raise DataError(f"{where}: captions listed twice: {dup[:5]}. Keep one row per caption.")
+    blank = df["text"].eq("") if "text" in df.columns else pd.Series(True, index=df.index)
+    if ranks: blank &= df["genus"].eq("") & df["species"].eq("")
     if blank.any():
-        raise DataError(f"{path}: line {_line_list(df.line[blank])} gives no text for its caption (an empty `text`"
+        raise DataError(f"{where}: line {_line_list(df.line[blank])} gives no text for its caption (an empty `text`"
                         f"{' and no genus or species' if ranks else ''}). Fill it in, or remove the row.")
-    return df.set_index(key)
+    out = df.set_index(key)
+    out.attrs["labels_table"] = True
+    return out
 
 def _label_text(row:pd.Series, kind:str) -> str:
     if "text" in row and row["text"]: return row["text"].strip()
     genus, species = row["genus"].strip(), row["species"].strip()
     sci = species if species.startswith(genus) else f"{genus} {species}".strip()  # species may be the epithet alone
-    taxon = " ".join([*(row[r].strip() for r in RANKS[:-2]), sci]).strip()
+    taxon = " ".join(p for p in (*(row[r].strip() for r in RANKS[:-2]), sci) if p)  # a missing rank is left out
     com = str(row.get("common_name", "") or "").strip()
     return dict(taxon=taxon, sci=sci, com=com or sci,
                 taxon_com=f"{taxon} with common name {com}" if com else taxon)[kind]
@@ -228,7 +252,8 @@ class ValidationReport:
         if len(self.problems) > n: lines.append(f"  … and {len(self.problems) - n} more")
         return "\n".join(lines + [f"  warning: {w}" for w in self.warnings])
 
-def _check_image(path:str) -> str|None:
+def image_problem(path:str|Path) -> str|None:
+    "Why `path` can't be used as an image (the `DataError` message, naming the file and the fix), or `None`."
     try: load_image(path, draft=64)
     except DataError as e: return str(e)
     return None
@@ -255,7 +280,7 @@ def validate_dataset(
         f"{source}: {{r.path}} is listed under several captions ({{r.caption}} here); keep the right one.")
     todo = df[~df.line.isin({p[0] for p in problems})]
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        results = list(tqdm(pool.map(_check_image, todo.path), total=len(todo), disable=not progress,
+        results = list(tqdm(pool.map(image_problem, todo.path), total=len(todo), disable=not progress,
                             desc="checking images", leave=False))
     problems += [(line, path, msg) for line, path, msg in zip(todo.line, todo.path, results) if msg]
     probs = pd.DataFrame(problems, columns=["line", "path", "problem"]).sort_values("line", ignore_index=True)
@@ -293,7 +318,7 @@ def few_shot_split(
     return out
 
 # %% ../nbs/01_data.ipynb #9bc38e4b
-def _hidden(path:Path, root:Path) -> bool:
+def is_hidden(path:Path, root:Path) -> bool:
     "Is `path` hidden, or inside a hidden folder below `root`? (.thumbnails/, .DS_Store, …)"
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
@@ -311,6 +336,10 @@ def _split_groups(groups:list, val_fraction:float, rng:np.random.Generator) -> t
 
 def _file_hash(path:Path) -> str: return hashlib.sha1(path.read_bytes()).hexdigest()
 
+def _resized_name(rel:Path) -> Path:
+    "Where a resized copy of `rel` goes: its own name, plus `.jpg` unless it is one, so `1.jpg` and `1.png` stay two files."
+    return rel if rel.suffix == ".jpg" else rel.with_name(rel.name + ".jpg")
+
 def _write_resized(src:Path, dest:Path, short_side:int) -> Path:
     im = load_image(src, draft=short_side * 2)
     s = short_side / min(im.size)
@@ -319,7 +348,8 @@ def _write_resized(src:Path, dest:Path, short_side:int) -> Path:
     im.save(dest, "JPEG", quality=93)
     return dest
 
-def _write_csv(df:pd.DataFrame, path:Path, sep="\t"):
+def write_csv(df:pd.DataFrame, path:Path, sep="\t"):
+    "Write `df` as a dataset CSV (tab-separated, as the original scripts' files are), atomically."
     atomic_write(path, lambda tmp: df.to_csv(tmp, sep=sep, index=False))
 
 # %% ../nbs/01_data.ipynb #a5dee3a1
@@ -357,7 +387,8 @@ def prepare_dataset_from_folders(
     if output_dir.resolve().is_relative_to(input_dir.resolve()):
         raise DataError(f"{output_dir} is inside {input_dir}: its CSVs and resized copies would become a class of the next run. "
                         f"Write the split outside the photo folder.")
-    files = sorted(p for p in input_dir.rglob("*") if p.is_file() and not _hidden(p, input_dir))
+    check_writable(output_dir)  # before any image is read
+    files = sorted(p for p in input_dir.rglob("*") if p.is_file() and not is_hidden(p, input_dir))
     images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS and p.parent != input_dir]
     n_ignored = len(files) - len(images)
     if not images:
@@ -366,6 +397,10 @@ def prepare_dataset_from_folders(
     table = pd.DataFrame(dict(path=[str(p) for p in images], caption=[_class_of(p.relative_to(input_dir), full_path_classes) for p in images],
                               line=range(1, len(images) + 1)))
     table.attrs["source"] = str(input_dir)
+    names = table.groupby(table.caption.str.strip()).caption.unique()
+    if (clash := [sorted(v) for v in names if len(v) > 1]):  # the CSV reader strips captions: these would become one class
+        raise DataError(f"{input_dir}: class folders whose names differ only in spaces would become one class: "
+                        f"{', '.join(' and '.join(repr(n) for n in v) for v in clash[:5])}. Rename or merge them.")
     report = validate_dataset(table, on_error=on_error, progress=False)
     good = report.good
     hashes = {p: _file_hash(Path(p)) for p in good.path}
@@ -379,7 +414,7 @@ def prepare_dataset_from_folders(
     rng = np.random.default_rng(seed)
     splits, rows = {"train": [], "val": []}, []
     skipped = {d.name: "no images in this folder" for d in sorted(input_dir.iterdir())
-               if d.is_dir() and not full_path_classes and d.name not in set(table.caption) and not _hidden(d, input_dir)}
+               if d.is_dir() and not full_path_classes and d.name not in set(table.caption) and not is_hidden(d, input_dir)}
     for caption, g in good.groupby("caption", sort=True):
         if len(g) < min_per_class:
             skipped[caption] = f"{len(g)} image(s) < min_per_class={min_per_class}"
@@ -394,12 +429,14 @@ def prepare_dataset_from_folders(
     for split, items in splits.items():
         df = pd.DataFrame(items, columns=["filepath", "caption"])
         if resize:
-            df["filepath"] = [str(_write_resized(Path(p), output_dir/f"images_{resize}"/Path(p).relative_to(input_dir).with_suffix(".jpg"), resize))
-                              for p in tqdm(df.filepath, desc=f"resizing {split}", leave=False)]
+            dest = [output_dir/f"images_{resize}"/_resized_name(Path(p).relative_to(input_dir)) for p in df.filepath]
+            if len(set(dest)) < len(dest): raise DataError(f"{input_dir}: two photos would be resized into the same file "
+                                                           f"({pd.Series(dest)[pd.Series(dest).duplicated()].iloc[0]}). Rename one of them.")
+            df["filepath"] = [str(_write_resized(Path(p), d, resize)) for p, d in zip(tqdm(df.filepath, desc=f"resizing {split}", leave=False), dest)]
         df["filepath"] = [os.path.relpath(p, output_dir) for p in df.filepath]
-        _write_csv(df, out.setdefault(split, output_dir/f"{split}_data.csv"))
+        write_csv(df, out.setdefault(split, output_dir/f"{split}_data.csv"))
     classes = pd.DataFrame(rows, columns=["caption", "n_train", "n_val"])
-    _write_csv(classes, output_dir/"classes.csv")
+    write_csv(classes, output_dir/"classes.csv")
     return PreparedDataset(out["train"], out["val"], classes, skipped, n_ignored, n_dup, report.problems)
 
 # %% ../nbs/01_data.ipynb #826e86a9
@@ -475,7 +512,7 @@ class CsvDataset(Dataset):
         return (self.transform(img) if self.transform else img), self.targets[i]
 
 # %% ../nbs/01_data.ipynb #81f25a17
-class _SeededSamples(Dataset):
+class SeededSamples(Dataset):
     "`dataset[i]` under torch's RNG seeded from (seed, epoch, i): a sample's random augmentation doesn't depend on which worker loads it, or when."
     def __init__(self, dataset:Dataset, seed:int, epoch:int): self.dataset, self.seed, self.epoch = dataset, seed, epoch
     def __len__(self): return len(self.dataset)
@@ -504,6 +541,6 @@ def make_loader(
     sampler.set_epoch(epoch)
     indices = list(sampler)[start_batch * batch_size:]
     # its own generator: creating the iterator must not draw from the global RNG, or a resumed run would diverge
-    if shuffle: dataset = _SeededSamples(dataset, seed, epoch)  # training: random crops the same for any worker count, and on resume
+    if shuffle: dataset = SeededSamples(dataset, seed, epoch)  # training: random crops the same for any worker count, and on resume
     return DataLoader(dataset, batch_size=batch_size, sampler=indices, num_workers=workers, drop_last=drop_last,
                       pin_memory=torch.device(device).type == "cuda", generator=torch.Generator().manual_seed(seed + epoch))

@@ -6,16 +6,15 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/eval.html.md"""
 
 # %% ../nbs/03_eval.ipynb #870a0688
 from __future__ import annotations
-import argparse, copy, glob, hashlib, json, os, sys
+import copy, hashlib, json, os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import open_clip
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from fastcore.script import call_parse
-from open_clip.transform import PreprocessCfg, image_transform_v2
 from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
@@ -24,25 +23,23 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from tqdm.auto import tqdm
 
-from .core import cli_errors, atomic_write, default_device, atomic_write_text
-from .lora import (BIOCLIP2, adapter_base_model, encode_text_cut, read_lora_metadata, base_state_dict,
-                                  load_base_model, load_lora_weights, lora_layers, merge_lora, set_lora_strength)
-from .data import (IMAGE_EXTENSIONS, RANKS, CsvDataset, DataError, label_texts, load_image, make_demo_dataset, make_loader,
-                                  prepare_dataset_from_folders, read_dataset, read_labels, _hidden, _sniff_sep)
-from .train import PROMPT, RunDir, fit
+from .core import cli_errors, atomic_write, atomic_write_text, check_device, check_writable
+from .lora import (BIOCLIP2, adapter_base_model, encode_text_cut, eval_transform, load_base_model, load_lora_weights,
+                                  lora_layers, lora_settings, model_tokenizer)
+from .data import RANKS, CsvDataset, label_texts, make_loader, read_dataset, read_labels
+from .run import Run, adapter_run, check_template, model_run
 
 # %% auto #0
-__all__ = ['zero_shot_classifier', 'EvalResult', 'feature_cache_dir', 'image_features', 'scores_to_result', 'evaluate',
-           'simpleshot_scores', 'linear_probe_scores', 'baselines', 'paired_verdict', 'rank_accuracy', 'compare',
-           'run_settings', 'adapter_run', 'summarize', 'few_shot_sweep', 'sweep_table', 'list_images', 'predict',
-           'export_merged_model', 'write_model_card', 'eval_cli', 'export_cli', 'predict_parser', 'predict_cli']
+__all__ = ['zero_shot_classifier', 'EvalResult', 'feature_cache_dir', 'clear_feature_cache', 'image_features', 'scores_to_result',
+           'text_settings', 'evaluate', 'simpleshot_scores', 'linear_probe_scores', 'baselines', 'paired_verdict',
+           'rank_accuracy', 'Comparison', 'compare', 'run_settings', 'evaluate_run', 'eval_cli']
 
 # %% ../nbs/03_eval.ipynb #ee952ce2
 def _templates(templates) -> list:
-    "A list of callables `class text -> prompt` from 'openai', a format string or a list of either."
+    "A list of callables `class text -> prompt` from 'openai', a format string or a list of either (each string checked)."
     if templates == "openai": return list(OPENAI_IMAGENET_TEMPLATES)
     if isinstance(templates, str): templates = [templates]
-    return [t if callable(t) else t.format for t in templates]
+    return [t if callable(t) else check_template(t, "templates").format for t in templates]
 
 @torch.no_grad()
 def zero_shot_classifier(
@@ -71,19 +68,31 @@ class EvalResult:
     top5:float
     per_class:pd.DataFrame # class, n, top1, top5
     confusion:np.ndarray # [true, predicted] counts
-    predictions:pd.DataFrame # filepath, true, pred, top5 (class, score) pairs, correct
+    predictions:pd.DataFrame # filepath, true, pred, top5 (class, cosine similarity) pairs, correct
     classes:list
 
     def summary(self) -> dict: return dict(top1=self.top1, top3=self.top3, top5=self.top5)
-
-def _preprocess(model):
-    "open_clip's eval transform for `model` (its own preprocessing config, e.g. BioCLIP 2's)."
-    return image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
+    def __repr__(self):
+        return (f"EvalResult(top-1 {self.top1:.1%}, top-3 {self.top3:.1%}, top-5 {self.top5:.1%} on {len(self.predictions)} images "
+                f"of {len(self.classes)} classes)")
 
 def feature_cache_dir() -> Path:
     "Where image features are cached: `$BIOCLIP_LORA_CACHE/features`, else `~/.cache/bioclip_lora_nb/features` (or under `$XDG_CACHE_HOME`)."
     root = os.environ.get("BIOCLIP_LORA_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home()/".cache")/"bioclip_lora_nb"
     return Path(root)/"features"
+
+def clear_feature_cache(max_bytes:int|None=0) -> int:
+    "Delete cached features, least recently used first, until the cache holds at most `max_bytes` (0: empty it); returns the bytes freed."
+    files = sorted(feature_cache_dir().glob("*.safetensors"), key=lambda p: p.stat().st_mtime)  # a hit touches its file
+    total, freed = sum(p.stat().st_size for p in files), 0
+    for p in files:
+        if max_bytes is not None and total - freed <= max_bytes: break
+        freed += p.stat().st_size; p.unlink(missing_ok=True)
+    return freed
+
+def _cache_limit() -> int:
+    "`$BIOCLIP_LORA_CACHE_GB` (default 20) in bytes: the feature cache's bound."
+    return int(float(os.environ.get("BIOCLIP_LORA_CACHE_GB", "20")) * 1e9)
 
 def _features_key(model, paths:list) -> str|None:
     "Cache key of `model`'s features of `paths`: the weights' identity (model, pretrained, LoRA tensors and strength), preprocessing, each file's size and mtime."
@@ -100,14 +109,18 @@ def image_features(model, dataset, batch_size:int=64, device=None, workers:int=2
     "Normalised image features of every item of `dataset`, in order; cached in `feature_cache_dir()`, never computed twice."
     key = _features_key(model, list(dataset.df.path)) if cache and hasattr(dataset, "df") else None
     cached = feature_cache_dir()/f"{key}.safetensors" if key else None
-    if cached and cached.exists(): return load_file(cached)["features"]
+    if cached and cached.exists():
+        cached.touch()  # recently used: the last to be evicted
+        return load_file(cached)["features"]
     device = device or next(model.parameters()).device
     loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, device=device, shard=False)
     feats = []
     with tqdm(total=len(loader), desc="image features", disable=not progress, leave=False) as bar:  # no iterable: see `02_train.fit`
         for x, _ in loader: feats.append(model.encode_image(x.to(device), normalize=True).float().cpu()); bar.update()
     feats = torch.cat(feats)
-    if cached: atomic_write(cached, lambda tmp: save_file({"features": feats.contiguous()}, tmp))
+    if cached:
+        atomic_write(cached, lambda tmp: save_file({"features": feats.contiguous()}, tmp))
+        clear_feature_cache(_cache_limit())
     return feats
 
 def scores_to_result(scores:torch.Tensor, targets:list, classes:list, paths:list) -> EvalResult:
@@ -130,37 +143,42 @@ def scores_to_result(scores:torch.Tensor, targets:list, classes:list, paths:list
                       per, conf, preds, list(classes))
 
 # %% ../nbs/03_eval.ipynb #32034338
+def text_settings(model, labels=None, label_kind:str|None=None, templates=None) -> tuple:
+    "`(labels, label_kind, templates)` as given; what is not given is the run's for a model a run trained, else none, 'taxon_com', 'openai'."
+    run = model_run(model) if isinstance(model, torch.nn.Module) else None
+    if run is None: return labels, label_kind or "taxon_com", templates or "openai"
+    given_text = labels is not None or label_kind is not None  # the class text, asked for: not the run's
+    cfg = run.record["config"]
+    return ((labels, label_kind or "taxon_com") if given_text else (run.labels, cfg["label_kind"])) + \
+           (templates or run.templates,)
+
 def evaluate(
     model, # an open_clip model, with or without LoRA
     val_data, # a CSV, imagefolder or table (see `01_data`)
-    labels=None, # labels table: caption → taxonomy or text
-    templates="openai", # see `zero_shot_classifier`
+    labels=None, # labels table: caption → taxonomy or text (default: the run's, for a model `fit` trained)
+    templates=None, # see `zero_shot_classifier` (default: the run's; else "openai", the BioCLIP protocol)
     batch_size:int=64, # images per batch
     device=None, # default: the model's device
     strength:float|None=None, # evaluate at this adapter strength (0: the base model), restored afterwards
-    tokenizer=None, # default: open_clip's tokenizer for the model
+    tokenizer=None, # default: the model's own (`00_lora.model_tokenizer`)
     classes:list|None=None, # class order (default: sorted captions of val_data)
-    label_kind:str="taxon_com", # which label text (see `01_data.label_texts`)
+    label_kind:str|None=None, # which label text (see `01_data.label_texts`; default: the run's, else taxon_com)
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bars
     **read_kw, # img_key, caption_key, sep for CSVs
 ) -> EvalResult:
-    "Zero-shot classification accuracy of `model` on `val_data`, the BioCLIP way."
+    "Zero-shot classification accuracy of `model` on `val_data`, the BioCLIP way; a model `fit` trained is scored with its run's class texts and prompts."
+    labels, label_kind, templates = text_settings(model, labels, label_kind, templates)
     table = read_dataset(val_data, **read_kw)  # a table passes through
-    ds = CsvDataset(table, _preprocess(model), classes=classes)
-    tokenizer = tokenizer or open_clip.get_tokenizer(getattr(model, "open_clip_name", "ViT-L-14"))
-    old = [m.strength for m in lora_layers(model)]
-    was_training = model.training
-    model.eval()
+    ds = CsvDataset(table, eval_transform(model), classes=classes)
+    texts = label_texts(ds.classes, labels, label_kind)
+    tokenizer = tokenizer or model_tokenizer(model)
+    was_training = model.eval().training
     try:
-        if strength is not None: set_lora_strength(model, strength)
-        with torch.inference_mode():
-            texts = label_texts(ds.classes, labels, label_kind)
+        with lora_settings(model, strength=strength), torch.inference_mode():
             classifier = zero_shot_classifier(model, tokenizer, [texts[c] for c in ds.classes], templates, device=device)
             feats = image_features(model, ds, batch_size, device, workers, progress)
-    finally:
-        for m, s in zip(lora_layers(model), old): m.strength = s
-        model.train(was_training)
+    finally: model.train(was_training)
     return scores_to_result(feats @ classifier.float().cpu().T, ds.targets, ds.classes, list(ds.df.path))
 
 # %% ../nbs/03_eval.ipynb #171fdc22
@@ -213,7 +231,7 @@ def baselines(
     train = train[train.caption.isin(classes)]  # the label set every method shares: the validation split's classes
     feats = {}
     for split, table in (("train", train), ("val", val)):
-        ds = CsvDataset(table, _preprocess(model), classes=classes)
+        ds = CsvDataset(table, eval_transform(model), classes=classes)
         feats[split] = (image_features(model, ds, batch_size, workers=workers, progress=progress), torch.as_tensor(ds.targets), list(ds.df.path))
     (xs, ys, _), (xq, yq, paths) = feats["train"], feats["val"]
     return {name: scores_to_result(f(xs, ys, xq, len(classes)), yq.tolist(), classes, paths)
@@ -260,6 +278,23 @@ def rank_accuracy(
     return pd.DataFrame(rows, columns=["rank", "top1", "wrong_class_right_rank", "n"])
 
 # %% ../nbs/03_eval.ipynb #dd7ea1c3
+@dataclass
+class Comparison:
+    "What `compare` measured on one split: the table (a row per model) and each model's `EvalResult`."
+    table:pd.DataFrame # model, adapter, strength, top1, top3, top5
+    results:dict # "base", "SimpleShot", "linear probe", and (adapter file, strength) → EvalResult
+    labels:object=None # the labels table, for top-1 per taxonomic rank
+
+    @property
+    def base(self) -> EvalResult: return self.results["base"]
+    def lora(self, strength:float=1.0) -> EvalResult|None:
+        "The last adapter's result at `strength` (None without adapters)."
+        found = [r for k, r in self.results.items() if isinstance(k, tuple) and k[1] == strength]
+        return found[-1] if found else None
+    def __repr__(self):
+        shown = self.table.drop(columns="adapter").to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        return "\n".join([shown, *[v["sentence"] for v in self.summary()["verdicts"]]])
+
 def compare(
     val_data, # the split every model is evaluated on
     model:str|None=None, # the base model (default: the one the adapters record; see `00_lora.load_base_model`)
@@ -271,25 +306,25 @@ def compare(
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bars
-    results:dict|None=None, # if given, filled with the `EvalResult`s: "base" and (adapter, strength)
     pretrained:str|None=None, # the base model's pretrained tag or checkpoint (default: the adapters' record)
     label_kind:str="taxon_com", # which label text (see `01_data.label_texts`)
     force_base:bool=False, # use `model` even where the adapters record another base (a copy of it elsewhere)
     train_data=None, # the training split (or support set): adds the SimpleShot and linear-probe baselines
     **read_kw, # img_key, caption_key, sep for CSVs
-) -> pd.DataFrame:
-    "One table on the same split: zero-shot, the frozen-feature baselines (given `train_data`), each adapter at each strength (top-1/3/5)."
+) -> Comparison:
+    "Zero-shot, the frozen-feature baselines (given `train_data`) and each adapter at each strength, on the same split: one table, and the verdict."
+    _templates(templates)  # checked where they enter, before a model is loaded
+    device = check_device(device)
     if isinstance(lora_weights, (str, Path)): lora_weights = [lora_weights]
     bases = {adapter_base_model(w, model, pretrained, force_base) for w in lora_weights} or {(model or BIOCLIP2, pretrained)}
     if len(bases) > 1: raise ValueError(f"The adapters were trained on different base models {sorted(bases, key=str)}: compare one base at a time.")
     (model, pretrained), = bases
     table = read_dataset(val_data, **read_kw)
-    base_net, _, _, tok = load_base_model(model, pretrained, device=device or default_device())
+    base_net, _, _, tok = load_base_model(model, pretrained, device=device)
     kw = dict(labels=labels, label_kind=label_kind, templates=templates, batch_size=batch_size, tokenizer=tok, workers=workers,
               progress=progress)
     base = evaluate(base_net, table, **kw)
-    results = {} if results is None else results
-    results["base"] = base
+    results = {"base": base}
     rows = [dict(model="base (zero-shot)", adapter="", strength=0.0, **base.summary())]
     if train_data is not None:
         for name, r in baselines(base_net, train_data, table, base.classes, batch_size, workers, progress, **read_kw).items():
@@ -300,259 +335,63 @@ def compare(
         for s in strengths:
             r = results[(str(path), float(s))] = base if s == 0 else evaluate(net, table, strength=s, classes=base.classes, **kw)
             rows.append(dict(model=f"LoRA x{s:g}", adapter=str(path), strength=float(s), **r.summary()))
-    return pd.DataFrame(rows)
+    return Comparison(pd.DataFrame(rows), results, labels)
 
 # %% ../nbs/03_eval.ipynb #c0918196
-def _run_templates(config:dict):
-    "A run's prompts for evaluation: the BioCLIP protocol's 80 OpenAI templates, unless the run trained with a template of its own."
-    return "openai" if config["template"] == PROMPT else config["template"]
-
-def run_settings(run_dir:str|Path) -> dict:
-    "`compare`'s arguments for a run, from its record: final adapter, val and train splits, labels, label kind, templates."
-    run = RunDir(run_dir)
-    record = run.record()
-    cfg, val = record["config"], record["data"]["val"]
-    settings = dict(lora_weights=[run.final_adapter()], labels=record["data"]["labels"], label_kind=cfg["label_kind"],
-                    templates=_run_templates(cfg))
+def run_settings(run) -> dict:
+    "`compare`'s arguments for a run (a `Run` or its folder), from its record: final adapter, val and train splits, labels, label kind, templates."
+    run = run if isinstance(run, Run) else Run(run)
+    val, train = run.data_source("val"), run.data_source("train")
+    settings = dict(lora_weights=[run.adapter], labels=run.labels, label_kind=run.record["config"]["label_kind"], templates=run.templates)
     if val: settings.update(val_data=val["path"], img_key=val["img_key"], caption_key=val["caption_key"], sep=val["sep"])
-    train = record["data"]["train"]  # read here: its CSV may be written another way than the val split's
+    # read here: its CSV may be written another way than the val split's
     settings["train_data"] = read_dataset(train["path"], img_key=train["img_key"], caption_key=train["caption_key"], sep=train["sep"])
     return settings
 
-def adapter_run(path:str|Path) -> Path|None:
-    "The run folder an adapter was saved in (`RUN/checkpoints/lora_epoch_N.safetensors`), if it still holds its record."
-    run = RunDir(Path(path).parent.parent)
-    return run.path if run.params_json.exists() else None
-
 # %% ../nbs/03_eval.ipynb #1051b733
-def summarize(
-    table:pd.DataFrame, # what `compare` returned
-    results:dict, # the `results` `compare` filled
-    labels=None, # labels table: adds per-rank accuracy when it has rank columns
-) -> dict:
+@patch
+def summary(self:Comparison) -> dict:
     "The comparison as `eval.json` holds it: the table, LoRA x1 against zero-shot and the best baseline, and per-rank top-1."
-    adapters = [k for k in results if isinstance(k, tuple) and k[1] == 1.0]
-    out = dict(table=table.astype(object).where(table.notna(), None).to_dict("records"), verdicts=[], per_rank={})  # JSON: null, not NaN
-    if not adapters: return out
-    lora, rivals = results[adapters[-1]], [("zero-shot", results["base"])]
+    t, results = self.table, self.results
+    out = dict(table=t.astype(object).where(t.notna(), None).to_dict("records"), verdicts=[], per_rank={})  # JSON: null, not NaN
+    if (lora := self.lora(1.0)) is None: return out
+    rivals = [("zero-shot", self.base)]
     rivals += sorted(((k, results[k]) for k in ("SimpleShot", "linear probe") if k in results), key=lambda kr: -kr[1].top1)[:1]
     out["verdicts"] = [paired_verdict(r.predictions.correct.values, lora.predictions.correct.values, name, "LoRA x1")
                        for name, r in rivals]
-    if labels is not None and set(RANKS) & set(read_labels(labels).columns):
-        out["per_rank"] = {name: rank_accuracy(r, labels).to_dict("records") for name, r in (("zero-shot", results["base"]), ("LoRA x1", lora))}
+    if self.labels is not None and set(RANKS) & set(read_labels(self.labels).columns):
+        out["per_rank"] = {name: rank_accuracy(r, self.labels).to_dict("records") for name, r in (("zero-shot", self.base), ("LoRA x1", lora))}
     return out
 
-# %% ../nbs/03_eval.ipynb #4adc896a
-def few_shot_sweep(
-    train_data:str="demo", # the images support sets are drawn from: a CSV, a folder of class folders, or "demo"
-    val_data:str|None=None, # the split every method is scored on (default: split once from a folder or "demo")
-    shots=(1, 4, 16), # images per class in each support set
-    seeds=(0, 1, 2), # support sets drawn per shot count
-    logs:str="./logs", # the sweep's folder goes here
-    name:str="few_shot_sweep", # the sweep's folder: one run folder per support set inside, and sweep.csv
-    progress:bool=False, # progress bars
-    **fit_kw, # the rest of `fit`'s settings (model, epochs, lr, …), the same for every run
-) -> pd.DataFrame:
-    "Zero-shot, SimpleShot, linear probe and LoRA on the same support sets and val split: a row per method, shots and seed."
-    root = Path(logs)/name
-    if val_data is None:
-        folder = make_demo_dataset(root/"data"/"demo_images") if train_data == "demo" else Path(train_data)
-        if not folder.is_dir(): raise ValueError(f"val_data is needed when train_data ({train_data}) is not a folder or 'demo'.")
-        prep = prepare_dataset_from_folders(folder, root/"data")
-        train_data, val_data = prep.train_csv, prep.val_csv
-    n_classes = read_dataset(train_data).caption.nunique()
-    rows = []
-    for k in shots:
-        for seed in seeds:
-            run = fit(**{**fit_kw, "batch_size": min(fit_kw.get("batch_size", 32), k * n_classes)}, train_data=str(train_data),
-                      val_data=str(val_data), shots=k, shot_seed=seed, logs=str(root), name=f"{k}shot_seed{seed}")
-            table = compare(**run_settings(run.run_dir), strengths=(1.0,), device=fit_kw.get("device"),
-                            workers=fit_kw.get("workers") or 0, progress=progress)
-            rows += [dict(method={"base (zero-shot)": "zero-shot", "LoRA x1": "LoRA"}.get(r.model, r.model), shots=k, seed=seed,
-                          top1=r.top1, top3=r.top3, top5=r.top5) for r in table.itertuples()]
-    sweep = pd.DataFrame(rows)
-    atomic_write(root/"sweep.csv", lambda tmp: sweep.to_csv(tmp, index=False))
-    return sweep
+@patch
+def write(self:Comparison, path:str|Path) -> Path:
+    "Write `summary()` as JSON (`eval.json`)."
+    return atomic_write_text(path, json.dumps(self.summary(), indent=2, default=float))
 
-def sweep_table(sweep:pd.DataFrame, metric:str="top1") -> pd.DataFrame:
-    "The few-shot table: a row per method, `mean ± std` of `metric` in % over the seeds, a column per shot count."
-    g = sweep.groupby(["method", "shots"], sort=False)[metric].agg(["mean", "std"]).fillna(0) * 100
-    cells = g.apply(lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}", axis=1).unstack("shots")
-    return cells.reindex(index=list(dict.fromkeys(sweep.method)), columns=sorted(set(sweep.shots))).rename(columns=lambda k: f"{k}-shot")
-
-# %% ../nbs/03_eval.ipynb #5bacf632
-def list_images(images) -> list:
-    "The image paths `images` names: a folder (recursive; hidden entries skipped), a glob, a CSV's `filepath` column, a file or a list."
-    if isinstance(images, (list, tuple)): return [Path(p) for p in images]
-    p = Path(images)
-    if p.is_dir():
-        return sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_EXTENSIONS and not _hidden(q, p))
-    if p.suffix.lower() in (".csv", ".tsv", ".txt") and p.is_file():
-        df = pd.read_csv(p, sep=_sniff_sep(p), dtype=str, keep_default_na=False)
-        col = "filepath" if "filepath" in df.columns else df.columns[0]
-        return [q if (q := Path(v.strip()).expanduser()).is_absolute() else p.parent/q for v in df[col] if v.strip()]
-    if any(c in str(images) for c in "*?["): return sorted(Path(q) for q in glob.glob(str(images), recursive=True))
-    return [p]
-
-class _Photos(torch.utils.data.Dataset):
-    "Images for prediction: `(tensor, index)`, or `(zeros, -1 - index)` for a file that can't be read (skipped, not fatal)."
-    def __init__(self, paths, transform, size, draft=None): self.paths, self.transform, self.size, self.draft = paths, transform, size, draft
-    def __len__(self): return len(self.paths)
-    def __getitem__(self, i):
-        try: return self.transform(load_image(self.paths[i], draft=self.draft)), i
-        except DataError: return torch.zeros(3, *self.size), -1 - i
-
-# %% ../nbs/03_eval.ipynb #b9962bcb
-def _load_for_prediction(model, classes, labels, label_kind, templates, device) -> tuple:
-    "`(model, classes, class text, labels, templates)`: a model as given, or a run's / adapter's model and settings."
-    if isinstance(model, torch.nn.Module): return model, classes, None, labels, templates or "openai"
-    path = Path(model)
-    run = path if (path/"params.json").exists() else adapter_run(path)
-    adapter = RunDir(run).final_adapter() if path == run else path
-    net = load_lora_weights(load_base_model(*adapter_base_model(adapter), device=device)[0], adapter)
-    if run is None: return net, classes, None, labels, templates or "openai"
-    record = RunDir(run).record()
-    texts = record["class_texts"] if classes is None and labels is None else None
-    return (net, classes or record["classes"], texts, labels or record["data"]["labels"],
-            templates or _run_templates(record["config"]))
-
-@torch.inference_mode()
-def predict(
-    model, # an open_clip model, a run folder or an adapter file (its run's settings are then the defaults)
-    images, # a folder (recursive), a glob, a CSV (`filepath` column), a file or a list of paths
-    classes:list|None=None, # class names (default: the run's)
-    labels=None, # labels table: class text and taxonomy columns (default: the run's)
-    k:int=5, # predictions per image
-    label_kind:str="taxon_com", # which label text (see `01_data.label_texts`)
-    templates=None, # prompts (default: the run's; else "openai", the BioCLIP protocol)
-    batch_size:int=32, # images per batch
-    device:str|None=None, # default: cuda when there is one (a model as given stays where it is)
+# %% ../nbs/03_eval.ipynb #09a33e79
+def evaluate_run(self:Run,
+    val_data=None, # default: the run's validation split
+    strengths=(0.0, 0.25, 0.5, 0.75, 1.0), # adapter strengths to sweep
+    baselines:bool=True, # SimpleShot and the linear probe, trained on the run's training split
+    out:str|Path|bool|None=None, # where eval.json goes (default: the run folder; False: not written)
+    device:str|None=None, # default: the run's device, else cuda when there is one
+    batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
-    progress:bool=True, # progress bar
-) -> pd.DataFrame:
-    "Top-`k` classes of each photo: `file_name, classification, score, rank, text` (+ taxonomy); unreadable files in `.attrs['skipped']`."
-    model, classes, texts, labels, templates = _load_for_prediction(model, classes, labels, label_kind, templates, device or default_device())
-    if not classes: raise ValueError("predict: pass `classes` (or a run folder or adapter, whose run knows its classes).")
-    texts = texts or label_texts(classes, labels, label_kind)
-    model.eval()
-    device = next(model.parameters()).device
-    classifier = zero_shot_classifier(model, open_clip.get_tokenizer(getattr(model, "open_clip_name", "ViT-L-14")),
-                                      [texts[c] for c in classes], templates)  # (n_classes, d)
-    paths = list_images(images)
-    size = model.visual.image_size if isinstance(model.visual.image_size, (tuple, list)) else (model.visual.image_size,) * 2
-    loader = make_loader(_Photos(paths, _preprocess(model), size, draft=2 * size[0]), batch_size, shuffle=False, workers=workers,
-                         device=device, shard=False)
-    k, rows, bad = min(k, len(classes)), [], []
-    with tqdm(total=len(paths), desc="predicting", disable=not progress, leave=False) as bar:  # no iterable: see `02_train.fit`
-        for x, idx in loader:
-            ok = idx >= 0
-            bad += [paths[-1 - i] for i in idx[~ok].tolist()]
-            if ok.any():
-                probs = (model.logit_scale.exp() * model.encode_image(x[ok].to(device), normalize=True) @ classifier.T).softmax(-1)
-                top = probs.float().topk(k, dim=-1)
-                rows += [(str(paths[i]), r + 1, classes[c], s) for i, cs, ss in zip(idx[ok].tolist(), top.indices.tolist(), top.values.tolist())
-                         for r, (c, s) in enumerate(zip(cs, ss))]
-            bar.update(len(idx))
-    out = pd.DataFrame(rows, columns=["file_name", "rank", "classification", "score"])[["file_name", "classification", "score", "rank"]]
-    out["text"] = out.classification.map(texts)  # pybioclip's columns first, then ours
-    if labels is not None:
-        table = read_labels(labels)
-        extra = [c for c in (*RANKS, "common_name") if c in table.columns]
-        out = out.join(table[extra].reindex(out.classification).reset_index(drop=True))
-    out.attrs["skipped"] = pd.DataFrame(dict(file_name=[str(p) for p in bad], problem=[_check_problem(p) for p in bad]))
-    return out
+    progress:bool=True, # progress bars
+    **given, # any other `compare` argument (labels, label_kind, templates, lora_weights, model, pretrained, force_base), overriding the run's
+) -> Comparison:
+    "The run's comparison on its validation split, with its own settings (anything given overrides them); writes eval.json."
+    s = {**run_settings(self), **{k: v for k, v in dict(val_data=val_data, **given).items() if v is not None}}
+    if not baselines: s.pop("train_data")
+    if not s.get("val_data"): raise ValueError(f"{self.path}: the run had no validation split: pass val_data (CLI: --val-data).")
+    if out is not False: check_writable(Path(out or self.path/"eval.json").parent)  # before the work whose result goes there
+    c = compare(**s, strengths=strengths, device=device or self.device, batch_size=batch_size, workers=workers, progress=progress)
+    if out is not False: c.write(out or self.path/"eval.json")
+    return c
 
-def _check_problem(path) -> str:
-    "Why `path` can't be read (the `DataError` message)."
-    try: load_image(path, draft=64)
-    except DataError as e: return str(e)
-    return "unreadable"
-
-# %% ../nbs/03_eval.ipynb #da8f282b
-def _check_export_dir(out_dir:Path, overwrite:bool, base:str=""):
-    "Refuse a folder that holds the base model itself, or files, unless `overwrite`."
-    base = Path(base.removeprefix("local-dir:"))
-    if base.is_dir() and base.resolve() == out_dir.resolve():
-        raise ValueError(f"{out_dir} holds this model's own base model: export to another folder (its weights would be replaced).")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out_dir} is not empty: pass overwrite=True (CLI: --overwrite) or another folder.")
-
-def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None, overwrite:bool=False) -> Path:
-    "Write `model` with its LoRA merged as an open_clip `local-dir:` folder; returns the folder."
-    out_dir = Path(out_dir)
-    _check_export_dir(out_dir, overwrite, getattr(model, "model_id", ""))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model_cfg = model_cfg or open_clip.get_model_config(getattr(model, "open_clip_name", ""))
-    if model_cfg is None: raise ValueError("Can't tell this model's open_clip config: load it with `load_base_model` or pass model_cfg.")
-    config = dict(model_cfg=model_cfg, preprocess_cfg=dict(model.visual.preprocess_cfg))
-    was_merged = [m.merged for m in lora_layers(model)]
-    merge_lora(model)
-    try:
-        weights = {k: v.detach().cpu().contiguous() for k, v in base_state_dict(model).items()}
-        atomic_write(out_dir/"open_clip_model.safetensors", lambda tmp: save_file(weights, tmp))
-    finally:
-        for m, merged in zip(lora_layers(model), was_merged):
-            if not merged: m.unmerge()
-    atomic_write_text(out_dir/"open_clip_config.json", json.dumps(config, indent=2))
-    return out_dir
-
-# %% ../nbs/03_eval.ipynb #f552b1c5
-def _hub_id(model_id:str) -> str|None: return model_id.removeprefix("hf-hub:") if model_id.startswith("hf-hub:") else None
-
-def write_model_card(
-    out_dir:str|Path, # the exported folder
-    adapter:str|Path, # the adapter that was merged
-    run_dir:str|Path|None=None, # its run (default: the run the adapter was saved in, if any)
-    license:str="mit", # BioCLIP 2's license; set the license of your own base model and data
-) -> Path:
-    "Write the model card `README.md` (hub YAML header, training settings, eval table, how to load) and `classes.txt`."
-    out_dir, meta = Path(out_dir), read_lora_metadata(adapter)
-    run_dir = run_dir or adapter_run(adapter)
-    run = RunDir(run_dir) if run_dir else None
-    record = run.record() if run else None
-    base, hub = meta["base_model"], _hub_id(meta["base_model"])
-    header = ["---", "library_name: open_clip", f"license: {license}", *([f"base_model: {hub}"] if hub else []),
-              "pipeline_tag: zero-shot-image-classification", "tags:", *[f"- {t}" for t in ("clip", "open_clip", "bioclip", "biology", "lora")], "---"]
-    name = out_dir.resolve().name
-    weights = f" (pretrained `{meta['pretrained']}`)" if meta["pretrained"] else ""
-    lines = [*header, "", f"# {name}", "", f"`{base}`{weights} "
-             f"fine-tuned with LoRA (rank {meta['lora_config'].rank}, {', '.join(meta['lora_config'].targets)}) by "
-             f"[bioclip_lora_nb](https://github.com/bioclip-lora-nb/bioclip_lora_nb) {meta['package_version']}, the update merged into "
-             "the weights: a plain open_clip model, no adapter code needed."]
-    if record:
-        texts = [record["class_texts"][c] for c in record["classes"]]
-        atomic_write_text(out_dir/"classes.txt", "\n".join(texts) + "\n")
-        cfg = record["config"]
-        keep = ("model", "pretrained", "rank", "alpha", "dropout", "targets", "loss", "epochs", "batch_size", "lr", "label_kind", "template", "shots")
-        lines += ["", "## Training", "", f"{record['n_train']} training images of {len(texts)} classes, {record['n_val']} validation images "
-                  f"({record['resolved']['precision']} on {record['resolved']['device']}).", "", "| setting | value |", "|---|---|",
-                  *[f"| {k} | `{cfg[k]}` |" for k in keep if cfg.get(k) is not None], "",
-                  f"Classes ({len(texts)}, the text each was trained on; also in `classes.txt`): " + "; ".join(texts[:50]) + (" …" if len(texts) > 50 else "")]
-        if (run.path/"eval.json").exists():
-            ev = json.loads((run.path/"eval.json").read_text())
-            lines += ["", "## Evaluation", "", *[v["sentence"] for v in ev.get("verdicts", [])], "", "| model | top-1 | top-3 | top-5 |", "|---|---|---|---|",
-                      *[f"| {r['model']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['top5']:.3f} |" for r in ev["table"]]]
-    cls = "classes.txt" if record else "my_classes.txt"
-    lines += ["", "## How to use", "", "With open_clip:", "", "```python", "import open_clip",
-              f'model, _, preprocess = open_clip.create_model_and_transforms("local-dir:{name}")', f'tokenizer = open_clip.get_tokenizer("local-dir:{name}")', "```",
-              "", "With [pybioclip](https://github.com/Imageomics/pybioclip):", "", "```python", "from bioclip import CustomLabelsClassifier",
-              f'classes = open("{name}/{cls}").read().splitlines()', f'classifier = CustomLabelsClassifier(classes, model_str="local-dir:{name}")',
-              'predictions = classifier.predict(["photo.jpg"], k=5)', "```", "", "```sh", f"bioclip predict --model local-dir:{name} --cls {name}/{cls} photo.jpg",
-              f"bioclip-lora-predict --model local-dir:{name} --cls {name}/{cls} photos/   # this package's CLI: folders, globs, CSVs", "```", "",
-              f"After `huggingface-cli upload USER/{name} {name}`, use `hf-hub:USER/{name}` wherever `local-dir:{name}` stands above.",
-              "", "pybioclip converts images to RGB by dropping the alpha channel; this package composites transparent images on",
-              "white (as training did). For RGB photos, the two give the same predictions."]
-    return atomic_write_text(out_dir/"README.md", "\n".join(lines) + "\n")
+Run.evaluate = evaluate_run  # `run.evaluate()`: a method of `Run` (01_run), given here, where evaluation lives
 
 # %% ../nbs/03_eval.ipynb #7a653381
-def _cli_settings(run:str|None, lora_weights:str|None, **given) -> dict:
-    "A run's settings (from `--run`, or the run an adapter was saved in) overridden by the flags given."
-    adapters = [w for w in (lora_weights or "").split(",") if w]
-    run = run or (adapter_run(adapters[0]) if adapters else None)
-    settings = run_settings(run) if run else {}
-    if adapters: settings["lora_weights"] = adapters
-    return {**settings, **{k: v for k, v in given.items() if v is not None}}
-
 @call_parse
 def eval_cli(
     run:str=None, # a run folder: its final adapter, split, labels, label text and templates are the defaults
@@ -571,84 +410,17 @@ def eval_cli(
 ):
     "Evaluate zero-shot, the frozen-feature baselines and LoRA adapters on one split; print the verdict and write eval.json."
     with cli_errors("bioclip-lora-eval"):
-        s = _cli_settings(run, lora_weights, val_data=val_data, model=model, pretrained=pretrained, labels=labels,
-                          label_kind=label_kind, templates=templates)
-        if not s.get("val_data"): raise ValueError("--val-data is required (a CSV or imagefolder) unless --run names a run with a val split.")
-        results = {}
-        table = compare(**s, force_base=force_base, device=device, batch_size=batch_size, workers=workers, results=results)
-    summary = summarize(table, results, s.get("labels"))
-    print(table.drop(columns="adapter").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    for v in summary["verdicts"]: print(v["sentence"])
-    out = out or (Path(run)/"eval.json" if run else "eval.json")
-    atomic_write_text(out, json.dumps(summary, indent=2, default=float))
+        adapters = [w for w in (lora_weights or "").split(",") if w] or None
+        run = run or (adapter_run(adapters[0]) if adapters else None)
+        given = {k: v for k, v in dict(val_data=val_data, lora_weights=adapters, model=model, pretrained=pretrained, labels=labels,
+                                       label_kind=label_kind, templates=templates).items() if v is not None}
+        kw = dict(force_base=force_base, device=device, batch_size=batch_size, workers=workers)
+        if run: out, c = out or Path(run)/"eval.json", Run(run).evaluate(out=out, **given, **kw)
+        else:
+            if not val_data: raise ValueError("--val-data is required (a CSV or imagefolder) unless --run names a run with a val split.")
+            out = out or "eval.json"
+            check_writable(Path(out).parent)
+            c = compare(**given, **kw)
+            c.write(out)
+    print(c)
     print(f"wrote {out}")
-
-@call_parse
-def export_cli(
-    out_dir:str=None, # folder for open_clip_config.json + open_clip_model.safetensors (required)
-    run:str=None, # a run folder: its final adapter is exported
-    lora_weights:str=None, # the adapter file (default: the run's final adapter)
-    model:str=None, # base model (default: the one the adapter records)
-    pretrained:str=None, # base model's pretrained tag or checkpoint (default: the adapter's record)
-    force_base:bool=False, # use --model although the adapter records another base (a copy of it elsewhere)
-    overwrite:bool=False, # replace the files of a non-empty --out-dir
-):
-    "Merge an adapter into its base model and write a model repository: open_clip `local-dir:` files, model card, classes.txt."
-    if not (out_dir and (lora_weights or run)): raise SystemExit("bioclip-lora-export: --out-dir and --run (or --lora-weights) are required.")
-    with cli_errors("bioclip-lora-export"):
-        adapter = lora_weights or RunDir(run).final_adapter()
-        _check_export_dir(Path(out_dir), overwrite)  # before loading a model only to refuse the folder
-        net = load_lora_weights(load_base_model(*adapter_base_model(adapter, model, pretrained, force_base))[0], adapter, force=force_base)
-        export_merged_model(net, out_dir, overwrite=overwrite)
-    write_model_card(out_dir, adapter, run)
-    print(f"wrote {out_dir} (model card: README.md); load it with open_clip.create_model_and_transforms('local-dir:{out_dir}'), "
-          f"or pybioclip's CustomLabelsClassifier(..., model_str='local-dir:{out_dir}')")
-
-# %% ../nbs/03_eval.ipynb #017d781f
-def predict_parser() -> argparse.ArgumentParser:
-    "`bioclip-lora-predict`'s flags: pybioclip's `bioclip predict` where they apply, plus `--run` and `--lora-weights`."
-    p = argparse.ArgumentParser(prog="bioclip-lora-predict", description="Predict the classes of photos with a fine-tuned model.")
-    p.add_argument("images", nargs="+", help="image files, folders (recursive), globs or CSVs with a filepath column")
-    p.add_argument("--run", help="a run folder: its final adapter, classes, label text and base model")
-    p.add_argument("--lora-weights", help="an adapter file (its run's classes are the default)")
-    p.add_argument("--model", help="base model, or an exported model (local-dir:DIR) with --cls")
-    p.add_argument("--pretrained", help="the base model's pretrained tag or checkpoint")
-    p.add_argument("--force-base", action="store_true", help="use --model although the adapter records another base (a copy of it elsewhere)")
-    p.add_argument("--cls", help="classes: comma-separated, or a text file with one per line (default: the run's)")
-    p.add_argument("--labels", help="labels table: class text and taxonomy columns")
-    p.add_argument("--k", type=int, default=5, help="predictions per image")
-    p.add_argument("--format", choices=("csv", "table"), default="csv", help="output format")
-    p.add_argument("--output", help="write to this file (default: stdout)")
-    p.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
-    p.add_argument("--batch-size", type=int, default=32, help="images per batch")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers")
-    return p
-
-def _read_cls(cls:str|None) -> list|None:
-    if not cls: return None
-    return [c.strip() for c in (Path(cls).read_text().splitlines() if Path(cls).is_file() else cls.split(",")) if c.strip()]
-
-def predict_cli(argv:list|None=None):
-    "`bioclip-lora-predict`: top-k classes of photos as CSV or a table, pybioclip's columns first."
-    a = predict_parser().parse_args(argv)
-    with cli_errors("bioclip-lora-predict"):
-        source = a.run or a.lora_weights
-        if a.model and a.lora_weights:  # an explicit base for the adapter, checked against its record
-            base = load_base_model(*adapter_base_model(a.lora_weights, a.model, a.pretrained, a.force_base), device=a.device)[0]
-            source = load_lora_weights(base, a.lora_weights, force=a.force_base)
-        elif not source:
-            if not (a.model and a.cls): raise ValueError("give --run, --lora-weights, or --model with --cls.")
-            source = load_base_model(a.model, a.pretrained, device=a.device)[0]
-        classes = _read_cls(a.cls)
-        if classes is None and isinstance(source, torch.nn.Module) and a.lora_weights and adapter_run(a.lora_weights):
-            classes = RunDir(adapter_run(a.lora_weights)).record()["classes"]
-        labels = a.labels if a.labels or classes is None else None
-        df = predict(source, [i for pat in a.images for i in list_images(pat)], classes, labels, k=a.k, label_kind="asis" if a.cls else "taxon_com",
-                     batch_size=a.batch_size, device=a.device, workers=a.workers)
-    text = df.to_csv(index=False) if a.format == "csv" else df.to_string(index=False) + "\n"
-    if a.output: atomic_write_text(a.output, text)
-    else: sys.stdout.write(text)
-    skipped = df.attrs["skipped"]
-    print(f"bioclip-lora-predict: {df.file_name.nunique()} images predicted" + (f"; skipped {len(skipped)} that can't be read:" if len(skipped) else ""),
-          file=sys.stderr)
-    for r in skipped.itertuples(): print(f"  {r.problem}", file=sys.stderr)

@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/lora.html.md"""
 
 # %% ../nbs/00_lora.ipynb #ec09563d
 from __future__ import annotations
-import difflib, json, math, os, urllib.error, urllib.request
+import contextlib, difflib, json, math, os, urllib.error, urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from safetensors import safe_open
 from open_clip.transformer import text_global_pool
+from open_clip.transform import PreprocessCfg, image_transform_v2
 from fastcore.basics import patch
 from torch import nn
 
@@ -24,9 +25,10 @@ from .core import atomic_write, default_device
 
 # %% auto #0
 __all__ = ['BIOCLIP2', 'TINY_RANDOM_CONFIG', 'ATTN_TARGETS', 'ALL_TARGETS', 'register_tiny_random', 'HubUnavailableError',
-           'resolve_model_name', 'load_base_model', 'encode_text_cut', 'LoraConfig', 'LoraLayer', 'LoraLinear',
-           'LoraMultiheadAttention', 'apply_lora_to_model', 'lora_layers', 'get_lora_parameters', 'lora_state_dict',
-           'count_lora_blocks', 'randomize_lora_', 'set_lora_strength', 'merge_lora', 'unmerge_lora', 'base_state_dict',
+           'resolve_model_name', 'load_base_model', 'encode_text_cut', 'image_size', 'eval_transform',
+           'model_tokenizer', 'LoraConfig', 'LoraLayer', 'LoraLinear', 'LoraMultiheadAttention', 'apply_lora_to_model',
+           'lora_layers', 'get_lora_parameters', 'lora_state_dict', 'count_lora_blocks', 'randomize_lora_',
+           'set_lora_strength', 'merge_lora', 'unmerge_lora', 'base_state_dict', 'lora_settings',
            'architecture_summary', 'save_lora_weights', 'read_lora_metadata', 'adapter_base_model', 'load_lora_weights',
            'load_lora_state_dict', 'keep_mask', 'LoraLinearFunction', 'fused_lora_linear']
 
@@ -134,6 +136,23 @@ def encode_text_cut(model, tokens:torch.Tensor, normalize:bool=True) -> torch.Te
     x = model.text_projection(x) if isinstance(model.text_projection, torch.nn.Linear) else x @ model.text_projection
     return F.normalize(x, dim=-1) if normalize else x
 
+# %% ../nbs/00_lora.ipynb #b2cfa744
+def image_size(model:nn.Module) -> tuple:
+    "`(height, width)` of the images `model` takes."
+    size = model.visual.image_size
+    return tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+
+def eval_transform(model:nn.Module):
+    "open_clip's evaluation transform for `model`, from its own preprocessing config (e.g. BioCLIP 2's)."
+    return image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
+
+def model_tokenizer(model:nn.Module):
+    "The tokenizer of a model from `load_base_model`; an error, not a guess, for any other."
+    if (name := getattr(model, "open_clip_name", None)) is None:
+        raise ValueError("This model was not loaded by `load_base_model`, so its tokenizer is unknown: "
+                         "pass tokenizer=open_clip.get_tokenizer(NAME).")
+    return open_clip.get_tokenizer(name)
+
 # %% ../nbs/00_lora.ipynb #7670a459
 ATTN_TARGETS, ALL_TARGETS = ("q", "k", "v"), ("q", "k", "v", "out", "mlp")
 
@@ -167,7 +186,7 @@ class LoraConfig:
 # %% ../nbs/00_lora.ipynb #aa907ed1
 class LoraLayer(nn.Module):
     "Shared state of an adapter that wraps `base_layer`: one low-rank update `B A` per target."
-    fused = False  # run `adapted_linear` as the fused op of "Making it fast" (which turns it on for every layer)
+    fused = True  # run `adapted_linear` as one fused op (`fused_linear`, in "Making it fast"); False: the plain ops below
 
     def __init__(self, base_layer:nn.Module, targets:tuple, in_features:int, out_features:int, cfg:LoraConfig):
         super().__init__()
@@ -199,9 +218,13 @@ class LoraLayer(nn.Module):
 
     @torch.no_grad()
     def merge(self):
-        "Add the update into the base weights; the layer then runs at base speed."
+        "Add the update into the base weights; the layer then runs at base speed. Refused, weights untouched, if a sum is not finite."
         if self.merged: return
-        for t in self.targets: self.base_weight(t).add_(self.delta_weight(t).to(self.base_weight(t).dtype))
+        merged = {t: self.base_weight(t) + self.delta_weight(t).to(self.base_weight(t).dtype) for t in self.targets}
+        if (bad := [t for t, w in merged.items() if not torch.isfinite(w).all()]):  # as PEFT's safe_merge: check before writing
+            raise FloatingPointError(f"merging this adapter makes {bad} weights NaN or infinite (its update overflows "
+                                     f"{merged[bad[0]].dtype}): the run diverged. Use an earlier epoch's adapter.")
+        for t, w in merged.items(): self.base_weight(t).copy_(w)
         self.merged = True
 
     @torch.no_grad()
@@ -343,14 +366,21 @@ def randomize_lora_(model:nn.Module, std:float=0.02, seed:int=0) -> nn.Module:
 
 def set_lora_strength(model:nn.Module, strength:float) -> nn.Module:
     "Set every adapter's `strength` (0: the base model, 1: the trained adapter, in between: part of its update)."
+    if not math.isfinite(strength): raise ValueError(f"strength={strength}: use a finite number (0: the base model, 1: as trained).")
     for m in lora_layers(model):
         if m.merged: raise RuntimeError("Unmerge the model (`unmerge_lora`) before changing the LoRA strength.")
         m.strength = float(strength)
     return model
 
 def merge_lora(model:nn.Module) -> nn.Module:
-    "Fold every adapter into its base weights; each layer then runs the stock open_clip module."
-    for m in lora_layers(model): m.merge()
+    "Fold every adapter into its base weights; each layer then runs the stock open_clip module. All or none: a refused merge undoes the others."
+    done = []
+    try:
+        for m in lora_layers(model):
+            if not m.merged: m.merge(); done.append(m)
+    except FloatingPointError:
+        for m in done: m.unmerge()
+        raise
     return model
 
 def unmerge_lora(model:nn.Module) -> nn.Module:
@@ -362,6 +392,22 @@ def unmerge_lora(model:nn.Module) -> nn.Module:
 def base_state_dict(model:nn.Module) -> dict:
     "The model's state dict under stock open_clip names, without LoRA tensors (merged weights if merged)."
     return {k.replace(".base_layer.", "."): v for k, v in model.state_dict().items() if ".lora_" not in k}
+
+# %% ../nbs/00_lora.ipynb #e320a797
+@contextlib.contextmanager
+def lora_settings(model:nn.Module, strength:float|None=None, merged:bool|None=None):
+    "Run a block with every adapter at `strength` and/or `merged` (or unmerged), then put each back as it was."
+    before = [(m, m.strength, m.merged) for m in lora_layers(model)]
+    try:
+        if strength is not None:
+            unmerge_lora(model)  # a merged update was added at the old strength
+            set_lora_strength(model, strength)
+        if merged is not None: merge_lora(model) if merged else unmerge_lora(model)
+        yield model
+    finally:
+        for m, s, was_merged in before:
+            m.unmerge(); m.strength = s
+            if was_merged: m.merge()
 
 # %% ../nbs/00_lora.ipynb #894bdbc1
 def architecture_summary(model:nn.Module) -> str:
@@ -525,5 +571,3 @@ def fused_linear(self:LoraLayer, x, weight, bias, A, B):
     "`adapted_linear` as one `LoraLinearFunction`, dropout drawn by `keep_mask`."
     mask, rescale = keep_mask(x, self.dropout.p) if self.training else (None, 1.0)
     return fused_lora_linear(x, weight, bias, A, B, self.multiplier(rescale), mask)
-
-LoraLayer.fused = True

@@ -17,12 +17,12 @@ from fastcore.script import call_parse
 from .data import load_image
 from .core import atomic_write_text, cli_errors
 from .lora import read_lora_metadata
-from .eval import EvalResult, compare, run_settings, summarize
-from .train import RunDir
+from .eval import EvalResult, evaluate_run
+from .run import Run
 
 # %% auto #0
 __all__ = ['plot_loss_curve', 'plot_per_class', 'top_confusions', 'plot_confusion', 'plot_rank_accuracy', 'plot_examples',
-           'mistake_browser', 'make_report', 'report_cli']
+           'mistake_browser', 'make_report', 'report_run', 'report_cli']
 
 # %% ../nbs/04_report.ipynb #a4107aec
 def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=None):
@@ -171,26 +171,22 @@ def _md_table(df:pd.DataFrame) -> str:
                      ["| " + " | ".join(map(cell, row)) + " |" for row in df.itertuples(index=False)])
 
 def make_report(
-    run_dir:str|Path, # a run folder from `fit`
+    run:Run|str|Path, # a `Run`, or a run folder from `fit`
     val_data=None, # default: the run's validation split
     labels=None, # default: the run's labels table
-    templates=None, # default: the run's (see `03_eval.run_settings`)
+    templates=None, # default: the run's (see `01_run.run_templates`)
     device:str|None=None, # default: cuda when there is one
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bars
 ) -> dict:
-    "Write report.md (the verdict first), loss_curve.png and the figures of a run, evaluated with its own settings."
-    run = RunDir(run_dir); out = run.path/"report"; out.mkdir(exist_ok=True)
-    given = dict(val_data=val_data, labels=labels, templates=templates)
-    settings = {**run_settings(run.path), **{k: v for k, v in given.items() if v is not None}}
-    if not settings.get("val_data"): raise FileNotFoundError(f"{run.path}: the run had no validation data; pass val_data.")
-    adapter, meta = settings["lora_weights"][0], read_lora_metadata(settings["lora_weights"][0])
-    history = run.history()
+    "Write report.md (the verdict first), loss_curve.png and the figures of a run, evaluated with its own settings (and eval.json)."
+    run = run if isinstance(run, Run) else Run(run)
+    out = run.path/"report"; out.mkdir(exist_ok=True)
+    adapter, meta = run.adapter, read_lora_metadata(run.adapter)
+    history = run.history
     plt.close(plot_loss_curve(history, path=run.path/"loss_curve.png"))
-    results = {}
-    table = compare(**settings, device=device, workers=workers, progress=progress, results=results)
-    lora, base = results[(str(adapter), 1.0)], results["base"]
-    summary = summarize(table, results, settings.get("labels"))
+    comparison = evaluate_run(run, val_data, labels=labels, templates=templates, device=device, workers=workers, progress=progress)
+    table, lora, base, summary = comparison.table, comparison.lora(1.0), comparison.base, comparison.summary()
     if summary["per_rank"]: plt.close(plot_rank_accuracy(summary["per_rank"], path=out/"per_rank.png"))
     plt.close(plot_per_class(lora, base, path=out/"per_class.png"))
     conf = plot_confusion(lora, path=out/"confusion.png")
@@ -198,7 +194,7 @@ def make_report(
     plt.close(plot_examples(lora, path=out/"examples.png"))
     weights = f" (pretrained `{meta['pretrained']}`)" if meta["pretrained"] else ""
     md = [f"# Report: {run.path.name}", "", *[v["sentence"] for v in summary["verdicts"]], "", f"Model `{meta['base_model']}`{weights}, adapter `{adapter.name}`, validation data "
-          f"`{settings['val_data']}` ({len(lora.predictions)} images, {len(lora.classes)} classes).", "", "## Zero-shot, baselines and LoRA", "",
+          f"`{val_data or run.record['data']['val']['path']}` ({len(lora.predictions)} images, {len(lora.classes)} classes).", "", "## Zero-shot, baselines and LoRA", "",
           _md_table(table.drop(columns="adapter")), "",
           "![loss curve](../loss_curve.png)", "", "![per-class accuracy](per_class.png)", ""]
     if summary["per_rank"]:
@@ -207,7 +203,13 @@ def make_report(
     md += ["![confusion matrix](confusion.png)"] if conf else ["## Top confusions", "", _md_table(top_confusions(lora))]
     md += ["", "![examples](examples.png)", ""]
     atomic_write_text(out/"report.md", "\n".join(md))
-    return dict(table=table, lora=lora, base=base, history=history, out=out, summary=summary)
+    return dict(table=table, lora=lora, base=base, history=history, out=out, summary=summary, comparison=comparison)
+
+def report_run(self:Run, **kw) -> dict:
+    "The run's report: its figures and report.md in `RUN/report/` (see `make_report`)."
+    return make_report(self, **kw)
+
+Run.report = report_run  # `run.report()`: a method of `Run` (01_run), given here, where reports live
 
 @call_parse
 def report_cli(

@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/train.html.md"""
 
 # %% ../nbs/02_train.ipynb #cecb729e
 from __future__ import annotations
-import argparse, contextlib, dataclasses, datetime, json, logging, math, os, re, secrets, shutil, socket, sys, time, warnings
+import argparse, contextlib, dataclasses, json, logging, math, os, shutil, sys, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,105 +15,27 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from fastcore.basics import patch
 from fastcore.docments import docments
 from fastcore.meta import delegates
 from fastcore.script import bool_arg
 from tqdm.auto import tqdm
 
 from . import __version__
-from .core import cli_errors, atomic_write, default_device, atomic_write_text
-from .lora import (BIOCLIP2, resolve_model_name, LoraConfig, apply_lora_to_model, get_lora_parameters,
-                                  load_base_model, load_lora_state_dict, encode_text_cut, lora_state_dict,
-                                  save_lora_weights)
-from .data import (LABEL_KINDS, CsvDataset, DataError, check_splits, label_texts, make_demo_dataset, make_loader,
-                                  prepare_dataset_from_folders, validate_dataset,
-                                  few_shot_split, _write_csv)
+from .core import cli_errors, atomic_write, atomic_write_text, check_device, check_writable
+from .lora import (resolve_model_name, LoraConfig, apply_lora_to_model, get_lora_parameters, image_size,
+                                  load_base_model, load_lora_state_dict, encode_text_cut, lora_state_dict, save_lora_weights)
+from .data import (CsvDataset, DataError, check_splits, label_texts, make_demo_dataset, make_loader,
+                                  prepare_dataset_from_folders, validate_dataset, few_shot_split, write_csv)
+from .run import PROMPT, TrainConfig, RunDir, Run, read_jsonl, run_name, unfinished_runs
 
 # %% auto #0
-__all__ = ['PROMPT', 'RESUME_MAY_CHANGE', 'JOB_CELLS', 'class_prompts', 'TrainConfig', 'ce_loss', 'masked_clip_loss', 'lr_lambda',
-           'run_name', 'RunDir', 'unfinished_runs', 'FitResult', 'fit', 'train_parser', 'train_cli', 'run_only_the_job']
+__all__ = ['RESUME_MAY_CHANGE', 'class_prompts', 'ce_loss', 'masked_clip_loss', 'lr_lambda', 'fit', 'train_parser', 'train_cli']
 
 # %% ../nbs/02_train.ipynb #cb1604c0
-PROMPT = "a photo of {}."
-
 def class_prompts(classes:list, labels=None, label_kind:str="taxon_com", template:str=PROMPT) -> list:
     "The prompt for each class, in class order."
     texts = label_texts(classes, labels, label_kind)
     return [template.format(texts[c]) for c in classes]
-
-# %% ../nbs/02_train.ipynb #ec5df066
-@dataclass
-class TrainConfig:
-    "Everything a run needs: `fit`'s arguments, the CLI's flags and the papermill job's parameters are these fields."
-    train_data:str = "demo" # a CSV, an imagefolder, a folder of class folders, or "demo" (synthetic, offline)
-    val_data:str|None = None # same forms; default: the val split when train_data is a folder or "demo"
-    labels:str|None = None # labels table (caption → taxonomy or text); None: captions are the text
-    label_kind:str = "taxon_com" # taxon_com, taxon, sci, com or asis
-    model:str = BIOCLIP2 # hf-hub:…, a folder, an open_clip architecture or "tiny-random"
-    pretrained:str|None = None # open_clip pretrained tag or checkpoint path (architecture names only)
-    rank:int = 8 # LoRA rank
-    alpha:float = 16.0 # LoRA alpha (update scaled by alpha/rank)
-    dropout:float = 0.1 # LoRA dropout
-    enable_vision:bool = True # LoRA in the image tower
-    enable_text:bool = True # LoRA in the text tower
-    targets:tuple = ("q", "k", "v") # q, k, v, out, mlp
-    loss:str = "ce" # "ce": cross-entropy over class prompts; "clip": in-batch contrastive, same-class negatives masked
-    batch_size:int = 32 # images per step (per process)
-    epochs:int = 20 # passes over the training data
-    lr:float = 5e-4 # peak learning rate
-    weight_decay:float = 0.1 # AdamW weight decay
-    warmup:int = 200 # linear warmup steps (capped at a tenth of the run)
-    precision:str = "auto" # "auto" (bf16 on CUDA, fp32 on CPU), "bf16" or "fp32"
-    accum_steps:int = 1 # gradient accumulation
-    grad_clip:float = 1.0 # max gradient norm (0: off)
-    workers:int|None = None # DataLoader workers (None: one per CPU core this process may use, at most 8)
-    seed:int = 0 # seeds the model's LoRA init, the data order and dropout
-    logs:str = "./logs" # where run folders go (CLI also --run-root, which torchrun leaves alone)
-    name:str|None = None # run folder name (default: date-model-lr-batch-workers-precision)
-    save_frequency:int = 1 # save the adapter every N epochs
-    save_every_n_steps:int = 0 # also save the resumable state every N steps (0: at epoch ends only)
-    log_every_n_steps:int = 10 # metrics.jsonl / tensorboard every N steps
-    resume:str|None = None # "latest", a run folder or a latest.pt
-    device:str|None = None # default: cuda if available, else cpu
-    template:str = PROMPT # prompt around each class text
-    csv_separator:str = "\t" # dataset CSV separator
-    csv_img_key:str = "filepath" # dataset CSV image column
-    csv_caption_key:str = "caption" # dataset CSV caption column
-    on_bad_data:str = "raise" # "raise" or "skip" unreadable rows (summarised on the console and in out.log)
-    shots:int|None = None # few-shot: train on this many images per class (a support set, in the run's data/), None: all
-    shot_seed:int = 0 # which images the support set keeps
-    grad_checkpointing:bool = False # open_clip's gradient checkpointing: less activation memory, an extra forward per block
-
-    def __post_init__(self):
-        if isinstance(self.targets, str): self.targets = tuple(t.strip() for t in self.targets.split(",") if t.strip())
-        self.targets = tuple(self.targets)
-        checks = [(self.loss in ("ce", "clip"), f"loss={self.loss!r}: use 'ce' or 'clip'"),
-                  (self.precision in ("auto", "bf16", "fp32"), f"precision={self.precision!r}: use auto, bf16 or fp32"),
-                  (self.batch_size >= 1, f"batch_size={self.batch_size}: must be >= 1"),
-                  (self.epochs >= 1, f"epochs={self.epochs}: must be >= 1"),
-                  (self.accum_steps >= 1, f"accum_steps={self.accum_steps}: must be >= 1"),
-                  (self.lr > 0, f"lr={self.lr}: must be > 0"),
-                  (self.workers is None or self.workers >= 0, f"workers={self.workers}: must be >= 0 (or None)"),
-                  (self.shots is None or self.shots >= 1, f"shots={self.shots}: must be >= 1 (or None: all images)"),
-                  (self.save_frequency >= 1, f"save_frequency={self.save_frequency}: must be >= 1 (save every N epochs)"),
-                  (self.log_every_n_steps >= 1, f"log_every_n_steps={self.log_every_n_steps}: must be >= 1"),
-                  (self.save_every_n_steps >= 0, f"save_every_n_steps={self.save_every_n_steps}: must be >= 0 (0: at epoch ends only)"),
-                  (self.grad_clip >= 0, f"grad_clip={self.grad_clip}: must be >= 0 (0: off); a negative norm would ascend the loss"),
-                  (self.alpha > 0, f"alpha={self.alpha}: must be > 0, or the update B A is multiplied by 0 and nothing trains"),
-                  (self.warmup >= 0 and self.weight_decay >= 0, f"warmup={self.warmup}, weight_decay={self.weight_decay}: must be >= 0"),
-                  ("{}" in self.template, f"template={self.template!r}: must contain {{}} where the class text goes"),
-                  (self.label_kind in LABEL_KINDS, f"label_kind={self.label_kind!r}: use one of {LABEL_KINDS}"),
-                  (self.on_bad_data in ("raise", "skip"), f"on_bad_data={self.on_bad_data!r}: use 'raise' or 'skip'")]
-        for ok, msg in checks:
-            if not ok: raise ValueError(f"TrainConfig: {msg}.")
-        LoraConfig(**self.lora_kwargs())  # validates rank, targets, towers
-
-    @classmethod
-    def field_names(cls) -> list: return [f.name for f in dataclasses.fields(cls)]
-
-    def lora_kwargs(self): return dict(rank=self.rank, alpha=self.alpha, dropout=self.dropout, enable_vision=self.enable_vision,
-                                       enable_text=self.enable_text, targets=self.targets)
 
 # %% ../nbs/02_train.ipynb #4bf94319
 def ce_loss(image_features, class_features, labels, logit_scale):
@@ -137,115 +59,9 @@ def lr_lambda(total_steps:int, warmup:int):
         return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
     return f
 
-# %% ../nbs/02_train.ipynb #1ae4c82a
-def _slug(s) -> str: return re.sub(r"[^A-Za-z0-9._-]+", "-", str(s)).strip("-")
-
-def run_name(cfg:TrainConfig, precision:str, workers:int) -> str:
-    "The original scripts' run folder name (date, model, lr, batch size, workers, precision), then the seed and a random suffix."
-    date = datetime.datetime.now().strftime("%Y_%m_%d-%H_%M_%S")
-    return (f"{date}-model_{_slug(cfg.model.split('/')[-1])}-lr_{cfg.lr:g}-b_{cfg.batch_size}-j_{workers}-p_{precision}"
-            f"-s_{cfg.seed}-{secrets.token_hex(2)}")  # a job array's runs may start in the same second
-
-def _read_jsonl(path:Path) -> list:
-    "The records of a JSON-lines file; a last line cut short by a kill is left out."
-    lines = path.read_text().splitlines() if path.exists() else []
-    rows = []
-    for n, line in enumerate(lines, 1):
-        try: rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if n < len(lines): raise ValueError(f"{path}: line {n} is not JSON ({line[:60]!r}): the file was edited or damaged.") from None
-    return rows
-
-class RunDir:
-    "A run folder's layout: what `fit` writes there, and what eval, report and export read back."
-    def __init__(self, path:str|Path):
-        self.path = Path(path)
-        self.checkpoints, self.data = self.path/"checkpoints", self.path/"data"
-        self.latest, self.metrics, self.log = self.checkpoints/"latest.pt", self.path/"metrics.jsonl", self.path/"out.log"
-        self.params_json, self.params_txt, self.lock = self.path/"params.json", self.path/"params.txt", self.path/"lock.json"
-
-    def __repr__(self): return f"RunDir('{self.path}')"
-    def trained(self) -> bool: return any(self.checkpoints.glob("*"))  # something was saved: starting afresh would lose it
-    def adapter(self, epoch:int) -> Path: return self.checkpoints/f"lora_epoch_{epoch}.safetensors"
-
-    def adapters(self) -> list:
-        "The `lora_epoch_N.safetensors` adapters, in epoch order."
-        return sorted(self.checkpoints.glob("lora_epoch_*.safetensors"), key=lambda p: int(p.stem.split("_")[-1]))
-
-    def final_adapter(self) -> Path:
-        "The adapter of the last saved epoch."
-        if not (found := self.adapters()): raise FileNotFoundError(f"{self.checkpoints} has no lora_epoch_*.safetensors: the run saved no adapter yet.")
-        return found[-1]
-
-    def history(self) -> pd.DataFrame:
-        "metrics.jsonl as a DataFrame: step rows, and epoch rows that carry val_top1."
-        return pd.DataFrame(_read_jsonl(self.metrics))
-
-    def record(self) -> dict:
-        "params.json: the settings, what they resolved to, the data and classes, and the versions."
-        if not self.params_json.exists():
-            raise FileNotFoundError(f"{self.path} has no params.json: pass a run folder written by `fit` (bioclip-lora-train).")
-        return json.loads(self.params_json.read_text())
-
-    def finished(self) -> bool:
-        "Did the run train all its epochs? (Its last epoch's adapter is written.)"
-        return self.params_json.exists() and self.adapter(self.record()["config"]["epochs"]).exists()
-
-    def write_record(self, record:dict):
-        "params.json for programs, and params.txt (`key: value` lines) for people."
-        atomic_write_text(self.params_json, json.dumps(record, indent=2, ensure_ascii=False, default=str))
-        flat = {**record["config"], **{f"resolved_{k}": v for k, v in record["resolved"].items()},
-                **{k: v for k, v in record.items() if k not in ("config", "resolved", "class_texts")}}
-        atomic_write_text(self.params_txt, "".join(f"{k}: {v}\n" for k, v in flat.items()))
-
-@patch(cls_method=True)
-def from_run(cls:TrainConfig, run_dir:str|Path) -> TrainConfig:
-    "The settings a run was started with, read back from its `params.json`."
-    return cls(**RunDir(run_dir).record()["config"])
-
-# %% ../nbs/02_train.ipynb #cc205010
-def _alive(holder:dict) -> bool:
-    "Is the process that wrote a lock still running? One on another host is assumed to be."
-    if holder.get("host") != socket.gethostname(): return True
-    try: os.kill(int(holder["pid"]), 0)
-    except ProcessLookupError: return False
-    except PermissionError: pass  # alive, another user's
-    return True
-
-@patch
-def acquire(self:RunDir) -> RunDir:
-    "Take the folder's lock for this process: refused while a live run holds it, taken over from a dead one."
-    self.path.mkdir(parents=True, exist_ok=True)
-    me = dict(pid=os.getpid(), host=socket.gethostname(), since=datetime.datetime.now().isoformat(timespec="seconds"))
-    for _ in range(2):
-        try: fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-        except FileExistsError:
-            try: holder = json.loads(self.lock.read_text())
-            except (OSError, ValueError): holder = {}  # cut short by a kill
-            if holder and _alive(holder):
-                raise FileExistsError(f"{self.path} is in use by a run (pid {holder['pid']} on {holder['host']}, since {holder['since']}). "
-                                      f"Wait for it to end or choose another name; if that process is gone, delete {self.lock}.") from None
-            self.lock.unlink(missing_ok=True)  # its process is gone
-            continue
-        with os.fdopen(fd, "w") as f: json.dump(me, f)
-        return self
-    raise FileExistsError(f"{self.lock}: another process took it at the same moment.")
-
-@patch
-def release(self:RunDir):
-    "Give the lock back, if this process holds it."
-    try: holder = json.loads(self.lock.read_text())
-    except (OSError, ValueError): return
-    if (holder.get("pid"), holder.get("host")) == (os.getpid(), socket.gethostname()): self.lock.unlink()
-
 # %% ../nbs/02_train.ipynb #3d51e320
 RESUME_MAY_CHANGE = ("resume", "logs", "name", "workers", "device", "grad_checkpointing", "log_every_n_steps",
                      "save_every_n_steps", "save_frequency")
-
-def unfinished_runs(logs:str|Path) -> list:
-    "The run folders under `logs` with a record that have not trained all their epochs, oldest first."
-    runs = [RunDir(p.parent) for p in Path(logs).glob("*/params.json")]
-    return sorted((r for r in runs if not r.finished()), key=lambda r: r.params_json.stat().st_mtime)
 
 def _resume_target(cfg:TrainConfig) -> RunDir:
     "The run folder `cfg.resume` points at: a name, a folder, a `latest.pt`, or the one unfinished run under `cfg.logs`."
@@ -300,8 +116,16 @@ def _drop_stale_split(cfg:TrainConfig, run:RunDir, log):
     for f in ("train_data.csv", "val_data.csv", "classes.csv", "prepared_from.json"): (run.data/f).unlink(missing_ok=True)
     log.info(f"dropped the split in {run.data}: it was made from {made_from}, not {cfg.train_data}")
 
+def _in_run(path, run:RunDir) -> str:
+    "`path` as the record keeps it: relative to the run folder when inside it (a moved run still finds it), else absolute."
+    p, root = Path(path).resolve(), run.path.resolve()
+    return p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p)
+
 def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
     "Validated train/val tables, and their sources as `read_dataset` arguments; folders and 'demo' are split into `run.data` first."
+    if isinstance(cfg.labels, pd.DataFrame):  # a table in memory: kept in the run folder, whose record names the file
+        table, cfg.labels = cfg.labels, str((run.data/"labels.csv").resolve())
+        if not Path(cfg.labels).exists(): atomic_write(Path(cfg.labels), lambda tmp: table.to_csv(tmp, index=bool(table.index.name)))
     user = dict(img_key=cfg.csv_img_key, caption_key=cfg.csv_caption_key, sep=cfg.csv_separator)
     train, val = (cfg.train_data, user), ((cfg.val_data, user) if cfg.val_data else None)
     _drop_stale_split(cfg, run, log)
@@ -322,12 +146,14 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
     if cfg.shots:  # the support set: written down, so evaluation and the baselines see the same images
         tables["train"] = few_shot_split(tables["train"], cfg.shots, cfg.shot_seed)
         support = run.data/f"support_{cfg.shots}shot_seed{cfg.shot_seed}.csv"
-        _write_csv(tables["train"].rename(columns={"path": "filepath"})[["filepath", "caption"]], support)
+        rows = tables["train"].assign(filepath=[os.path.relpath(Path(p).resolve(), run.data.resolve()) if Path(p).resolve().is_relative_to(run.path.resolve())
+                                                else str(Path(p).resolve()) for p in tables["train"].path])  # read from run.data
+        write_csv(rows[["filepath", "caption"]], support)
         train = (support, _PREPARED)
         log.info(f"few-shot: {len(tables['train'])} training images ({cfg.shots} per class, seed {cfg.shot_seed}) in {support}")
     if tables["val"] is not None: check_splits(tables["train"], tables["val"], cfg.labels)
-    sources = {split: dict(path=str(Path(s[0]).resolve()), **s[1]) if s else None for split, s in (("train", train), ("val", val))}
-    return tables["train"], tables["val"], {**sources, "labels": str(Path(cfg.labels).resolve()) if cfg.labels else None}
+    sources = {split: dict(path=_in_run(s[0], run), **s[1]) if s else None for split, s in (("train", train), ("val", val))}
+    return tables["train"], tables["val"], {**sources, "labels": _in_run(cfg.labels, run) if cfg.labels else None}
 
 # %% ../nbs/02_train.ipynb #3e9cb0c4
 def _save_state(path:Path, model, opt, sched, step:int, epoch:int, batch:int):
@@ -356,7 +182,7 @@ def _load_state(path:Path, model, opt, sched) -> dict:
 def _trim_metrics(path:Path, step:int):
     "Drop metrics logged after `step` (the run resumes from there and logs them again), and a last line a kill cut short."
     if not path.exists(): return
-    keep = [row for row in _read_jsonl(path) if row["step"] <= step]
+    keep = [row for row in read_jsonl(path) if row["step"] <= step]
     atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in keep))
 
 # %% ../nbs/02_train.ipynb #b1042ba0
@@ -372,15 +198,6 @@ def _average_gradients(params, world_size:int):
         if p.grad is not None: dist.all_reduce(p.grad); p.grad /= world_size
 
 # %% ../nbs/02_train.ipynb #5bc358c3
-@dataclass
-class FitResult:
-    "What `fit` returns."
-    run_dir:Path # the run folder (`RunDir(run_dir)` reads it)
-    model:torch.nn.Module # the model with its trained LoRA
-    history:pd.DataFrame # step, epoch, loss, lr, images_s, val_top1 (epoch rows)
-    checkpoints:list # adapter files written, oldest first
-    classes:list # class names in index order
-
 def _logger(path:Path|None) -> logging.Logger:
     log = logging.getLogger(f"bioclip_lora_nb.run.{path}")
     log.setLevel(logging.INFO); log.propagate = False
@@ -405,6 +222,15 @@ def _resolve_workers(workers:int|None) -> int:
     return min(8, cores)
 
 # %% ../nbs/02_train.ipynb #7296859f
+def _check_distinct(tokens:torch.Tensor, classes:list, prompts:list):
+    "A `DataError` naming classes whose prompts tokenize the same: the model could never tell them apart."
+    same = {}
+    for c, p, t in zip(classes, prompts, tokens.tolist()): same.setdefault(tuple(t), []).append((c, p))
+    if (clash := [v for v in same.values() if len(v) > 1]):
+        raise DataError("classes whose prompts the tokenizer reads as the same text (it ignores case and underscores become spaces), so no "
+                        "model can tell them apart: " + "; ".join(" and ".join(f"{c!r} ({p!r})" for c, p in v) for v in clash[:5]) +
+                        ". Merge them, or give them different text in a labels table.")
+
 def _build(cfg:TrainConfig, device, run:RunDir, log, process_rank:int, world:int) -> tuple:
     "The model with LoRA, the train/val datasets, the tokenized class prompts and the data's sources of a run."
     resolve_model_name(cfg.model, cfg.pretrained)  # an unreachable hub fails in seconds, before any image is opened
@@ -415,11 +241,12 @@ def _build(cfg:TrainConfig, device, run:RunDir, log, process_rank:int, world:int
     model, preprocess_train, preprocess_val, tokenizer = load_base_model(cfg.model, cfg.pretrained, device)
     apply_lora_to_model(model, LoraConfig(**cfg.lora_kwargs()))
     if cfg.grad_checkpointing: model.set_grad_checkpointing(True)
-    size = model.visual.image_size
-    draft = 2 * (size[0] if isinstance(size, (tuple, list)) else size)  # JPEGs decode at >= 2x the input size
+    draft = 2 * image_size(model)[0]  # JPEGs decode at >= 2x the input size
     train_ds = CsvDataset(train_df, preprocess_train, draft=draft)
     val_ds = CsvDataset(val_df, preprocess_val, classes=train_ds.classes, draft=draft) if val_df is not None else None
-    class_tokens = tokenizer(class_prompts(train_ds.classes, cfg.labels, cfg.label_kind, cfg.template)).to(device)
+    prompts = class_prompts(train_ds.classes, cfg.labels, cfg.label_kind, cfg.template)
+    class_tokens = tokenizer(prompts).to(device)
+    _check_distinct(class_tokens, train_ds.classes, prompts)
     return model, train_ds, val_ds, class_tokens, sources
 
 def _run_record(cfg:TrainConfig, resolved:dict, sources:dict, classes:list, **counts) -> dict:
@@ -545,7 +372,7 @@ def _train_epoch(loop:_Loop, epoch:int, skip:int, step:int) -> tuple:
     bar.close()
     return step, lossv
 
-def _end_epoch(loop:_Loop, epoch:int, step:int, loss:float, val_ds, log) -> Path|None:
+def _end_epoch(loop:_Loop, epoch:int, step:int, loss:float, val_ds, log):
     "Process 0, after an epoch: validate, log, save the adapter (every `save_frequency` epochs, and the last) and `latest.pt`."
     cfg, run = loop.cfg, loop.run
     row = dict(step=step, epoch=epoch + 1, loss=loss, lr=loop.sched.get_last_lr()[0])
@@ -553,17 +380,16 @@ def _end_epoch(loop:_Loop, epoch:int, step:int, loss:float, val_ds, log) -> Path
         row["val_top1"] = _val_top1(loop.model, val_ds, loop.class_tokens, cfg.batch_size, loop.workers, loop.device, loop.autocast)
     _log_metrics(run, loop.tb, row)
     log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-    adapter = None
-    if (epoch + 1) % cfg.save_frequency == 0 or epoch + 1 == cfg.epochs: adapter = save_lora_weights(loop.model, run.adapter(epoch + 1))
+    if (epoch + 1) % cfg.save_frequency == 0 or epoch + 1 == cfg.epochs: save_lora_weights(loop.model, run.adapter(epoch + 1))
     _save_state(run.latest, loop.model, loop.opt, loop.sched, step, epoch + 1, 0)
-    return adapter
 
 # %% ../nbs/02_train.ipynb #7aa6c77e
 @delegates(TrainConfig)
-def fit(**kwargs) -> FitResult:
+def fit(**kwargs) -> Run:
     "Train LoRA adapters on an open_clip model (BioCLIP 2 by default); every argument is a `TrainConfig` field."
     cfg, resumed = _settings(kwargs)
-    device = torch.device(cfg.device or default_device())
+    device = check_device(cfg.device)  # before anything is opened or written
+    check_writable(cfg.logs)
     process_rank, world = _init_distributed(device)
     precision, workers = _resolve_precision(cfg.precision, device), _resolve_workers(cfg.workers)
     with _open_run(cfg, resumed, precision, workers, process_rank, world) as run:
@@ -580,14 +406,14 @@ def fit(**kwargs) -> FitResult:
         if not cfg.enable_text:  # a frozen text tower: the class texts are encoded once
             with torch.no_grad(), loop.autocast(): loop.fixed_class_features = encode_text_cut(model, class_tokens)
 
-        checkpoints = run.adapters()
         for epoch in range(start_epoch, cfg.epochs):
             model.train()
             step, loss = _train_epoch(loop, epoch, start_batch if epoch == start_epoch else 0, step)
-            if process_rank == 0 and (adapter := _end_epoch(loop, epoch, step, loss, val_ds, log)): checkpoints.append(adapter)
+            if process_rank == 0: _end_epoch(loop, epoch, step, loss, val_ds, log)
         if loop.tb: loop.tb.close()
         if world > 1: dist.barrier()
-    return FitResult(run.path, model, run.history(), checkpoints, train_ds.classes)
+    model.run_path = run.path  # predictions from the bare model use the run's class texts and prompts
+    return Run(run.path, model=model)
 fit.__delwrap__ = TrainConfig  # docments reads each argument's doc from the dataclass: `fit?` and show_doc list them
 
 # %% ../nbs/02_train.ipynb #36bb8b86
@@ -630,23 +456,7 @@ def train_cli(argv:list|None=None):
             if len(runs := unfinished_runs(args.get("logs", TrainConfig.logs))) > 1: args["name"] = _ask_which(runs)
         res = fit(**args)
     if not dist.is_initialized() or dist.get_rank() == 0:
-        print(f"run folder: {res.run_dir}")
+        print(f"run folder: {res.path}")
         if len(res.checkpoints): print(f"adapter: {res.checkpoints[-1]}")
 
 if __name__ == "__main__" and "get_ipython" not in globals(): train_cli()  # `python -m bioclip_lora_nb.train`; not in Jupyter
-
-# %% ../nbs/02_train.ipynb #8971f9b6
-JOB_CELLS = ("#| default_exp", "#| export", "# Parameters", "#| slow")  # papermill's injected cell starts "# Parameters" too
-
-def _started_by_papermill() -> bool:
-    "Is this kernel papermill's (its parent process)? Then the notebook runs as a job."
-    try: return b"papermill" in Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
-    except OSError:
-        import subprocess
-        return "papermill" in subprocess.run(["ps", "-o", "command=", "-p", str(os.getppid())], capture_output=True, text=True).stdout
-
-def run_only_the_job():
-    "In a kernel that papermill started, turn every later cell into a no-op unless it starts with one of `JOB_CELLS`."
-    from IPython import get_ipython
-    if _started_by_papermill() and (shell := get_ipython()):
-        shell.input_transformers_post.append(lambda lines: lines if lines and lines[0].startswith(JOB_CELLS) else [])
