@@ -27,7 +27,8 @@ def check_device(device:str|torch.device|None=None) -> torch.device:
         torch.empty(1, device=d)  # the one test every backend answers: can a tensor live there?
     except (RuntimeError, AssertionError, ValueError) as e:
         have = ", ".join(["cpu", *[f"cuda:{i}" for i in range(torch.cuda.device_count())]])
-        raise ValueError(f"device={str(device)!r} is not available here ({str(e).splitlines()[0][:120]}). This machine has: {have}.") from None
+        why = "torch sees no CUDA GPU" if "cuda" in str(device) and not torch.cuda.is_available() else str(e).splitlines()[0].split(". ")[0].rstrip(".")
+        raise ValueError(f"device={str(device)!r} is not available here ({why}). This machine has: {have}.") from None
     return d
 
 # %% ../nbs/00_core.ipynb #d54a1e3a

@@ -23,11 +23,11 @@ from tqdm.auto import tqdm
 from .core import atomic_write, check_writable, cli_errors
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'MAX_ASPECT', 'RANKS', 'LABEL_KINDS', 'DataError', 'load_image', 'read_csv_dataset',
-           'sniff_sep', 'read_imagefolder', 'read_dataset', 'read_labels', 'label_texts', 'ValidationReport',
-           'image_problem', 'validate_dataset', 'check_splits', 'few_shot_split', 'is_hidden', 'write_csv',
-           'PreparedDataset', 'prepare_dataset_from_folders', 'make_demo_dataset', 'prepare_cli', 'CsvDataset',
-           'SeededSamples', 'make_loader']
+__all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'MAX_ASPECT', 'RANKS', 'LABEL_KINDS', 'SAMPLERS', 'DataError', 'load_image',
+           'read_csv_dataset', 'sniff_sep', 'read_imagefolder', 'read_dataset', 'read_labels', 'label_texts',
+           'ValidationReport', 'image_problem', 'validate_dataset', 'check_splits', 'few_shot_split', 'is_hidden',
+           'write_csv', 'PreparedDataset', 'prepare_dataset_from_folders', 'make_demo_dataset', 'prepare_cli',
+           'CsvDataset', 'SeededSamples', 'check_distinct', 'sampling_weights', 'epoch_indices', 'make_loader']
 
 # %% ../nbs/01_data.ipynb #2ea7d519
 class DataError(ValueError):
@@ -73,7 +73,7 @@ def load_image(path:str|Path|Image.Image|np.ndarray, max_pixels:int=MAX_PIXELS, 
     if isinstance(path, np.ndarray): path = _from_array(path)
     if isinstance(path, Image.Image): return _to_rgb(ImageOps.exif_transpose(path))
     path = Path(path)
-    if not path.exists(): raise DataError(f"{path}: file not found. Fix the path in the CSV or restore the file.")
+    if not path.exists(): raise DataError(f"{path}: file not found. Fix the path (in the CSV or the command) or restore the file.")
     if path.is_dir(): raise DataError(f"{path}: is a folder, not an image file. Remove its row, or rename the folder.")
     if path.stat().st_size == 0: raise DataError(f"{path}: file is empty (0 bytes). Re-copy it or remove its row.")
     try:
@@ -384,6 +384,7 @@ def prepare_dataset_from_folders(
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     if not input_dir.is_dir(): raise DataError(f"{input_dir}: folder not found.")
     if not 0 <= val_fraction < 1: raise ValueError(f"val_fraction={val_fraction}: use a value in [0, 1).")
+    if resize is not None and resize < 8: raise ValueError(f"resize={resize}: give the short side in pixels (e.g. 256), or leave it out.")
     if output_dir.resolve().is_relative_to(input_dir.resolve()):
         raise DataError(f"{output_dir} is inside {input_dir}: its CSVs and resized copies would become a class of the next run. "
                         f"Write the split outside the photo folder.")
@@ -397,10 +398,10 @@ def prepare_dataset_from_folders(
     table = pd.DataFrame(dict(path=[str(p) for p in images], caption=[_class_of(p.relative_to(input_dir), full_path_classes) for p in images],
                               line=range(1, len(images) + 1)))
     table.attrs["source"] = str(input_dir)
-    names = table.groupby(table.caption.str.strip()).caption.unique()
-    if (clash := [sorted(v) for v in names if len(v) > 1]):  # the CSV reader strips captions: these would become one class
-        raise DataError(f"{input_dir}: class folders whose names differ only in spaces would become one class: "
-                        f"{', '.join(' and '.join(repr(n) for n in v) for v in clash[:5])}. Rename or merge them.")
+    names = table.groupby(table.caption.str.strip().str.lower().str.replace("_", " ")).caption.unique()
+    if (clash := [sorted(v) for v in names if len(v) > 1]):  # one class when read (captions are stripped), or one text to the tokenizer
+        raise DataError(f"{input_dir}: class folders whose names differ only in spaces, case or underscores would be one class "
+                        f"to the model: {', '.join(' and '.join(repr(n) for n in v) for v in clash[:5])}. Rename or merge them.")
     report = validate_dataset(table, on_error=on_error, progress=False)
     good = report.good
     hashes = {p: _file_hash(Path(p)) for p in good.path}
@@ -447,7 +448,7 @@ _DEMO_SHAPES = ["disc", "square", "bar", "ring"]
 def make_demo_dataset(
     dest:str|Path, # folder to write `<class>/<i>.jpg` into
     n_classes:int=5, # how many synthetic classes (at most 32)
-    per_class:int=20, # images per class
+    per_class:int|list=20, # images per class, or a count for each class (a long tail, say)
     size:int=96, # image side in px
     seed:int=0, # random seed
 ) -> Path:
@@ -458,10 +459,12 @@ def make_demo_dataset(
     (dest/"README.txt").write_text("SYNTHETIC demo data made by bioclip_lora_nb.data.make_demo_dataset: coloured "
                                    "shapes on noise, not photos of organisms. For smoke tests only.\n")
     yy, xx = np.mgrid[:size, :size] / size
+    counts = list(per_class) if isinstance(per_class, (list, tuple)) else [per_class] * n_classes
+    if len(counts) != n_classes: raise ValueError(f"per_class has {len(counts)} counts for {n_classes} classes.")
     for c in range(n_classes):
         (cname, rgb), shape = _DEMO_CLASSES[c % len(_DEMO_CLASSES)], _DEMO_SHAPES[c // len(_DEMO_CLASSES)]
         folder = dest/f"synthetic_{cname}_{shape}"; folder.mkdir(exist_ok=True)
-        for i in range(per_class):
+        for i in range(counts[c]):
             cx, cy, r = rng.uniform(0.35, 0.65), rng.uniform(0.35, 0.65), rng.uniform(0.18, 0.3)
             dist_ = np.hypot(xx - cx, yy - cy)
             mask = dict(disc=dist_ < r, square=(abs(xx - cx) < r) & (abs(yy - cy) < r),
@@ -521,6 +524,35 @@ class SeededSamples(Dataset):
             torch.manual_seed(int(np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1, np.uint64)[0]))
             return self.dataset[i]
 
+SAMPLERS = ("uniform", "sqrt", "balanced")
+
+def check_distinct(tokens:torch.Tensor, classes:list, prompts:list):
+    "A `DataError` naming classes whose prompts tokenize the same (`tokens`, one row each): no model can tell them apart."
+    same = {}
+    for c, p, t in zip(classes, prompts, tokens.tolist()): same.setdefault(tuple(t), []).append((c, p))
+    if (clash := [v for v in same.values() if len(v) > 1]):
+        raise DataError("classes whose prompts the tokenizer reads as the same text (it ignores case and underscores become spaces), so no "
+                        "model can tell them apart: " + "; ".join(" and ".join(f"{c!r} ({p!r})" for c, p in v) for v in clash[:5]) +
+                        ". Merge them, or give them different text in a labels table.")
+
+def sampling_weights(targets, sampler:str="uniform") -> torch.Tensor|None:
+    "Per-image weights: None for `uniform` (each image once an epoch); `sqrt` draws a class ∝ √n (an image ∝ 1/√n); `balanced`, every class alike (∝ 1/n)."
+    if sampler not in SAMPLERS: raise ValueError(f"sampler={sampler!r}: use one of {SAMPLERS}.")
+    if sampler == "uniform": return None
+    t = torch.as_tensor(targets)
+    return torch.bincount(t).double()[t] ** (-0.5 if sampler == "sqrt" else -1.0)
+
+def epoch_indices(dataset, shuffle:bool, seed:int, epoch:int, drop_last:bool, world:int=1, rank:int=0, weights=None) -> list:
+    "Process `rank`'s share of epoch `epoch`: a permutation, or with `weights` a draw with replacement; the same for any process count."
+    # one process uses the same order as N: 1 process at batch 2B sees the batches of 2 processes at B
+    if weights is not None and shuffle:  # the same draw in every process, a function of (seed, epoch): exact on resume
+        g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1, np.uint64)[0] >> 1))
+        n = len(dataset) // world * world if drop_last else len(dataset)
+        return torch.multinomial(weights, n, replacement=True, generator=g).tolist()[rank::world]
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    sampler.set_epoch(epoch)
+    return list(sampler)
+
 def make_loader(
     dataset:Dataset, # e.g. a `CsvDataset`
     batch_size:int=32, # images per batch (per process under torch.distributed)
@@ -532,14 +564,12 @@ def make_loader(
     device:str|torch.device="cpu", # pin memory when this is CUDA
     start_batch:int=0, # skip this many batches (resuming mid-epoch)
     shard:bool=True, # under torch.distributed, give each process its share of the epoch
+    weights:torch.Tensor|None=None, # per-image sampling weights (`sampling_weights`): an epoch draws len(dataset) images with replacement
 ) -> DataLoader:
     "A DataLoader whose order, and when shuffling each sample's augmentation, is a function of (seed, epoch), sharded under torch.distributed."
     world, rank = (dist.get_world_size(), dist.get_rank()) if shard and dist.is_available() and dist.is_initialized() else (1, 0)
     drop_last = shuffle if drop_last is None else drop_last
-    # one process uses the same permutation as N: 1 process at batch 2B sees the batches of 2 processes at B
-    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
-    sampler.set_epoch(epoch)
-    indices = list(sampler)[start_batch * batch_size:]
+    indices = epoch_indices(dataset, shuffle, seed, epoch, drop_last, world, rank, weights)[start_batch * batch_size:]
     # its own generator: creating the iterator must not draw from the global RNG, or a resumed run would diverge
     if shuffle: dataset = SeededSamples(dataset, seed, epoch)  # training: random crops the same for any worker count, and on resume
     return DataLoader(dataset, batch_size=batch_size, sampler=indices, num_workers=workers, drop_last=drop_last,

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import precision_recall_fscore_support
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from tqdm.auto import tqdm
 
@@ -31,8 +32,9 @@ from .run import Run, adapter_run, check_template, model_run
 
 # %% auto #0
 __all__ = ['zero_shot_classifier', 'EvalResult', 'feature_cache_dir', 'clear_feature_cache', 'image_features', 'scores_to_result',
-           'text_settings', 'evaluate', 'simpleshot_scores', 'linear_probe_scores', 'baselines', 'paired_verdict',
-           'rank_accuracy', 'Comparison', 'compare', 'run_settings', 'evaluate_run', 'eval_cli']
+           'text_settings', 'evaluate', 'simpleshot_scores', 'linear_probe_scores', 'frozen_feature_baselines',
+           'paired_verdict', 'paired_balanced_verdict', 'class_groups', 'rank_accuracy', 'Comparison', 'compare',
+           'run_settings', 'evaluate_run', 'eval_cli']
 
 # %% ../nbs/03_eval.ipynb #ee952ce2
 def _templates(templates) -> list:
@@ -66,15 +68,17 @@ class EvalResult:
     top1:float
     top3:float
     top5:float
-    per_class:pd.DataFrame # class, n, top1, top5
+    balanced:float # balanced accuracy: the mean over classes of each class's recall (top-1)
+    macro_f1:float # the mean over classes of each class's F1
+    per_class:pd.DataFrame # class, n, top1 (= recall), top5, precision, f1
     confusion:np.ndarray # [true, predicted] counts
     predictions:pd.DataFrame # filepath, true, pred, top5 (class, cosine similarity) pairs, correct
     classes:list
 
-    def summary(self) -> dict: return dict(top1=self.top1, top3=self.top3, top5=self.top5)
+    def summary(self) -> dict: return dict(top1=self.top1, top3=self.top3, top5=self.top5, balanced=self.balanced, macro_f1=self.macro_f1)
     def __repr__(self):
-        return (f"EvalResult(top-1 {self.top1:.1%}, top-3 {self.top3:.1%}, top-5 {self.top5:.1%} on {len(self.predictions)} images "
-                f"of {len(self.classes)} classes)")
+        return (f"EvalResult(top-1 {self.top1:.1%}, top-3 {self.top3:.1%}, top-5 {self.top5:.1%}, balanced {self.balanced:.1%}, "
+                f"macro-F1 {self.macro_f1:.3f} on {len(self.predictions)} images of {self.per_class['class'].nunique()} classes)")
 
 def feature_cache_dir() -> Path:
     "Where image features are cached: `$BIOCLIP_LORA_CACHE/features`, else `~/.cache/bioclip_lora_nb/features` (or under `$XDG_CACHE_HOME`)."
@@ -134,13 +138,16 @@ def scores_to_result(scores:torch.Tensor, targets:list, classes:list, paths:list
     per = pd.DataFrame(dict(cls=[classes[i] for i in y.tolist()], top1=hit(1).numpy(), top5=hit(5).numpy()))
     per = per.groupby("cls", sort=False).agg(n=("top1", "size"), top1=("top1", "mean"), top5=("top5", "mean"))
     per = per.reindex(classes).dropna().reset_index().rename(columns={"cls": "class"}).astype({"n": int})
+    present = [classes.index(c) for c in per["class"]]  # the classes with validation images: the mean is over them
+    prec, rec, f1, _ = precision_recall_fscore_support(y.numpy(), top[:, 0].numpy(), labels=present, zero_division=0)
+    per = per.assign(precision=prec, f1=f1)
     preds = pd.DataFrame(dict(filepath=paths, true=[classes[i] for i in y.tolist()],
                               pred=[classes[i] for i in top[:, 0].tolist()],
                               top5=[[(classes[c], round(float(s), 4)) for c, s in zip(cs, ss)]
                                     for cs, ss in zip(top.tolist(), top_scores.tolist())],
                               correct=hit(1).numpy()))
     return EvalResult(hit(1).float().mean().item(), hit(3).float().mean().item(), hit(5).float().mean().item(),
-                      per, conf, preds, list(classes))
+                      float(rec.mean()), float(f1.mean()), per, conf, preds, list(classes))
 
 # %% ../nbs/03_eval.ipynb #32034338
 def text_settings(model, labels=None, label_kind:str|None=None, templates=None) -> tuple:
@@ -216,7 +223,7 @@ def linear_probe_scores(
     return scores
 
 # %% ../nbs/03_eval.ipynb #95f66efa
-def baselines(
+def frozen_feature_baselines(
     model, # the base model (frozen features)
     train_data, # the training split (or a few-shot support set)
     val_data, # the split every method is scored on
@@ -256,10 +263,52 @@ def paired_verdict(
     v = dict(before=before_name, after=after_name, n=n, top1_before=a.mean(), top1_after=b.mean(), delta=b.mean() - a.mean(),
              ci_low=lo, ci_high=hi, gained=gained, lost=lost, p_value=p, significant=bool(p < 0.05))
     detail = (f"{v['delta'] * 100:+.1f} points, 95 % CI {lo * 100:+.1f} to {hi * 100:+.1f}; McNemar p = {p:.2g}; {n} images")
-    v["sentence"] = (f"{after_name} {'raised' if v['delta'] > 0 else 'lowered'} top-1 over {before_name} from {a.mean():.1%} to "
+    v["sentence"] = (f"{after_name} {'raised' if v['delta'] > 0 else 'lowered'} top-1 from {before_name}'s {a.mean():.1%} to "
                      f"{b.mean():.1%} ({detail})." if v["significant"] else
                      f"{after_name} vs {before_name}: no significant difference on {n} images (top-1 {a.mean():.1%} vs {b.mean():.1%}; {detail}).")
     return v
+
+# %% ../nbs/03_eval.ipynb #47d97d47
+def paired_balanced_verdict(
+    before:np.ndarray, # per image: right (True) or wrong under the first model
+    after:np.ndarray, # the same images under the second model
+    targets:np.ndarray, # each image's class
+    before_name:str="zero-shot", # what to call them in the sentence
+    after_name:str="LoRA", #
+    seed:int=0, # the bootstrap's resampling
+    n_resamples:int=9999, # bootstrap resamples
+) -> dict:
+    "The change in balanced accuracy from `before` to `after`, with a 95 % bootstrap interval resampling images within each class, and one sentence."
+    a, b, y = np.asarray(before, float), np.asarray(after, float), np.asarray(targets)
+    diffs = [b[y == c] - a[y == c] for c in np.unique(y)]  # per image: +1 gained, -1 lost, 0 the same
+    recall = lambda x: np.mean([x[y == c].mean() for c in np.unique(y)])
+    delta = float(np.mean([d.mean() for d in diffs]))
+    if all((d == d[0]).all() for d in diffs): lo = hi = delta  # nothing to resample: every class's difference is fixed
+    else:
+        ci = stats.bootstrap(diffs, lambda *ds, axis: np.mean([d.mean(axis=axis) for d in ds], axis=0), vectorized=True,
+                             n_resamples=n_resamples, method="percentile", random_state=seed).confidence_interval
+        lo, hi = float(ci.low), float(ci.high)
+    v = dict(before=before_name, after=after_name, n_classes=len(diffs), balanced_before=recall(a), balanced_after=recall(b),
+             delta=delta, ci_low=lo, ci_high=hi, significant=bool(lo > 0 or hi < 0))
+    detail = f"{delta * 100:+.1f} points, 95 % CI {lo * 100:+.1f} to {hi * 100:+.1f}; {len(diffs)} classes"
+    v["sentence"] = (f"{after_name} {'raised' if delta > 0 else 'lowered'} balanced accuracy from {before_name}'s {v['balanced_before']:.1%} "
+                     f"to {v['balanced_after']:.1%} ({detail})." if v["significant"] else
+                     f"{after_name} vs {before_name}: no clear difference in balanced accuracy ({v['balanced_before']:.1%} vs "
+                     f"{v['balanced_after']:.1%}; {detail}).")
+    return v
+
+# %% ../nbs/03_eval.ipynb #518c97b4
+def class_groups(
+    result:EvalResult, # one model's result
+    train_counts:dict, # class → training images
+    many:int=100, # more than this many training images: "many"
+    few:int=20, # fewer than this: "few"; in between: "medium"
+) -> pd.DataFrame:
+    "Top-1 (mean per-class recall) of the classes grouped by training images: many, medium, few; classes without validation images are left out."
+    per = result.per_class.assign(n_train=result.per_class["class"].map(train_counts).fillna(0).astype(int))
+    per["group"] = np.where(per.n_train > many, "many", np.where(per.n_train < few, "few", "medium"))
+    g = per.groupby("group").agg(classes=("class", "size"), val_images=("n", "sum"), top1=("top1", "mean"))
+    return g.reindex([k for k in ("many", "medium", "few") if k in g.index]).reset_index()
 
 # %% ../nbs/03_eval.ipynb #91fdbe04
 def rank_accuracy(
@@ -284,6 +333,8 @@ class Comparison:
     table:pd.DataFrame # model, adapter, strength, top1, top3, top5
     results:dict # "base", "SimpleShot", "linear probe", and (adapter file, strength) → EvalResult
     labels:object=None # the labels table, for top-1 per taxonomic rank
+    train_counts:dict|None=None # class → training images (given the training split): the long-tail groups
+    settings:dict|None=None # what was evaluated (adapters, split, labels, templates): eval.json records it
 
     @property
     def base(self) -> EvalResult: return self.results["base"]
@@ -293,7 +344,8 @@ class Comparison:
         return found[-1] if found else None
     def __repr__(self):
         shown = self.table.drop(columns="adapter").to_string(index=False, float_format=lambda v: f"{v:.4f}")
-        return "\n".join([shown, *[v["sentence"] for v in self.summary()["verdicts"]]])
+        s = self.summary()
+        return "\n".join([shown, *([s["disagreement"]] if s["disagreement"] else []), *[v["sentence"] for v in s["verdicts"] + s["balanced_verdicts"]]])
 
 def compare(
     val_data, # the split every model is evaluated on
@@ -309,11 +361,13 @@ def compare(
     pretrained:str|None=None, # the base model's pretrained tag or checkpoint (default: the adapters' record)
     label_kind:str="taxon_com", # which label text (see `01_data.label_texts`)
     force_base:bool=False, # use `model` even where the adapters record another base (a copy of it elsewhere)
-    train_data=None, # the training split (or support set): adds the SimpleShot and linear-probe baselines
+    train_data=None, # the training split (or support set): its class counts (the long-tail groups), and the baselines
+    baselines:bool=True, # with `train_data`: SimpleShot and the linear probe, trained on it
     **read_kw, # img_key, caption_key, sep for CSVs
 ) -> Comparison:
     "Zero-shot, the frozen-feature baselines (given `train_data`) and each adapter at each strength, on the same split: one table, and the verdict."
     _templates(templates)  # checked where they enter, before a model is loaded
+    if batch_size < 1: raise ValueError(f"batch_size={batch_size}: must be >= 1.")
     device = check_device(device)
     if isinstance(lora_weights, (str, Path)): lora_weights = [lora_weights]
     bases = {adapter_base_model(w, model, pretrained, force_base) for w in lora_weights} or {(model or BIOCLIP2, pretrained)}
@@ -326,8 +380,8 @@ def compare(
     base = evaluate(base_net, table, **kw)
     results = {"base": base}
     rows = [dict(model="base (zero-shot)", adapter="", strength=0.0, **base.summary())]
-    if train_data is not None:
-        for name, r in baselines(base_net, train_data, table, base.classes, batch_size, workers, progress, **read_kw).items():
+    if train_data is not None and baselines:
+        for name, r in frozen_feature_baselines(base_net, train_data, table, base.classes, batch_size, workers, progress, **read_kw).items():
             results[name] = r
             rows.append(dict(model=name, adapter="", strength=np.nan, **r.summary()))
     for path in lora_weights:
@@ -335,7 +389,11 @@ def compare(
         for s in strengths:
             r = results[(str(path), float(s))] = base if s == 0 else evaluate(net, table, strength=s, classes=base.classes, **kw)
             rows.append(dict(model=f"LoRA x{s:g}", adapter=str(path), strength=float(s), **r.summary()))
-    return Comparison(pd.DataFrame(rows), results, labels)
+    counts = read_dataset(train_data, **read_kw).caption.value_counts().to_dict() if train_data is not None else None
+    settings = dict(lora_weights=[str(p) for p in lora_weights], val_data=str(val_data) if isinstance(val_data, (str, Path)) else "a table",
+                    labels=str(labels) if isinstance(labels, (str, Path)) else labels if labels is None else "a table", label_kind=label_kind,
+                    templates=templates if isinstance(templates, str) else list(map(str, templates)))
+    return Comparison(pd.DataFrame(rows), results, labels, counts, settings)
 
 # %% ../nbs/03_eval.ipynb #c0918196
 def run_settings(run) -> dict:
@@ -350,17 +408,32 @@ def run_settings(run) -> dict:
 
 # %% ../nbs/03_eval.ipynb #1051b733
 @patch
-def summary(self:Comparison) -> dict:
-    "The comparison as `eval.json` holds it: the table, LoRA x1 against zero-shot and the best baseline, and per-rank top-1."
+def summary(self:Comparison, many:int=100, few:int=20) -> dict:
+    "The comparison as `eval.json` holds it: the table; LoRA x1 against zero-shot and the best baseline in top-1 and in balanced accuracy; groups and ranks."
     t, results = self.table, self.results
-    out = dict(table=t.astype(object).where(t.notna(), None).to_dict("records"), verdicts=[], per_rank={})  # JSON: null, not NaN
+    out = dict(table=t.astype(object).where(t.notna(), None).to_dict("records"), verdicts=[], balanced_verdicts=[], disagreement=None,
+               per_rank={}, groups={}, no_val_classes=[], val_only_classes=[], per_class=[],
+               settings={k: (list(map(str, v)) if k == "lora_weights" else v) for k, v in (self.settings or {}).items()})  # JSON: null, not NaN
     if (lora := self.lora(1.0)) is None: return out
     rivals = [("zero-shot", self.base)]
     rivals += sorted(((k, results[k]) for k in ("SimpleShot", "linear probe") if k in results), key=lambda kr: -kr[1].top1)[:1]
-    out["verdicts"] = [paired_verdict(r.predictions.correct.values, lora.predictions.correct.values, name, "LoRA x1")
-                       for name, r in rivals]
+    y = [lora.classes.index(c) for c in lora.predictions.true]
+    out["verdicts"] = [paired_verdict(r.predictions.correct.values, lora.predictions.correct.values, name, "LoRA x1") for name, r in rivals]
+    out["balanced_verdicts"] = [paired_balanced_verdict(r.predictions.correct.values, lora.predictions.correct.values, y, name, "LoRA x1")
+                                for name, r in rivals]
+    top1, bal = out["verdicts"][0], out["balanced_verdicts"][0]
+    if top1["delta"] * bal["delta"] < 0:  # the images and the classes tell two stories: said first
+        out["disagreement"] = (f"Careful: over zero-shot, LoRA x1 {'raised' if top1['delta'] > 0 else 'lowered'} top-1 ({top1['delta'] * 100:+.1f} points) "
+                               f"but {'raised' if bal['delta'] > 0 else 'lowered'} balanced accuracy ({bal['delta'] * 100:+.1f} points): "
+                               f"{'the common classes gained while the rare ones lost' if top1['delta'] > 0 else 'the rare classes gained while the common ones lost'}.")
     if self.labels is not None and set(RANKS) & set(read_labels(self.labels).columns):
         out["per_rank"] = {name: rank_accuracy(r, self.labels).to_dict("records") for name, r in (("zero-shot", self.base), ("LoRA x1", lora))}
+    if self.train_counts:
+        out["groups"] = {name: class_groups(r, self.train_counts, many, few).to_dict("records") for name, r in (("zero-shot", self.base), ("LoRA x1", lora))}
+        out["no_val_classes"] = sorted(set(self.train_counts) - set(lora.per_class["class"]))  # accuracy unknown, not zero
+        out["val_only_classes"] = sorted(set(lora.per_class["class"]) - set(self.train_counts))  # only zero-shot can know them
+    per = lora.per_class.assign(n_train=lora.per_class["class"].map(self.train_counts or {}))
+    out["per_class"] = per.astype(object).where(per.notna(), None).to_dict("records")
     return out
 
 @patch
@@ -373,7 +446,7 @@ def evaluate_run(self:Run,
     val_data=None, # default: the run's validation split
     strengths=(0.0, 0.25, 0.5, 0.75, 1.0), # adapter strengths to sweep
     baselines:bool=True, # SimpleShot and the linear probe, trained on the run's training split
-    out:str|Path|bool|None=None, # where eval.json goes (default: the run folder; False: not written)
+    out:str|Path|bool|None=None, # where eval.json goes (default: the run folder, for the run's own settings; False: not written)
     device:str|None=None, # default: the run's device, else cuda when there is one
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
@@ -381,11 +454,15 @@ def evaluate_run(self:Run,
     **given, # any other `compare` argument (labels, label_kind, templates, lora_weights, model, pretrained, force_base), overriding the run's
 ) -> Comparison:
     "The run's comparison on its validation split, with its own settings (anything given overrides them); writes eval.json."
-    s = {**run_settings(self), **{k: v for k, v in dict(val_data=val_data, **given).items() if v is not None}}
-    if not baselines: s.pop("train_data")
+    overrides = {k: v for k, v in dict(val_data=val_data, **given).items() if v is not None}
+    if overrides and out is None:
+        raise ValueError(f"{', '.join(overrides)} given: this evaluation is not the run's own, so it is not written as {self.path/'eval.json'} "
+                         f"(the model card and report read that). Pass out= (CLI: --out) to write it elsewhere, or out=False.")
+    s = {**run_settings(self), **overrides}
     if not s.get("val_data"): raise ValueError(f"{self.path}: the run had no validation split: pass val_data (CLI: --val-data).")
     if out is not False: check_writable(Path(out or self.path/"eval.json").parent)  # before the work whose result goes there
-    c = compare(**s, strengths=strengths, device=device or self.device, batch_size=batch_size, workers=workers, progress=progress)
+    c = compare(**s, strengths=strengths, baselines=baselines, device=device or self.device, batch_size=batch_size, workers=workers, progress=progress)
+    c.settings = dict(run=str(self.path), **{k: s.get(k) for k in ("lora_weights", "val_data", "labels", "label_kind", "templates")})
     if out is not False: c.write(out or self.path/"eval.json")
     return c
 
@@ -413,9 +490,9 @@ def eval_cli(
         adapters = [w for w in (lora_weights or "").split(",") if w] or None
         run = run or (adapter_run(adapters[0]) if adapters else None)
         given = {k: v for k, v in dict(val_data=val_data, lora_weights=adapters, model=model, pretrained=pretrained, labels=labels,
-                                       label_kind=label_kind, templates=templates).items() if v is not None}
-        kw = dict(force_base=force_base, device=device, batch_size=batch_size, workers=workers)
-        if run: out, c = out or Path(run)/"eval.json", Run(run).evaluate(out=out, **given, **kw)
+                                       label_kind=label_kind, templates=templates, force_base=force_base or None).items() if v is not None}
+        kw = dict(device=device, batch_size=batch_size, workers=workers)
+        if run: out, c = out or Path(run)/"eval.json", Run(run).evaluate(out=out, **given, **kw)  # an override needs --out
         else:
             if not val_data: raise ValueError("--val-data is required (a CSV or imagefolder) unless --run names a run with a val split.")
             out = out or "eval.json"

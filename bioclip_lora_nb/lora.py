@@ -77,6 +77,7 @@ def resolve_model_name(
     "The open_clip model name that loads `model` here, or a clear error saying how to make it loadable."
     if model.startswith("local-dir:") or Path(model).is_dir():
         folder = Path(model.removeprefix("local-dir:")).expanduser()
+        if not folder.is_dir(): raise FileNotFoundError(f"{folder}: no such folder (model={model!r}). Give the folder of an exported or downloaded model.")
         if not (folder/"open_clip_config.json").exists():
             raise FileNotFoundError(f"{folder} has no open_clip_config.json: point `model` at the folder written by "
                                     f"`huggingface-cli download imageomics/bioclip-2 --local-dir {folder}`.")

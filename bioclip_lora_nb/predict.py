@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/predict.html.md"""
 
 # %% ../nbs/05_predict.ipynb #0f11dd92
 from __future__ import annotations
-import argparse, base64, glob, html, io, json, sys
+import argparse, base64, glob, html, io, json, sys, warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from .core import atomic_write, atomic_write_text, check_device, check_writable, cli_errors
 from .lora import (adapter_base_model, base_state_dict, eval_transform, image_size, load_base_model, load_lora_weights,
                                   lora_settings, model_tokenizer, read_lora_metadata)
-from .data import (IMAGE_EXTENSIONS, RANKS, DataError, image_problem, is_hidden, label_texts, load_image, make_loader,
+from .data import (IMAGE_EXTENSIONS, RANKS, DataError, check_distinct, image_problem, is_hidden, label_texts, load_image, make_loader,
                                   read_labels, sniff_sep)
 from .run import Run, RunDir, adapter_run, model_run
 from .eval import text_settings, zero_shot_classifier
@@ -101,12 +101,14 @@ def predict(
     _check_classes(classes)
     labels, label_kind, templates = text_settings(net, labels, label_kind, templates)
     texts = label_texts(classes, labels, label_kind)
+    tokenizer = model_tokenizer(net)
+    check_distinct(tokenizer([texts[c] for c in classes]), classes, [texts[c] for c in classes])  # one text: they would split one probability
     items = _items(images)
-    if not items: raise FileNotFoundError(f"predict: {images} names no images (a folder without images, or a glob that matches nothing).")
+    if not items: raise FileNotFoundError(f"predict: {images!r} names no images (a folder without images, or a glob that matches nothing).")
     names = [str(i) if isinstance(i, Path) else f"<image {n}>" for n, i in enumerate(items)]
     net.eval()
     device = next(net.parameters()).device
-    classifier = zero_shot_classifier(net, model_tokenizer(net), [texts[c] for c in classes], templates)  # (n_classes, d)
+    classifier = zero_shot_classifier(net, tokenizer, [texts[c] for c in classes], templates)  # (n_classes, d)
     size = image_size(net)
     loader = make_loader(_Photos(items, eval_transform(net), size, draft=2 * size[0]), batch_size, shuffle=False, workers=workers,
                          device=device, shard=False)
@@ -127,7 +129,11 @@ def predict(
         table = read_labels(labels)
         extra = [c for c in (*RANKS, "common_name") if c in table.columns]
         out = out.join(table[extra].reindex(out.classification).reset_index(drop=True))
-    out.attrs["skipped"] = pd.DataFrame(dict(file_name=[names[i] for i in bad], problem=[image_problem(items[i]) or "unreadable" for i in bad]))
+    out.attrs["skipped"] = skipped = pd.DataFrame(dict(file_name=[names[i] for i in bad], problem=[image_problem(items[i]) or "unreadable" for i in bad]))
+    if len(skipped) == len(items):
+        raise DataError(f"predict: none of the {len(items)} images could be read: " + "; ".join(skipped.problem[:5]) + (" …" if len(items) > 5 else ""))
+    if len(skipped): warnings.warn(f"predict: skipped {len(skipped)} of {len(items)} images that can't be read (listed in .attrs['skipped']): "
+                                   + "; ".join(skipped.problem[:3]) + (" …" if len(skipped) > 3 else ""))
     out.attrs["images"] = {names[n]: i for n, i in enumerate(items) if not isinstance(i, Path)}  # for `show_predictions`
     return out
 
@@ -217,10 +223,16 @@ def write_model_card(
                   f"({record['resolved']['precision']} on {record['resolved']['device']}).", "", "| setting | value |", "|---|---|",
                   *[f"| {k} | `{cfg[k]}` |" for k in keep if cfg.get(k) is not None], "",
                   f"Classes ({len(texts)}, the text each was trained on; also in `classes.txt`): " + "; ".join(texts[:50]) + (" …" if len(texts) > 50 else "")]
-        if (run.path/"eval.json").exists():
-            ev = json.loads((run.path/"eval.json").read_text())
-            lines += ["", "## Evaluation", "", *[v["sentence"] for v in ev.get("verdicts", [])], "", "| model | top-1 | top-3 | top-5 |", "|---|---|---|---|",
-                      *[f"| {r['model']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['top5']:.3f} |" for r in ev["table"]]]
+        ev = json.loads((run.path/"eval.json").read_text()) if (run.path/"eval.json").exists() else None
+        evaluated = [str(Path(p).resolve()) for p in (ev or {}).get("settings", {}).get("lora_weights", [])]
+        if ev and evaluated != [str(Path(adapter).resolve())]:  # the run's eval.json scored another adapter: not this model's numbers
+            ev = None; lines += ["", f"(The run's eval.json evaluated {evaluated or 'an unrecorded adapter'}, not this adapter: run `bioclip-lora-eval --run` again.)"]
+        if ev:
+            lines += ["", "## Evaluation", "", *([ev["disagreement"], ""] if ev.get("disagreement") else []),
+                      *[v["sentence"] for v in ev.get("verdicts", []) + ev.get("balanced_verdicts", [])], "",
+                      "| model | top-1 | top-3 | top-5 | balanced accuracy | macro-F1 |", "|---|---|---|---|---|---|",
+                      *[f"| {r['model']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['top5']:.3f} | {r.get('balanced', float('nan')):.3f} | "
+                        f"{r.get('macro_f1', float('nan')):.3f} |" for r in ev["table"]]]
     cls = "classes.txt" if record else "my_classes.txt"
     lines += ["", "## How to use", "", "With open_clip:", "", "```python", "import open_clip",
               f'model, _, preprocess = open_clip.create_model_and_transforms("local-dir:{name}")', f'tokenizer = open_clip.get_tokenizer("local-dir:{name}")', "```",
@@ -270,7 +282,8 @@ def export_cli(
 # %% ../nbs/05_predict.ipynb #017d781f
 def predict_parser() -> argparse.ArgumentParser:
     "`bioclip-lora-predict`'s flags: pybioclip's `bioclip predict` where they apply, plus `--run` and `--lora-weights`."
-    p = argparse.ArgumentParser(prog="bioclip-lora-predict", description="Predict the classes of photos with a fine-tuned model.")
+    p = argparse.ArgumentParser(prog="bioclip-lora-predict", description="Predict the classes of photos with a fine-tuned model.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("images", nargs="+", help="image files, folders (recursive), globs or CSVs with a filepath column")
     p.add_argument("--run", help="a run folder: its final adapter, classes, label text and base model")
     p.add_argument("--lora-weights", help="an adapter file (its run's classes are the default)")
@@ -293,7 +306,7 @@ def _read_cls(cls:str|None) -> list|None:
 
 def cli_adapter(run:str|None, lora_weights:str|None) -> tuple:
     "`(adapter, run folder or None)` from `--run` and `--lora-weights`: the adapter given (its own run), else the run's final one; two runs mixed are refused."
-    if not lora_weights: return (RunDir(run).final_adapter(), Path(run)) if run else (None, None)
+    if not lora_weights: return (Run(run).adapter, Path(run)) if run else (None, None)  # Run: "not a run folder" said as such
     adapter, own = Path(lora_weights), adapter_run(lora_weights)
     if not adapter.is_file(): raise FileNotFoundError(f"--lora-weights {adapter}: no such adapter file.")
     if run and (own is None or own.resolve() != Path(run).resolve()):
@@ -316,7 +329,9 @@ def predict_cli(argv:list|None=None):
             source.run_path = run
         else: source = adapter if run is None or adapter != RunDir(run).final_adapter() else run
         classes = _read_cls(a.cls)
-        df = predict(source, [i for pat in a.images for i in list_images(pat)], classes, a.labels, k=a.k,
+        if not (images := [i for pat in a.images for i in list_images(pat)]):
+            raise FileNotFoundError(f"{' '.join(a.images)} names no images (a folder without images, or a glob that matches nothing).")
+        with warnings.catch_warnings(): warnings.simplefilter("ignore"); df = predict(source, images, classes, a.labels, k=a.k,
                      label_kind="asis" if a.cls and not a.labels else None, batch_size=a.batch_size, device=a.device, workers=a.workers)
     text = df.to_csv(index=False) if a.format == "csv" else df.to_string(index=False) + "\n"
     if a.output: atomic_write_text(a.output, text)

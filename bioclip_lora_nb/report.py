@@ -21,8 +21,9 @@ from .eval import EvalResult, evaluate_run
 from .run import Run
 
 # %% auto #0
-__all__ = ['plot_loss_curve', 'plot_per_class', 'top_confusions', 'plot_confusion', 'plot_rank_accuracy', 'plot_examples',
-           'mistake_browser', 'make_report', 'report_run', 'report_cli']
+__all__ = ['plot_loss_curve', 'plot_per_class', 'top_confusions', 'plot_confusion', 'plot_rank_accuracy',
+           'plot_recall_vs_train_size', 'plot_groups', 'plot_examples', 'mistake_browser', 'make_report', 'report_run',
+           'report_cli']
 
 # %% ../nbs/04_report.ipynb #a4107aec
 def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=None):
@@ -39,7 +40,7 @@ def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=N
     ax.set_ylabel("train loss (cross-entropy)"); ax.set_ylim(0, 1.3 * steps.loss.max()); ax.grid(alpha=0.3)  # headroom for the legend
     lr_ax = ax.twinx()
     lr_ax.plot(steps.step, steps.lr, color="tab:orange", lw=1.2, ls="--", label="learning rate")
-    lr_ax.set_ylabel("learning rate", color="tab:orange"); lr_ax.set_ylim(0, 1.3 * steps.lr.max())
+    lr_ax.set_ylabel("learning rate", color="tab:orange"); lr_ax.set_ylim(0, 1.3 * steps.lr.max() or 1e-3)  # a run logged only at lr 0: still an axis
     lines = ax.get_legend_handles_labels()[0] + lr_ax.get_legend_handles_labels()[0]
     ax.legend(lines, [l.get_label() for l in lines], loc="upper right", ncol=3, fontsize=8, frameon=False)
     ax.set_title("Training")
@@ -82,9 +83,11 @@ def top_confusions(result:EvalResult, n:int=20) -> pd.DataFrame:
     rows = [(result.classes[i], result.classes[j], int(c[i, j]), int(result.confusion[i].sum())) for i, j in idx if c[i, j]]
     return pd.DataFrame(rows, columns=["true", "predicted", "count", "n_true"])
 
-def plot_confusion(result:EvalResult, path=None, max_classes:int=50):
-    "Row-normalised confusion matrix with class names (up to `max_classes`; beyond, use `top_confusions`)."
+def plot_confusion(result:EvalResult, path=None, max_classes:int=50, order:list|None=None):
+    "Row-normalised confusion matrix with class names, in `order` (e.g. by training images, commonest first), up to `max_classes`."
     if len(result.classes) > max_classes: return None
+    ix = [result.classes.index(c) for c in order] if order else list(range(len(result.classes)))
+    result = EvalResult(**{**vars(result), "confusion": result.confusion[np.ix_(ix, ix)], "classes": [result.classes[i] for i in ix]})
     c = result.confusion / np.maximum(result.confusion.sum(1, keepdims=True), 1)
     k = len(result.classes)
     side = min(14, 5 + 0.3 * k)
@@ -118,6 +121,42 @@ def plot_rank_accuracy(per_rank:dict, path=None):
     ax.set_xticks(x, ranks); ax.set_ylim(0, 1.1); ax.set_yticks(np.linspace(0, 1, 6)); ax.set_ylabel("top-1 at this rank")
     ax.grid(axis="y", alpha=0.3); ax.legend(loc="lower left", fontsize=8, frameon=False)
     ax.set_title("Right at each rank: the prediction's lineage down to the rank is the truth's")
+    fig.tight_layout()
+    if path: fig.savefig(path, dpi=120)
+    return fig
+
+# %% ../nbs/04_report.ipynb #cc5093a8
+def plot_recall_vs_train_size(result:EvalResult, base:EvalResult|None, train_counts:dict, path=None):
+    "Each class's recall (top-1) against its training images (log scale), LoRA and the base model, a class's two points joined."
+    per = result.per_class.assign(n_train=result.per_class["class"].map(train_counts).fillna(0).astype(int).clip(lower=1))
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    if base is not None:
+        b = base.per_class.set_index("class").top1.reindex(per["class"]).values
+        ax.vlines(per.n_train, b, per.top1, color="lightgray", lw=1, zorder=1)
+        ax.scatter(per.n_train, b, color="darkgray", s=18, label="base (zero-shot)", zorder=2)
+    ax.scatter(per.n_train, per.top1, color="tab:blue", s=18, label="LoRA", zorder=3)
+    ax.set_xscale("log"); ax.set_ylim(-0.03, 1.1); ax.set_yticks(np.linspace(0, 1, 6))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}")); ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
+    ax.set_xlabel("training images of the class (log scale)"); ax.set_ylabel("recall (top-1) on validation"); ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8, frameon=False); ax.set_title("Per-class recall against training-set size")
+    fig.tight_layout()
+    if path: fig.savefig(path, dpi=120)
+    return fig
+
+def plot_groups(groups:dict, path=None):
+    "Bars of each group's accuracy (many, medium, few training images), one colour per model (`Comparison.summary()['groups']`)."
+    models = list(groups)
+    names = [g["group"] for g in groups[models[0]]]
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    x, w = np.arange(len(names)), 0.8 / len(models)
+    for m, (name, color) in enumerate(zip(models, ("darkgray", "tab:blue", "tab:green"))):
+        vals = [g["top1"] for g in groups[name]]
+        pos = x + (m - (len(models) - 1) / 2) * w
+        ax.bar(pos, vals, width=w, color=color, label=name)
+        for v, p in zip(vals, pos): ax.text(p, v + 0.01, f"{v:.0%}", ha="center", fontsize=7, color=color)
+    ax.set_xticks(x, [f"{g['group']}\n({g['classes']} classes)" for g in groups[models[0]]])
+    ax.set_ylim(0, 1.3); ax.set_yticks(np.linspace(0, 1, 6)); ax.set_ylabel("mean per-class recall"); ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper center", ncol=len(models), fontsize=8, frameon=False); ax.set_title("Accuracy by training images per class")
     fig.tight_layout()
     if path: fig.savefig(path, dpi=120)
     return fig
@@ -184,23 +223,40 @@ def make_report(
     out = run.path/"report"; out.mkdir(exist_ok=True)
     adapter, meta = run.adapter, read_lora_metadata(run.adapter)
     history = run.history
+    own = not any(v is not None for v in (val_data, labels, templates))  # the run's own evaluation is its eval.json; another is not
+    comparison = evaluate_run(run, val_data, labels=labels, templates=templates, device=device, workers=workers, progress=progress,
+                              out=None if own else False)  # settings are checked before any figure is written
     plt.close(plot_loss_curve(history, path=run.path/"loss_curve.png"))
-    comparison = evaluate_run(run, val_data, labels=labels, templates=templates, device=device, workers=workers, progress=progress)
     table, lora, base, summary = comparison.table, comparison.lora(1.0), comparison.base, comparison.summary()
     if summary["per_rank"]: plt.close(plot_rank_accuracy(summary["per_rank"], path=out/"per_rank.png"))
     plt.close(plot_per_class(lora, base, path=out/"per_class.png"))
-    conf = plot_confusion(lora, path=out/"confusion.png")
+    counts = comparison.train_counts or {}
+    if counts:
+        plt.close(plot_recall_vs_train_size(lora, base, counts, path=out/"recall_vs_train_size.png"))
+        plt.close(plot_groups(summary["groups"], path=out/"groups.png"))
+    conf = plot_confusion(lora, path=out/"confusion.png", order=sorted(lora.classes, key=lambda c: -counts.get(c, 0)) if counts else None)
     if conf: plt.close(conf)
     plt.close(plot_examples(lora, path=out/"examples.png"))
     weights = f" (pretrained `{meta['pretrained']}`)" if meta["pretrained"] else ""
-    md = [f"# Report: {run.path.name}", "", *[v["sentence"] for v in summary["verdicts"]], "", f"Model `{meta['base_model']}`{weights}, adapter `{adapter.name}`, validation data "
+    md = [f"# Report: {run.path.name}", "", *([summary["disagreement"], ""] if summary["disagreement"] else []),
+          *[v["sentence"] for v in summary["verdicts"] + summary["balanced_verdicts"]], "", f"Model `{meta['base_model']}`{weights}, adapter `{adapter.name}`, validation data "
           f"`{val_data or run.record['data']['val']['path']}` ({len(lora.predictions)} images, {len(lora.classes)} classes).", "", "## Zero-shot, baselines and LoRA", "",
           _md_table(table.drop(columns="adapter")), "",
           "![loss curve](../loss_curve.png)", "", "![per-class accuracy](per_class.png)", ""]
+    if counts:
+        md += ["## The long tail", "", _md_table(pd.DataFrame([{"group": g["group"], "classes": g["classes"], **{m: rows[i]["top1"] for m, rows in summary["groups"].items()}}
+                                                           for i, g in enumerate(summary["groups"]["LoRA x1"])])), "",
+               "![recall against training images](recall_vs_train_size.png)", "", "![groups](groups.png)", ""]
+        if summary["val_only_classes"]:
+            md += [f"Classes in the validation split with no training image (only zero-shot can know them; LoRA and the baselines were not "
+                   f"taught them): {', '.join(summary['val_only_classes'][:30])}{' …' if len(summary['val_only_classes']) > 30 else ''}.", ""]
+        if summary["no_val_classes"]:
+            md += [f"Classes with no validation image (their accuracy is unknown, not zero): {', '.join(summary['no_val_classes'][:30])}"
+                   f"{' …' if len(summary['no_val_classes']) > 30 else ''}.", ""]
     if summary["per_rank"]:
         ranks = pd.DataFrame({name: {r["rank"]: r["top1"] for r in rows} for name, rows in summary["per_rank"].items()}).rename_axis("rank").reset_index()
         md += ["## Accuracy per taxonomic rank", "", _md_table(ranks), "", "![per-rank accuracy](per_rank.png)", ""]
-    md += ["![confusion matrix](confusion.png)"] if conf else ["## Top confusions", "", _md_table(top_confusions(lora))]
+    md += ["![confusion matrix, classes by training images, commonest first](confusion.png)"] if conf else ["## Top confusions", "", _md_table(top_confusions(lora))]
     md += ["", "![examples](examples.png)", ""]
     atomic_write_text(out/"report.md", "\n".join(md))
     return dict(table=table, lora=lora, base=base, history=history, out=out, summary=summary, comparison=comparison)

@@ -6,16 +6,17 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/run.html.md"""
 
 # %% ../nbs/01_run.ipynb #d076f15b
 from __future__ import annotations
-import codecs, dataclasses, datetime, json, os, re, secrets, socket, string
+import codecs, dataclasses, datetime, json, math, os, re, secrets, socket, string
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import torch
 from fastcore.basics import patch
 
 from .core import atomic_write_text, default_device
 from .lora import BIOCLIP2, LoraConfig, adapter_base_model, load_base_model, load_lora_weights
-from .data import LABEL_KINDS
+from .data import LABEL_KINDS, SAMPLERS
 
 # %% auto #0
 __all__ = ['PROMPT', 'check_template', 'unescape', 'TrainConfig', 'run_name', 'read_jsonl', 'RunDir', 'unfinished_runs',
@@ -78,7 +79,7 @@ class TrainConfig:
     "Everything a run needs: `fit`'s arguments, the CLI's flags and the papermill job's parameters are these fields."
     train_data:str = "demo" # a CSV, an imagefolder, a folder of class folders, or "demo" (synthetic, offline)
     val_data:str|None = None # same forms; default: the val split when train_data is a folder or "demo"
-    labels:str|pd.DataFrame|None = None # labels table, a file or a DataFrame (caption → taxonomy or text); None: captions are the text
+    labels:str|pd.DataFrame|None = None # labels table CSV (in Python also a DataFrame): caption → taxonomy or text; None: captions are the text
     label_kind:str = "taxon_com" # taxon_com, taxon, sci, com or asis
     model:str = BIOCLIP2 # hf-hub:…, a folder, an open_clip architecture or "tiny-random"
     pretrained:str|None = None # open_clip pretrained tag or checkpoint path (architecture names only)
@@ -90,6 +91,8 @@ class TrainConfig:
     targets:tuple = ("q", "k", "v") # q, k, v, out, mlp
     layers:tuple|None = None # LoRA only in these blocks of each tower, e.g. "-4,-3,-2,-1" (None: every block)
     loss:str = "ce" # "ce": cross-entropy over class prompts; "clip": in-batch contrastive, same-class negatives masked
+    prior_tau:float = 1.0 # long tails: add τ·log(class prior) to the "ce" training logits (1: balanced softmax; 0: plain cross-entropy)
+    sampler:str = "uniform" # "uniform" (each image once an epoch), "sqrt" (a class drawn ∝ √images) or "balanced" (every class alike)
     batch_size:int = 32 # images per step (per process)
     epochs:int = 20 # passes over the training data
     lr:float = 5e-4 # peak learning rate
@@ -135,10 +138,16 @@ class TrainConfig:
                   (self.save_every_n_steps >= 0, f"save_every_n_steps={self.save_every_n_steps}: must be >= 0 (0: at epoch ends only)"),
                   (self.grad_clip >= 0, f"grad_clip={self.grad_clip}: must be >= 0 (0: off); a negative norm would ascend the loss"),
                   (self.alpha > 0, f"alpha={self.alpha}: must be > 0, or the update B A is multiplied by 0 and nothing trains"),
-                  (self.warmup >= 0 and self.weight_decay >= 0, f"warmup={self.warmup}, weight_decay={self.weight_decay}: must be >= 0"),
+                  (self.warmup >= 0, f"warmup={self.warmup}: must be >= 0"), (self.weight_decay >= 0, f"weight_decay={self.weight_decay}: must be >= 0"),
                   (len(self.csv_separator) == 1, f"csv_separator={self.csv_separator!r}: must be one character (a tab: '\\t')"),
                   (self.label_kind in LABEL_KINDS, f"label_kind={self.label_kind!r}: use one of {LABEL_KINDS}"),
-                  (self.on_bad_data in ("raise", "skip"), f"on_bad_data={self.on_bad_data!r}: use 'raise' or 'skip'")]
+                  (self.on_bad_data in ("raise", "skip"), f"on_bad_data={self.on_bad_data!r}: use 'raise' or 'skip'"),
+                  (self.sampler in SAMPLERS, f"sampler={self.sampler!r}: use one of {SAMPLERS}"),
+                  (self.prior_tau >= 0, f"prior_tau={self.prior_tau}: must be >= 0 (0: plain cross-entropy, 1: balanced softmax)"),
+                  (self.name is None or (self.name not in (".", "..") and Path(self.name).name == self.name),
+                   f"name={self.name!r}: a run's name is one folder name, made inside `logs` (no '/' or '..')"),
+                  (all(math.isfinite(v) for v in (self.lr, self.alpha, self.dropout, self.weight_decay, self.grad_clip, self.prior_tau)),
+                   "lr, alpha, dropout, weight_decay, grad_clip and prior_tau must be finite numbers")]
         for ok, msg in checks:
             if not ok: raise ValueError(f"TrainConfig: {msg}.")
         check_template(self.template, "TrainConfig: template")
@@ -298,15 +307,16 @@ class Run:
     def model(self):
         "The base model the run records with its final adapter: the trained model `fit` returned, else loaded once."
         if self._model is None:
-            base = load_base_model(*adapter_base_model(self.adapter), device=self.device or default_device())[0]
-            self._model = load_lora_weights(base, self.adapter)
+            with torch.inference_mode(False):  # first used inside predict's inference mode: still ordinary tensors, mergeable later
+                base = load_base_model(*adapter_base_model(self.adapter), device=self.device or default_device())[0]
+                self._model = load_lora_weights(base, self.adapter)
             self._model.run_path = self.path
         return self._model
 
     def __repr__(self):
         r, c = self.record, self.record["config"]
         h = self.history
-        steps = h[h.val_top1.isna()] if "val_top1" in h else h
+        steps = h[h.val_top1.isna()] if "val_top1" in h and h.val_top1.isna().any() else h  # a short run logged only epoch rows
         done = f"{len(self.checkpoints) and int(self.checkpoints[-1].stem.split('_')[-1])}/{c['epochs']} epochs"
         val = f", val top-1 {h.val_top1.dropna().iloc[-1]:.0%}" if "val_top1" in h and h.val_top1.notna().any() else ""
         loss = f", final loss {steps.loss.iloc[-1]:.3g}" if len(steps) else ""

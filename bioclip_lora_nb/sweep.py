@@ -13,7 +13,7 @@ import pandas as pd
 from .core import atomic_write
 from .data import make_demo_dataset, prepare_dataset_from_folders, read_dataset
 from .run import Run, RunDir
-from .train import fit
+from .train import RESUME_MAY_CHANGE, TrainConfig, fit
 from .eval import evaluate_run
 
 # %% auto #0
@@ -23,6 +23,11 @@ __all__ = ['few_shot_sweep', 'sweep_table']
 def _sweep_run(root:Path, name:str, **settings) -> Run:
     "One cell of the sweep: a finished run of that name is reused, an unfinished one resumed, a missing one trained."
     folder = RunDir(root/name)
+    if folder.params_json.exists():  # a cell trained before: with these settings, or the sweep is another sweep
+        had, asked = TrainConfig.from_run(folder.path), TrainConfig(**settings, logs=str(root), name=name)
+        if (changed := [k for k in TrainConfig.field_names() if k not in RESUME_MAY_CHANGE and str(getattr(had, k)) != str(getattr(asked, k))]):
+            raise ValueError(f"{folder.path} was trained with {', '.join(f'{k}={getattr(had, k)!r}' for k in changed)}, this sweep asks for "
+                             f"{', '.join(f'{k}={getattr(asked, k)!r}' for k in changed)}: give the sweep another name (name=…) to keep both.")
     if folder.finished(): return Run(folder.path)
     if folder.params_json.exists() and folder.trained(): return fit(logs=str(root), name=name, resume="latest")
     return fit(**settings, logs=str(root), name=name)

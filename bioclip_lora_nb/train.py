@@ -24,12 +24,13 @@ from . import __version__
 from .core import cli_errors, atomic_write, atomic_write_text, check_device, check_writable
 from .lora import (resolve_model_name, LoraConfig, apply_lora_to_model, get_lora_parameters, image_size,
                                   load_base_model, load_lora_state_dict, encode_text_cut, lora_state_dict, save_lora_weights)
-from .data import (CsvDataset, DataError, check_splits, label_texts, make_demo_dataset, make_loader,
+from .data import (CsvDataset, DataError, check_distinct, check_splits, label_texts, make_demo_dataset, make_loader, read_dataset, sampling_weights,
                                   prepare_dataset_from_folders, validate_dataset, few_shot_split, write_csv)
 from .run import PROMPT, TrainConfig, RunDir, Run, read_jsonl, run_name, unfinished_runs
 
 # %% auto #0
-__all__ = ['RESUME_MAY_CHANGE', 'class_prompts', 'ce_loss', 'masked_clip_loss', 'lr_lambda', 'fit', 'train_parser', 'train_cli']
+__all__ = ['RESUME_MAY_CHANGE', 'class_prompts', 'ce_loss', 'logit_adjustment', 'masked_clip_loss', 'lr_lambda', 'fit',
+           'train_parser', 'train_cli']
 
 # %% ../nbs/02_train.ipynb #cb1604c0
 def class_prompts(classes:list, labels=None, label_kind:str="taxon_com", template:str=PROMPT) -> list:
@@ -38,9 +39,18 @@ def class_prompts(classes:list, labels=None, label_kind:str="taxon_com", templat
     return [template.format(texts[c]) for c in classes]
 
 # %% ../nbs/02_train.ipynb #4bf94319
-def ce_loss(image_features, class_features, labels, logit_scale):
-    "Cross-entropy of `logit_scale · image @ class_text.T` against the class index (CLIP-LoRA / FLYP)."
-    return F.cross_entropy(logit_scale * image_features @ class_features.T, labels)
+def ce_loss(image_features, class_features, labels, logit_scale, logit_adjust=None):
+    "Cross-entropy of `logit_scale · image @ class_text.T` (+ `logit_adjust`, training only) against the class index (CLIP-LoRA / FLYP)."
+    logits = logit_scale * image_features @ class_features.T
+    return F.cross_entropy(logits if logit_adjust is None else logits + logit_adjust, labels)
+
+def logit_adjustment(targets, sampler:str="uniform", tau:float=1.0) -> torch.Tensor|None:
+    "`τ·log p` per class (centred), `p` the class distribution `sampler` draws from the training targets; None where it is zero."
+    n = torch.bincount(torch.as_tensor(targets)).double()
+    prior = {"uniform": n, "sqrt": n.sqrt(), "balanced": torch.ones_like(n)}[sampler]
+    log_p = (prior / prior.sum()).log()
+    adjust = tau * (log_p - log_p.mean())
+    return None if tau == 0 or not adjust.any() else adjust.float()
 
 def masked_clip_loss(image_features, text_features, labels, logit_scale):
     "The original scripts' in-batch contrastive loss, with same-class pairs removed from the negatives."
@@ -133,10 +143,19 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
         folder = Path(cfg.train_data) if cfg.train_data != "demo" else \
                  make_demo_dataset(run.data/"demo_images", n_classes=5, per_class=20, seed=cfg.seed)
         if folder.is_dir() and not (folder/"metadata.csv").exists():  # a folder of class folders
-            log.info(f"prepared {folder}: {prepare_dataset_from_folders(folder, run.data, seed=cfg.seed)}")
+            prep = prepare_dataset_from_folders(folder, run.data, seed=cfg.seed)
+            log.info(f"prepared {folder}: {prep}")
+            if prep.skipped_classes:  # a class with one photo can't be in both splits: said before the first step
+                log.warning(f"{folder}: left out {len(prep.skipped_classes)} classes: " +
+                            "; ".join(f"{c!r} ({why})" for c, why in list(prep.skipped_classes.items())[:20]))
             atomic_write_text(run.data/"prepared_from.json", json.dumps(_data_fingerprint(cfg)))
     if (run.data/"train_data.csv").exists():
         train, val = (run.data/"train_data.csv", _PREPARED), val or (run.data/"val_data.csv", _PREPARED)
+    captions = read_dataset(train[0], **train[1]).caption  # the cheap checks, before any image is decoded
+    if captions.nunique() < 2:
+        raise DataError(f"{train[0]}: {captions.nunique()} class{'es' if captions.nunique() != 1 else ''} ({list(captions.unique()[:3])}): "
+                        f"a classifier needs at least 2. Add images of other classes.")
+    if cfg.labels is not None: label_texts(captions, cfg.labels, cfg.label_kind)  # every class in the labels table
     tables = {}
     for split, source in (("train", train), ("val", val)):
         if source is None: tables[split] = None; continue
@@ -199,6 +218,7 @@ def _average_gradients(params, world_size:int):
 
 # %% ../nbs/02_train.ipynb #5bc358c3
 def _logger(path:Path|None) -> logging.Logger:
+    "The run's log: out.log for everything, and the console (stderr) for warnings."
     log = logging.getLogger(f"bioclip_lora_nb.run.{path}")
     log.setLevel(logging.INFO); log.propagate = False
     for h in list(log.handlers): log.removeHandler(h); h.close()
@@ -222,15 +242,6 @@ def _resolve_workers(workers:int|None) -> int:
     return min(8, cores)
 
 # %% ../nbs/02_train.ipynb #7296859f
-def _check_distinct(tokens:torch.Tensor, classes:list, prompts:list):
-    "A `DataError` naming classes whose prompts tokenize the same: the model could never tell them apart."
-    same = {}
-    for c, p, t in zip(classes, prompts, tokens.tolist()): same.setdefault(tuple(t), []).append((c, p))
-    if (clash := [v for v in same.values() if len(v) > 1]):
-        raise DataError("classes whose prompts the tokenizer reads as the same text (it ignores case and underscores become spaces), so no "
-                        "model can tell them apart: " + "; ".join(" and ".join(f"{c!r} ({p!r})" for c, p in v) for v in clash[:5]) +
-                        ". Merge them, or give them different text in a labels table.")
-
 def _build(cfg:TrainConfig, device, run:RunDir, log, process_rank:int, world:int) -> tuple:
     "The model with LoRA, the train/val datasets, the tokenized class prompts and the data's sources of a run."
     resolve_model_name(cfg.model, cfg.pretrained)  # an unreachable hub fails in seconds, before any image is opened
@@ -246,7 +257,7 @@ def _build(cfg:TrainConfig, device, run:RunDir, log, process_rank:int, world:int
     val_ds = CsvDataset(val_df, preprocess_val, classes=train_ds.classes, draft=draft) if val_df is not None else None
     prompts = class_prompts(train_ds.classes, cfg.labels, cfg.label_kind, cfg.template)
     class_tokens = tokenizer(prompts).to(device)
-    _check_distinct(class_tokens, train_ds.classes, prompts)
+    check_distinct(class_tokens, train_ds.classes, prompts)
     return model, train_ds, val_ds, class_tokens, sources
 
 def _run_record(cfg:TrainConfig, resolved:dict, sources:dict, classes:list, **counts) -> dict:
@@ -291,6 +302,7 @@ def _open_run(cfg:TrainConfig, resumed:RunDir|None, precision:str, workers:int, 
     if world > 1: dist.broadcast_object_list(name, src=0)  # one folder: process 0's name
     run = resumed or RunDir(Path(cfg.logs)/name[0])
     if process_rank: yield run; return
+    new = not run.path.exists()
     run.acquire()
     try:
         if resumed is None and run.trained():
@@ -300,6 +312,9 @@ def _open_run(cfg:TrainConfig, resumed:RunDir|None, precision:str, workers:int, 
             run.metrics.unlink(missing_ok=True); shutil.rmtree(run.path/"tensorboard", ignore_errors=True)
         run.checkpoints.mkdir(parents=True, exist_ok=True)
         yield run
+    except BaseException:
+        if new and not run.params_json.exists(): shutil.rmtree(run.path, ignore_errors=True)  # refused before it began: no folder left
+        raise
     finally: run.release()
 
 def _restore(loop, resumed:RunDir|None, log) -> tuple:
@@ -311,11 +326,18 @@ def _restore(loop, resumed:RunDir|None, log) -> tuple:
     return state["step"], state["epoch"], state["batch"]
 
 def _start_record(loop, sources:dict, val_ds, steps_per_epoch:int, log):
-    "Process 0, before the first step: the run record (params.json, params.txt), a log line, the tensorboard writer."
+    "Process 0, before the first step: the run record (params.json, params.txt), log lines (a long tail's too), the tensorboard writer."
     cfg, run, train_ds = loop.cfg, loop.run, loop.train_ds
     resolved = dict(device=str(loop.device), precision=loop.precision, workers=loop.workers, world_size=loop.world)
+    counts = pd.Series(train_ds.targets).value_counts().reindex(range(len(train_ds.classes)), fill_value=0)
+    ratio = float(counts.max() / counts.min())
     run.write_record(_run_record(cfg, resolved, sources, train_ds.classes, n_train=len(train_ds),
-                                 n_val=len(val_ds) if val_ds else 0, total_steps=cfg.epochs * steps_per_epoch))
+                                 n_val=len(val_ds) if val_ds else 0, total_steps=cfg.epochs * steps_per_epoch,
+                                 class_counts=dict(zip(train_ds.classes, map(int, counts))), imbalance_ratio=ratio))
+    log.info(f"class counts from {counts.min()} to {counts.max()} training images: imbalance ratio {ratio:.3g}")
+    if ratio > 10 and cfg.prior_tau == 0 and cfg.sampler == "uniform":
+        log.warning(f"The largest class has {ratio:.0f}x the images of the smallest: common classes will win the close calls. "
+                    f"Consider prior_tau=1 (balanced softmax; CLI --prior-tau 1) or sampler='sqrt' (BENCHMARKS.md compares them).")
     log.info(f"training {sum(p.numel() for p in loop.params):,} LoRA parameters on {len(train_ds)} images of "
              f"{len(train_ds.classes)} classes for {cfg.epochs * steps_per_epoch} steps")
     from torch.utils.tensorboard import SummaryWriter
@@ -327,6 +349,7 @@ class _Loop:
     cfg:TrainConfig; run:RunDir; model:torch.nn.Module; params:list; opt:torch.optim.Optimizer; sched:object
     train_ds:object; class_tokens:torch.Tensor; device:torch.device; precision:str; workers:int
     process_rank:int; world:int; n_micro:int; tb:object = None; fixed_class_features:torch.Tensor|None = None
+    weights:torch.Tensor|None = None; logit_adjust:torch.Tensor|None = None  # the sampler's per-image weights; τ·log prior per class
 
     def autocast(self): return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
@@ -336,13 +359,14 @@ class _Loop:
             image_features = self.model.encode_image(images, normalize=True)
             class_features = self.fixed_class_features if self.fixed_class_features is not None else encode_text_cut(self.model, self.class_tokens)
             scale = self.model.logit_scale.exp()
-            return (ce_loss(image_features, class_features, targets, scale) if self.cfg.loss == "ce" else
+            return (ce_loss(image_features, class_features, targets, scale, self.logit_adjust) if self.cfg.loss == "ce" else
                     masked_clip_loss(image_features, class_features[targets], targets, scale))
 
 def _train_epoch(loop:_Loop, epoch:int, skip:int, step:int) -> tuple:
     "One epoch from micro-batch `skip`: forward, backward, (all-reduce), clip, step, schedule, log, save mid-epoch. `(step, loss)`."
     cfg, run = loop.cfg, loop.run
-    loader = make_loader(loop.train_ds, cfg.batch_size, workers=loop.workers, seed=cfg.seed, epoch=epoch, device=loop.device, start_batch=skip)
+    loader = make_loader(loop.train_ds, cfg.batch_size, workers=loop.workers, seed=cfg.seed, epoch=epoch, device=loop.device, start_batch=skip,
+                         weights=loop.weights)
     # a bar without the loader: tqdm.auto's bar calls iter() on an iterable eagerly, starting a DataLoader's workers twice
     bar = tqdm(desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=loop.process_rank != 0, initial=skip, total=loop.n_micro)
     t0, seen, step_loss, lossv = time.perf_counter(), 0, 0.0, float("nan")
@@ -358,8 +382,8 @@ def _train_epoch(loop:_Loop, epoch:int, skip:int, step:int) -> tuple:
         if loop.world > 1: dist.all_reduce(lossv); lossv /= loop.world  # log the global batch's loss, and stop together on NaN
         lossv = lossv.item()
         if not math.isfinite(lossv):
-            raise FloatingPointError(f"loss is {lossv} at step {step} (epoch {epoch + 1}): lower lr (now {cfg.lr:g}) or "
-                                     f"check the data. The last good state is kept in {run.checkpoints}.")
+            raise FloatingPointError(f"loss is {lossv} at step {step} (epoch {epoch + 1}): lower lr (now {cfg.lr:g}) or alpha (now {cfg.alpha:g}), "
+                                     f"or check the data. " + (f"The last good state is kept in {run.checkpoints}." if step else "Nothing was trained yet."))
         loop.opt.step(); loop.sched.step(); loop.opt.zero_grad(set_to_none=True)
         step += 1
         if loop.process_rank: continue
@@ -400,7 +424,9 @@ def fit(**kwargs) -> Run:
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.epochs * steps_per_epoch, cfg.warmup))
         loop = _Loop(cfg, run, model, params, opt, sched, train_ds, class_tokens, device, precision, workers, process_rank, world,
-                     n_micro=steps_per_epoch * cfg.accum_steps)
+                     n_micro=steps_per_epoch * cfg.accum_steps, weights=sampling_weights(train_ds.targets, cfg.sampler))
+        if cfg.loss == "ce" and (adjust := logit_adjustment(train_ds.targets, cfg.sampler, cfg.prior_tau)) is not None:
+            loop.logit_adjust = adjust.to(device)  # the in-batch clip loss has no class prior: prior_tau does not apply to it
         step, start_epoch, start_batch = _restore(loop, resumed, log)
         if process_rank == 0: _start_record(loop, sources, val_ds, steps_per_epoch, log)
         if not cfg.enable_text:  # a frozen text tower: the class texts are encoded once
@@ -432,7 +458,7 @@ def train_parser(given_only:bool=False) -> argparse.ArgumentParser:
         flag = dict(nargs="?", const=True) if kind is bool_arg else {}  # `--flag`, `--flag true` or `--flag false`
         p.add_argument(f"--{f.name.replace('_', '-')}", *_FLAG_ALIASES.get(f.name, []), dest=f.name, type=kind,
                        default=argparse.SUPPRESS if given_only else f.default,
-                       help=docs[f.name], **flag)
+                       help=docs[f.name] + (" (default: %(default)r)" if f.default == "\t" else ""), **flag)  # a tab shows as '\t'
     p.add_argument("--use-lora", type=bool_arg, nargs="?", const=True, default=True,
                    help="accepted for the original scripts' command lines: LoRA is what this trains")
     p.add_argument("--dataset-type", default="csv", choices=("csv", "auto"), help="accepted for the original scripts' command lines")
