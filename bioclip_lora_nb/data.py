@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #2c50fe95
 from __future__ import annotations
-import csv, hashlib, io, os, re, warnings
+import csv, hashlib, io, os, re, shutil, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,7 +231,7 @@ def label_texts(captions, labels:str|Path|pd.DataFrame|None=None, kind:str="taxo
         return {c: c.replace("_", " ") for c in captions}
     table = read_labels(labels)
     unknown = [c for c in captions if c not in table.index]
-    if unknown: raise DataError(f"captions not in the labels table: {unknown[:8]}{' …' if len(unknown) > 8 else ''}. "
+    if unknown: raise DataError(f"captions not in the labels table {labels if isinstance(labels, (str, Path)) else ''}: {unknown[:8]}{' …' if len(unknown) > 8 else ''}. "
                                 f"Add a row for each, or fix the captions.")
     return {c: _label_text(table.loc[c], kind) for c in captions}
 
@@ -263,6 +263,7 @@ def validate_dataset(
     on_error:str="raise", # "raise": DataError listing every problem; "skip": report and leave bad rows out
     workers:int=8, # threads opening images
     progress:bool=True, # show a progress bar
+    warn_single:bool=True, # warn about classes of one image (they can't be split); off for a split already made
     **read_kw, # img_key, caption_key, sep for CSVs
 ) -> ValidationReport:
     "Check every row and image of a dataset; report all problems at once."
@@ -287,7 +288,7 @@ def validate_dataset(
     good = df[~df.line.isin(probs.line)].reset_index(drop=True)
     good.attrs = df.attrs
     counts = good.caption.value_counts()
-    if (counts == 1).any(): notes.append(f"classes with a single image (can't be in both splits): {list(counts[counts == 1].index[:8])}")
+    if warn_single and (counts == 1).any(): notes.append(f"classes with a single image (can't be in both splits): {list(counts[counts == 1].index[:8])}")
     if good.empty and not problems: problems.append((0, source, f"{source}: no rows."))
     report = ValidationReport(good, probs, notes)
     if on_error == "raise" and len(probs): raise DataError(f"{source}: " + report.summary())
@@ -455,12 +456,15 @@ def make_demo_dataset(
     "Write a small SYNTHETIC photo folder (coloured shapes, not organisms) for offline smoke runs."
     dest, rng = Path(dest), np.random.default_rng(seed)
     if not 1 <= n_classes <= len(_DEMO_CLASSES) * len(_DEMO_SHAPES): raise ValueError(f"n_classes must be 1..32, got {n_classes}")
+    counts = list(per_class) if isinstance(per_class, (list, tuple)) else [per_class] * n_classes
+    if len(counts) != n_classes or not all(isinstance(n, int) and n >= 1 for n in counts):
+        raise ValueError(f"per_class={per_class!r}: give a whole number >= 1, or one for each of the {n_classes} classes.")
+    if (dest/"README.txt").exists():  # a demo set written before: made again, so the folder holds exactly what was asked
+        for old in dest.glob("synthetic_*"): shutil.rmtree(old)
     dest.mkdir(parents=True, exist_ok=True)
     (dest/"README.txt").write_text("SYNTHETIC demo data made by bioclip_lora_nb.data.make_demo_dataset: coloured "
                                    "shapes on noise, not photos of organisms. For smoke tests only.\n")
     yy, xx = np.mgrid[:size, :size] / size
-    counts = list(per_class) if isinstance(per_class, (list, tuple)) else [per_class] * n_classes
-    if len(counts) != n_classes: raise ValueError(f"per_class has {len(counts)} counts for {n_classes} classes.")
     for c in range(n_classes):
         (cname, rgb), shape = _DEMO_CLASSES[c % len(_DEMO_CLASSES)], _DEMO_SHAPES[c // len(_DEMO_CLASSES)]
         folder = dest/f"synthetic_{cname}_{shape}"; folder.mkdir(exist_ok=True)

@@ -265,7 +265,7 @@ def paired_verdict(
     detail = (f"{v['delta'] * 100:+.1f} points, 95 % CI {lo * 100:+.1f} to {hi * 100:+.1f}; McNemar p = {p:.2g}; {n} images")
     v["sentence"] = (f"{after_name} {'raised' if v['delta'] > 0 else 'lowered'} top-1 from {before_name}'s {a.mean():.1%} to "
                      f"{b.mean():.1%} ({detail})." if v["significant"] else
-                     f"{after_name} vs {before_name}: no significant difference on {n} images (top-1 {a.mean():.1%} vs {b.mean():.1%}; {detail}).")
+                     f"{after_name} vs {before_name}: no significant difference on {n} images (top-1 {b.mean():.1%} vs {a.mean():.1%}; {detail}).")
     return v
 
 # %% ../nbs/03_eval.ipynb #47d97d47
@@ -278,23 +278,26 @@ def paired_balanced_verdict(
     seed:int=0, # the bootstrap's resampling
     n_resamples:int=9999, # bootstrap resamples
 ) -> dict:
-    "The change in balanced accuracy from `before` to `after`, with a 95 % bootstrap interval resampling images within each class, and one sentence."
+    "The change in balanced accuracy from `before` to `after`, with a 95 % bootstrap interval (images resampled within each class, and classes resampled), and one sentence."
     a, b, y = np.asarray(before, float), np.asarray(after, float), np.asarray(targets)
     diffs = [b[y == c] - a[y == c] for c in np.unique(y)]  # per image: +1 gained, -1 lost, 0 the same
     recall = lambda x: np.mean([x[y == c].mean() for c in np.unique(y)])
     delta = float(np.mean([d.mean() for d in diffs]))
-    if all((d == d[0]).all() for d in diffs): lo = hi = delta  # nothing to resample: every class's difference is fixed
-    else:
-        ci = stats.bootstrap(diffs, lambda *ds, axis: np.mean([d.mean(axis=axis) for d in ds], axis=0), vectorized=True,
-                             n_resamples=n_resamples, method="percentile", random_state=seed).confidence_interval
-        lo, hi = float(ci.low), float(ci.high)
+    boot = lambda samples, stat: stats.bootstrap(samples, stat, vectorized=True, n_resamples=n_resamples, method="percentile",
+                                                random_state=seed).confidence_interval
+    # within classes (each keeps its size), and across classes (a class of 1 or 2 images can't vary within): the wider of the two
+    within = (delta, delta) if all((d == d[0]).all() for d in diffs) else \
+             boot(diffs, lambda *ds, axis: np.mean([d.mean(axis=axis) for d in ds], axis=0))
+    per_class = np.array([d.mean() for d in diffs])
+    across = (delta, delta) if (per_class == per_class[0]).all() else boot((per_class,), lambda x, axis: x.mean(axis))
+    lo, hi = float(min(within[0], across[0])), float(max(within[1], across[1]))
     v = dict(before=before_name, after=after_name, n_classes=len(diffs), balanced_before=recall(a), balanced_after=recall(b),
              delta=delta, ci_low=lo, ci_high=hi, significant=bool(lo > 0 or hi < 0))
     detail = f"{delta * 100:+.1f} points, 95 % CI {lo * 100:+.1f} to {hi * 100:+.1f}; {len(diffs)} classes"
     v["sentence"] = (f"{after_name} {'raised' if delta > 0 else 'lowered'} balanced accuracy from {before_name}'s {v['balanced_before']:.1%} "
                      f"to {v['balanced_after']:.1%} ({detail})." if v["significant"] else
-                     f"{after_name} vs {before_name}: no clear difference in balanced accuracy ({v['balanced_before']:.1%} vs "
-                     f"{v['balanced_after']:.1%}; {detail}).")
+                     f"{after_name} vs {before_name}: no clear difference in balanced accuracy ({v['balanced_after']:.1%} vs "
+                     f"{v['balanced_before']:.1%}; {detail}).")
     return v
 
 # %% ../nbs/03_eval.ipynb #518c97b4
@@ -304,8 +307,9 @@ def class_groups(
     many:int=100, # more than this many training images: "many"
     few:int=20, # fewer than this: "few"; in between: "medium"
 ) -> pd.DataFrame:
-    "Top-1 (mean per-class recall) of the classes grouped by training images: many, medium, few; classes without validation images are left out."
-    per = result.per_class.assign(n_train=result.per_class["class"].map(train_counts).fillna(0).astype(int))
+    "Top-1 (mean per-class recall) of the classes grouped by training images: many, medium, few; classes without validation or without training images are left out."
+    per = result.per_class[result.per_class["class"].isin(train_counts)]  # a class only in validation is in no group (`val_only_classes`)
+    per = per.assign(n_train=per["class"].map(train_counts).astype(int))
     per["group"] = np.where(per.n_train > many, "many", np.where(per.n_train < few, "few", "medium"))
     g = per.groupby("group").agg(classes=("class", "size"), val_images=("n", "sum"), top1=("top1", "mean"))
     return g.reindex([k for k in ("many", "medium", "few") if k in g.index]).reset_index()
@@ -432,7 +436,7 @@ def summary(self:Comparison, many:int=100, few:int=20) -> dict:
         out["groups"] = {name: class_groups(r, self.train_counts, many, few).to_dict("records") for name, r in (("zero-shot", self.base), ("LoRA x1", lora))}
         out["no_val_classes"] = sorted(set(self.train_counts) - set(lora.per_class["class"]))  # accuracy unknown, not zero
         out["val_only_classes"] = sorted(set(lora.per_class["class"]) - set(self.train_counts))  # only zero-shot can know them
-    per = lora.per_class.assign(n_train=lora.per_class["class"].map(self.train_counts or {}))
+    per = lora.per_class.assign(n_train=lora.per_class["class"].map(lambda c: (self.train_counts or {}).get(c)).astype(object))
     out["per_class"] = per.astype(object).where(per.notna(), None).to_dict("records")
     return out
 

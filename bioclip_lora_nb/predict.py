@@ -218,9 +218,11 @@ def write_model_card(
         texts = [record["class_texts"][c] for c in record["classes"]]
         atomic_write_text(out_dir/"classes.txt", "\n".join(texts) + "\n")
         cfg = record["config"]
-        keep = ("model", "pretrained", "rank", "alpha", "dropout", "targets", "loss", "epochs", "batch_size", "lr", "label_kind", "template", "shots")
+        keep = ("model", "pretrained", "rank", "alpha", "dropout", "targets", "layers", "loss", "prior_tau", "sampler", "epochs", "batch_size", "lr",
+                "label_kind", "template", "shots")
         lines += ["", "## Training", "", f"{record['n_train']} training images of {len(texts)} classes, {record['n_val']} validation images "
-                  f"({record['resolved']['precision']} on {record['resolved']['device']}).", "", "| setting | value |", "|---|---|",
+                  f"({record['resolved']['precision']} on {record['resolved']['device']})." + (f" Training images per class: {min(record['class_counts'].values())} to "
+                  f"{max(record['class_counts'].values())} (imbalance ratio {record['imbalance_ratio']:.3g})." if record.get("class_counts") else ""), "", "| setting | value |", "|---|---|",
                   *[f"| {k} | `{cfg[k]}` |" for k in keep if cfg.get(k) is not None], "",
                   f"Classes ({len(texts)}, the text each was trained on; also in `classes.txt`): " + "; ".join(texts[:50]) + (" …" if len(texts) > 50 else "")]
         ev = json.loads((run.path/"eval.json").read_text()) if (run.path/"eval.json").exists() else None

@@ -107,19 +107,20 @@ def plot_confusion(result:EvalResult, path=None, max_classes:int=50, order:list|
     return fig
 
 # %% ../nbs/04_report.ipynb #c86af199
+def _grouped_bars(ax, values:dict, ticks:list):
+    "Bars side by side, one colour per model (`values`: model → one value per tick), each labelled in %."
+    x, w = np.arange(len(ticks)), 0.8 / len(values)
+    for m, (name, color) in enumerate(zip(values, ("darkgray", "tab:blue", "tab:green", "tab:orange"))):
+        pos = x + (m - (len(values) - 1) / 2) * w
+        ax.bar(pos, values[name], width=w, color=color, label=name)
+        for v, p in zip(values[name], pos): ax.text(p, v + 0.01, f"{v:.0%}", ha="center", fontsize=7, color=color)
+    ax.set_xticks(x, ticks); ax.set_yticks(np.linspace(0, 1, 6)); ax.grid(axis="y", alpha=0.3)
+
 def plot_rank_accuracy(per_rank:dict, path=None):
-    "Grouped bars of top-1 at each taxonomic rank, one colour per model (`summarize(...)['per_rank']`)."
-    models = list(per_rank)
-    ranks = [r["rank"] for r in per_rank[models[0]]]
+    "Grouped bars of top-1 at each taxonomic rank, one colour per model (`Comparison.summary()['per_rank']`)."
     fig, ax = plt.subplots(figsize=(8, 3.6))
-    x, w = np.arange(len(ranks)), 0.8 / len(models)
-    for m, (name, color) in enumerate(zip(models, ("darkgray", "tab:blue", "tab:green", "tab:orange"))):
-        vals = [r["top1"] for r in per_rank[name]]
-        pos = x + (m - (len(models) - 1) / 2) * w
-        ax.bar(pos, vals, width=w, color=color, label=name)
-        for v, p in zip(vals, pos): ax.text(p, v + 0.01, f"{v:.0%}", ha="center", fontsize=7, color=color)
-    ax.set_xticks(x, ranks); ax.set_ylim(0, 1.1); ax.set_yticks(np.linspace(0, 1, 6)); ax.set_ylabel("top-1 at this rank")
-    ax.grid(axis="y", alpha=0.3); ax.legend(loc="lower left", fontsize=8, frameon=False)
+    _grouped_bars(ax, {name: [r["top1"] for r in rows] for name, rows in per_rank.items()}, [r["rank"] for r in next(iter(per_rank.values()))])
+    ax.set_ylim(0, 1.1); ax.set_ylabel("top-1 at this rank"); ax.legend(loc="lower left", fontsize=8, frameon=False)
     ax.set_title("Right at each rank: the prediction's lineage down to the rank is the truth's")
     fig.tight_layout()
     if path: fig.savefig(path, dpi=120)
@@ -145,18 +146,11 @@ def plot_recall_vs_train_size(result:EvalResult, base:EvalResult|None, train_cou
 
 def plot_groups(groups:dict, path=None):
     "Bars of each group's accuracy (many, medium, few training images), one colour per model (`Comparison.summary()['groups']`)."
-    models = list(groups)
-    names = [g["group"] for g in groups[models[0]]]
     fig, ax = plt.subplots(figsize=(6, 3.4))
-    x, w = np.arange(len(names)), 0.8 / len(models)
-    for m, (name, color) in enumerate(zip(models, ("darkgray", "tab:blue", "tab:green"))):
-        vals = [g["top1"] for g in groups[name]]
-        pos = x + (m - (len(models) - 1) / 2) * w
-        ax.bar(pos, vals, width=w, color=color, label=name)
-        for v, p in zip(vals, pos): ax.text(p, v + 0.01, f"{v:.0%}", ha="center", fontsize=7, color=color)
-    ax.set_xticks(x, [f"{g['group']}\n({g['classes']} classes)" for g in groups[models[0]]])
-    ax.set_ylim(0, 1.3); ax.set_yticks(np.linspace(0, 1, 6)); ax.set_ylabel("mean per-class recall"); ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="upper center", ncol=len(models), fontsize=8, frameon=False); ax.set_title("Accuracy by training images per class")
+    _grouped_bars(ax, {name: [g["top1"] for g in rows] for name, rows in groups.items()},
+                  [f"{g['group']}\n({g['classes']} classes)" for g in next(iter(groups.values()))])
+    ax.set_ylim(0, 1.3); ax.set_ylabel("mean per-class recall")
+    ax.legend(loc="upper center", ncol=len(groups), fontsize=8, frameon=False); ax.set_title("Accuracy by training images per class")
     fig.tight_layout()
     if path: fig.savefig(path, dpi=120)
     return fig

@@ -159,9 +159,11 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
     tables = {}
     for split, source in (("train", train), ("val", val)):
         if source is None: tables[split] = None; continue
-        report = validate_dataset(source[0], on_error=cfg.on_bad_data, progress=False, **source[1])
+        report = validate_dataset(source[0], on_error=cfg.on_bad_data, progress=False, warn_single=False, **source[1])
         if len(report.problems): log.warning(f"{split} data: skipped bad rows\n{report.summary()}")
         tables[split] = report.good
+    if (gone := sorted(set(captions) - set(tables["train"].caption))):  # skipped rows took every image of a class
+        log.warning(f"{train[0]}: no usable training image left of {len(gone)} classes, which are left out: {gone[:20]}")
     if cfg.shots:  # the support set: written down, so evaluation and the baselines see the same images
         tables["train"] = few_shot_split(tables["train"], cfg.shots, cfg.shot_seed)
         support = run.data/f"support_{cfg.shots}shot_seed{cfg.shot_seed}.csv"
@@ -328,16 +330,18 @@ def _restore(loop, resumed:RunDir|None, log) -> tuple:
 def _start_record(loop, sources:dict, val_ds, steps_per_epoch:int, log):
     "Process 0, before the first step: the run record (params.json, params.txt), log lines (a long tail's too), the tensorboard writer."
     cfg, run, train_ds = loop.cfg, loop.run, loop.train_ds
-    resolved = dict(device=str(loop.device), precision=loop.precision, workers=loop.workers, world_size=loop.world)
+    resolved = dict(device=str(loop.device), precision=loop.precision, workers=loop.workers, world_size=loop.world,
+                    logit_adjustment=loop.logit_adjust is not None)
     counts = pd.Series(train_ds.targets).value_counts().reindex(range(len(train_ds.classes)), fill_value=0)
     ratio = float(counts.max() / counts.min())
     run.write_record(_run_record(cfg, resolved, sources, train_ds.classes, n_train=len(train_ds),
                                  n_val=len(val_ds) if val_ds else 0, total_steps=cfg.epochs * steps_per_epoch,
                                  class_counts=dict(zip(train_ds.classes, map(int, counts))), imbalance_ratio=ratio))
     log.info(f"class counts from {counts.min()} to {counts.max()} training images: imbalance ratio {ratio:.3g}")
-    if ratio > 10 and cfg.prior_tau == 0 and cfg.sampler == "uniform":
+    if ratio > 10 and loop.logit_adjust is None and cfg.sampler == "uniform":  # plain CE, or the clip loss (no prior to adjust)
         log.warning(f"The largest class has {ratio:.0f}x the images of the smallest: common classes will win the close calls. "
-                    f"Consider prior_tau=1 (balanced softmax; CLI --prior-tau 1) or sampler='sqrt' (BENCHMARKS.md compares them).")
+                    "Consider " + ("loss='ce' (the clip loss has no prior to adjust) with " if cfg.loss == "clip" else "") +
+                    "prior_tau=1 (balanced softmax; CLI --prior-tau 1) or sampler='sqrt' (BENCHMARKS.md compares them).")
     log.info(f"training {sum(p.numel() for p in loop.params):,} LoRA parameters on {len(train_ds)} images of "
              f"{len(train_ds.classes)} classes for {cfg.epochs * steps_per_epoch} steps")
     from torch.utils.tensorboard import SummaryWriter
