@@ -284,7 +284,7 @@ class Run:
         self._model, self.device = model, device
 
     path = property(lambda self: self.dir.path, doc="The run folder.")
-    settings = property(lambda self: TrainConfig.from_run(self.path), doc="The `TrainConfig` the run trained with.")
+    settings = property(lambda self: TrainConfig(**self.record["config"]), doc="The `TrainConfig` the run trained with (from the record read at opening).")
     classes = property(lambda self: self.record["classes"], doc="Class names (captions), in index order.")
     class_texts = property(lambda self: self.record["class_texts"], doc="`{class: text}`: what the text tower reads for each class.")
     templates = property(lambda self: run_templates(self.record["config"]), doc="The prompts evaluation and prediction use.")
