@@ -417,7 +417,7 @@ def summary(self:Comparison, many:int=100, few:int=20) -> dict:
     t, results = self.table, self.results
     out = dict(table=t.astype(object).where(t.notna(), None).to_dict("records"), verdicts=[], balanced_verdicts=[], disagreement=None,
                per_rank={}, groups={}, no_val_classes=[], val_only_classes=[], per_class=[],
-               settings={k: (list(map(str, v)) if k == "lora_weights" else v) for k, v in (self.settings or {}).items()})  # JSON: null, not NaN
+               settings=dict(self.settings or {}))  # JSON: null, not NaN
     if (lora := self.lora(1.0)) is None: return out
     rivals = [("zero-shot", self.base)]
     rivals += sorted(((k, results[k]) for k in ("SimpleShot", "linear probe") if k in results), key=lambda kr: -kr[1].top1)[:1]
@@ -466,7 +466,7 @@ def evaluate_run(self:Run,
     if not s.get("val_data"): raise ValueError(f"{self.path}: the run had no validation split: pass val_data (CLI: --val-data).")
     if out is not False: check_writable(Path(out or self.path/"eval.json").parent)  # before the work whose result goes there
     c = compare(**s, strengths=strengths, baselines=baselines, device=device or self.device, batch_size=batch_size, workers=workers, progress=progress)
-    c.settings = dict(run=str(self.path), **{k: s.get(k) for k in ("lora_weights", "val_data", "labels", "label_kind", "templates")})
+    c.settings["run"] = str(self.path)  # compare recorded the rest: adapters, split, labels, templates
     if out is not False: c.write(out or self.path/"eval.json")
     return c
 
