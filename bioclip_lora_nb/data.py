@@ -26,8 +26,9 @@ from .core import atomic_write, check_writable, cli_errors
 __all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'MAX_ASPECT', 'RANKS', 'LABEL_KINDS', 'SAMPLERS', 'DataError', 'load_image',
            'read_csv_dataset', 'sniff_sep', 'read_imagefolder', 'read_dataset', 'read_labels', 'label_texts',
            'ValidationReport', 'image_problem', 'validate_dataset', 'check_splits', 'few_shot_split', 'is_hidden',
-           'write_csv', 'PreparedDataset', 'prepare_dataset_from_folders', 'make_demo_dataset', 'prepare_cli',
-           'CsvDataset', 'SeededSamples', 'check_distinct', 'sampling_weights', 'epoch_indices', 'make_loader']
+           'write_csv', 'PreparedDataset', 'prepare_dataset_from_folders', 'demo_taxonomy', 'make_demo_dataset',
+           'prepare_cli', 'CsvDataset', 'SeededSamples', 'check_distinct', 'sampling_weights', 'epoch_indices',
+           'make_loader']
 
 # %% ../nbs/01_data.ipynb #2ea7d519
 class DataError(ValueError):
@@ -364,12 +365,29 @@ class PreparedDataset:
     n_ignored_files:int # non-image files (sidecars, notes)
     n_duplicates:int # images whose exact bytes appear more than once
     problems:pd.DataFrame # unreadable images, left out
+    unseen_csv:Path|None = None # every image of the classes set aside as never trained on (`unseen`)
+    unseen_classes:list = field(default_factory=list) # those classes
 
     def __repr__(self):
         return (f"PreparedDataset({len(self.classes)} classes, {self.classes.n_train.sum()} train / "
                 f"{self.classes.n_val.sum()} val images; {len(self.skipped_classes)} classes skipped, "
                 f"{self.n_ignored_files} non-image files ignored, {self.n_duplicates} duplicate images, "
-                f"{len(self.problems)} unreadable)")
+                f"{len(self.problems)} unreadable" + (f"; {len(self.unseen_classes)} classes set aside as unseen" if self.unseen_classes else "") + ")")
+
+def _unseen_classes(unseen, eligible:list, seed:int, where) -> set:
+    "The classes to set aside: `unseen` of the `eligible` ones drawn with `seed`, or the ones named; at least 2 must stay to train on."
+    if isinstance(unseen, str): unseen = [c.strip() for c in unseen.split(",") if c.strip()] if not unseen.strip().isdigit() else int(unseen)
+    if isinstance(unseen, (int, np.integer)) and not isinstance(unseen, bool):
+        if unseen < 0: raise ValueError(f"unseen={unseen}: set aside 0 or more classes.")
+        if unseen and len(eligible) - unseen < 2:
+            raise ValueError(f"unseen={unseen}: {where} has {len(eligible)} classes with enough images; at least 2 must stay to train on.")
+        return set(np.random.default_rng([seed, 1]).choice(eligible, unseen, replace=False).tolist()) if unseen else set()
+    names = set(unseen)
+    if (unknown := sorted(names - set(eligible))):
+        raise ValueError(f"unseen: {unknown[:5]} {'is not a class' if len(unknown) == 1 else 'are not classes'} of {where} with enough images; "
+                         f"its classes are {eligible[:8]}{' …' if len(eligible) > 8 else ''}.")
+    if len(eligible) - len(names) < 2: raise ValueError(f"unseen: {len(names)} of {len(eligible)} classes set aside; at least 2 must stay to train on.")
+    return names
 
 def prepare_dataset_from_folders(
     input_dir:str|Path, # one sub-folder of images per class
@@ -380,6 +398,7 @@ def prepare_dataset_from_folders(
     full_path_classes:bool=False, # nested folders: the class is the full relative folder, not the first level
     resize:int|None=None, # write copies with this short side (px) and point the CSVs at them
     on_error:str="skip", # unreadable images: "skip" (report) or "raise"
+    unseen:int|list=0, # classes set aside, never trained on (all their images in unseen_data.csv): how many (drawn with `seed`), or their names
 ) -> PreparedDataset:
     "Turn a folder of class folders into the original scripts' train/val CSVs: stratified, seeded, leak-free."
     input_dir, output_dir = Path(input_dir), Path(output_dir)
@@ -414,6 +433,7 @@ def prepare_dataset_from_folders(
         raise DataError(f"{input_dir}: the same image is filed under different classes: "
                         f"{[(Path(p).relative_to(input_dir).as_posix()) for p in clash.path[:6]]}. Remove the wrong copies.")
     rng = np.random.default_rng(seed)
+    unseen = _unseen_classes(unseen, sorted(c for c, n in good.caption.value_counts().items() if n >= min_per_class), seed, input_dir)
     splits, rows = {"train": [], "val": []}, []
     skipped = {d.name: "no images in this folder" for d in sorted(input_dir.iterdir())
                if d.is_dir() and not full_path_classes and d.name not in set(table.caption) and not is_hidden(d, input_dir)}
@@ -421,6 +441,8 @@ def prepare_dataset_from_folders(
         if len(g) < min_per_class:
             skipped[caption] = f"{len(g)} image(s) < min_per_class={min_per_class}"
             continue
+        if caption in unseen:
+            splits.setdefault("unseen", []).extend((p, caption) for p in sorted(g.path)); continue
         groups = [list(x.path) for _, x in g.groupby("hash", sort=True)]
         tr, va = _split_groups(groups, val_fraction, rng)
         splits["train"] += [(p, caption) for p in tr]; splits["val"] += [(p, caption) for p in va]
@@ -439,12 +461,22 @@ def prepare_dataset_from_folders(
         write_csv(df, out.setdefault(split, output_dir/f"{split}_data.csv"))
     classes = pd.DataFrame(rows, columns=["caption", "n_train", "n_val"])
     write_csv(classes, output_dir/"classes.csv")
-    return PreparedDataset(out["train"], out["val"], classes, skipped, n_ignored, n_dup, report.problems)
+    return PreparedDataset(out["train"], out["val"], classes, skipped, n_ignored, n_dup, report.problems, out.get("unseen"), sorted(unseen))
 
 # %% ../nbs/01_data.ipynb #826e86a9
 _DEMO_CLASSES = [("red", (200, 40, 40)), ("green", (40, 170, 60)), ("blue", (40, 70, 200)), ("yellow", (220, 200, 40)),
                  ("purple", (140, 50, 170)), ("orange", (240, 130, 30)), ("cyan", (40, 190, 200)), ("brown", (120, 80, 40))]
 _DEMO_SHAPES = ["disc", "square", "bar", "ring"]
+
+def demo_taxonomy(n_classes:int=5) -> pd.DataFrame:
+    "A made-up taxonomy of the demo classes (a labels table): one family per shape, a warm and a cool genus in each, the colour as species."
+    rows = []
+    for c in range(n_classes):
+        (cname, _), shape = _DEMO_CLASSES[c % len(_DEMO_CLASSES)], _DEMO_SHAPES[c // len(_DEMO_CLASSES)]
+        genus = ("Calidus" if cname in ("red", "orange", "yellow", "brown") else "Frigidus") + shape
+        rows.append(dict(caption=f"synthetic_{cname}_{shape}", kingdom="Synthetica", phylum="Chromata", **{"class": "Demonstrata"}, order="Formae",
+                         family=f"{shape.capitalize()}idae", genus=genus.capitalize(), species=cname, common_name=f"synthetic {cname} {shape}"))
+    return pd.DataFrame(rows)
 
 def make_demo_dataset(
     dest:str|Path, # folder to write `<class>/<i>.jpg` into
@@ -465,6 +497,7 @@ def make_demo_dataset(
     (dest/"README.txt").write_text("SYNTHETIC demo data made by bioclip_lora_nb.data.make_demo_dataset: coloured "
                                    "shapes on noise, not photos of organisms. For smoke tests only.\n")
     yy, xx = np.mgrid[:size, :size] / size
+    write_csv(demo_taxonomy(n_classes), dest/"labels.csv")  # a made-up taxonomy, for the taxonomic features (rank accuracy, rollup)
     for c in range(n_classes):
         (cname, rgb), shape = _DEMO_CLASSES[c % len(_DEMO_CLASSES)], _DEMO_SHAPES[c // len(_DEMO_CLASSES)]
         folder = dest/f"synthetic_{cname}_{shape}"; folder.mkdir(exist_ok=True)
@@ -488,14 +521,17 @@ def prepare_cli(
     min_per_class:int=2, # classes with fewer images are left out
     full_path_classes:bool=False, # class = full relative folder (nested layouts)
     resize:int=None, # also write copies with this short side in px
+    unseen:str="0", # classes to set aside as never trained on (unseen_data.csv): how many, or their names comma-separated
 ):
     "Prepare train/val CSVs from a folder of class folders, and print a summary."
     if not (input_dir and output_dir): raise SystemExit("bioclip-lora-prepare: --input-dir and --output-dir are required.")
-    with cli_errors("bioclip-lora-prepare"): p = prepare_dataset_from_folders(input_dir, output_dir, val_fraction, seed, min_per_class, full_path_classes, resize)
+    with cli_errors("bioclip-lora-prepare"): p = prepare_dataset_from_folders(input_dir, output_dir, val_fraction, seed, min_per_class, full_path_classes, resize,
+                                                                              unseen=unseen)
     print(p.classes.to_string(index=False))
     print(f"\n{len(p.classes)} classes: {p.classes.n_train.sum()} train / {p.classes.n_val.sum()} val images → {p.train_csv}, {p.val_csv}")
     if p.n_ignored_files: print(f"ignored {p.n_ignored_files} non-image files")
     if p.n_duplicates: print(f"{p.n_duplicates} images are exact duplicates of another (kept in the same split)")
+    if p.unseen_classes: print(f"set aside as unseen ({len(p.unseen_classes)} classes, never trained on) → {p.unseen_csv}: {', '.join(p.unseen_classes)}")
     for c, why in p.skipped_classes.items(): print(f"left out class {c!r}: {why}")
     for r in p.problems.itertuples(): print(f"left out unreadable image: {r.problem}")
 

@@ -29,12 +29,14 @@ from .lora import (BIOCLIP2, adapter_base_model, encode_text_cut, eval_transform
                                   lora_layers, lora_settings, model_tokenizer)
 from .data import RANKS, CsvDataset, label_texts, make_loader, read_dataset, read_labels
 from .run import Run, adapter_run, check_template, model_run
+from .openworld import (RULES, AbstainRule, abstention_score, check_target_precision, choose_rule, precision_coverage,
+                                       rollup, rollup_counts, rule_context, unknown_auroc)
 
 # %% auto #0
 __all__ = ['zero_shot_classifier', 'EvalResult', 'feature_cache_dir', 'clear_feature_cache', 'image_features', 'scores_to_result',
-           'text_settings', 'evaluate', 'simpleshot_scores', 'linear_probe_scores', 'frozen_feature_baselines',
-           'paired_verdict', 'paired_balanced_verdict', 'class_groups', 'rank_accuracy', 'Comparison', 'compare',
-           'run_settings', 'evaluate_run', 'eval_cli']
+           'text_settings', 'evaluate', 'open_set_probs', 'simpleshot_scores', 'linear_probe_scores',
+           'frozen_feature_baselines', 'paired_verdict', 'paired_balanced_verdict', 'class_groups', 'rank_accuracy',
+           'Comparison', 'compare', 'run_settings', 'evaluate_run', 'calibrate_run', 'eval_cli']
 
 # %% ../nbs/03_eval.ipynb #ee952ce2
 def _templates(templates) -> list:
@@ -74,7 +76,13 @@ class EvalResult:
     confusion:np.ndarray # [true, predicted] counts
     predictions:pd.DataFrame # filepath, true, pred, top5 (class, cosine similarity) pairs, correct
     classes:list
+    scores:torch.Tensor|None = None # (n_images, n_classes) cosine similarities (zero-shot), else the method's scores
+    logit_scale:float|None = None # the model's logit scale: probabilities are softmax(logit_scale · scores)
 
+    @property
+    def probs(self) -> torch.Tensor|None:
+        "`(n_images, n_classes)` class probabilities, as `predict` reports them (zero-shot models only)."
+        return None if self.scores is None or self.logit_scale is None else (self.logit_scale * self.scores).softmax(-1)
     def summary(self) -> dict: return dict(top1=self.top1, top3=self.top3, top5=self.top5, balanced=self.balanced, macro_f1=self.macro_f1)
     def __repr__(self):
         return (f"EvalResult(top-1 {self.top1:.1%}, top-3 {self.top3:.1%}, top-5 {self.top5:.1%}, balanced {self.balanced:.1%}, "
@@ -127,7 +135,7 @@ def image_features(model, dataset, batch_size:int=64, device=None, workers:int=2
         clear_feature_cache(_cache_limit())
     return feats
 
-def scores_to_result(scores:torch.Tensor, targets:list, classes:list, paths:list) -> EvalResult:
+def scores_to_result(scores:torch.Tensor, targets:list, classes:list, paths:list, logit_scale:float|None=None) -> EvalResult:
     "Top-k accuracies, per-class accuracy, confusion and predictions from `(n_images, n_classes)` scores."
     y = torch.as_tensor(targets)
     k = min(5, len(classes))
@@ -147,7 +155,7 @@ def scores_to_result(scores:torch.Tensor, targets:list, classes:list, paths:list
                                     for cs, ss in zip(top.tolist(), top_scores.tolist())],
                               correct=hit(1).numpy()))
     return EvalResult(hit(1).float().mean().item(), hit(3).float().mean().item(), hit(5).float().mean().item(),
-                      float(rec.mean()), float(f1.mean()), per, conf, preds, list(classes))
+                      float(rec.mean()), float(f1.mean()), per, conf, preds, list(classes), scores, logit_scale)
 
 # %% ../nbs/03_eval.ipynb #32034338
 def text_settings(model, labels=None, label_kind:str|None=None, templates=None) -> tuple:
@@ -179,14 +187,34 @@ def evaluate(
     table = read_dataset(val_data, **read_kw)  # a table passes through
     ds = CsvDataset(table, eval_transform(model), classes=classes)
     texts = label_texts(ds.classes, labels, label_kind)
-    tokenizer = tokenizer or model_tokenizer(model)
+    scores = _zero_shot_scores(model, ds, [texts[c] for c in ds.classes], templates, tokenizer or model_tokenizer(model), batch_size, device,
+                               strength, workers, progress)
+    return scores_to_result(scores, ds.targets, ds.classes, list(ds.df.path), float(model.logit_scale.exp()))
+
+def _zero_shot_scores(model, ds, class_texts:list, templates, tokenizer, batch_size:int, device, strength, workers:int, progress:bool) -> torch.Tensor:
+    "`(n_images, n_classes)` cosine similarities of the dataset's images to the class texts, at `strength`, the model's mode restored."
     was_training = model.eval().training
     try:
         with lora_settings(model, strength=strength), torch.inference_mode():
-            classifier = zero_shot_classifier(model, tokenizer, [texts[c] for c in ds.classes], templates, device=device)
+            classifier = zero_shot_classifier(model, tokenizer, class_texts, templates, device=device)
             feats = image_features(model, ds, batch_size, device, workers, progress)
     finally: model.train(was_training)
-    return scores_to_result(feats @ classifier.float().cpu().T, ds.targets, ds.classes, list(ds.df.path))
+    return feats @ classifier.float().cpu().T
+
+def open_set_probs(
+    model, # an open_clip model, with or without LoRA
+    data, # images of any classes (a CSV, imagefolder or table), e.g. of species never trained on
+    classes:list, # the classes to score them against, e.g. the trained ones
+    labels=None, label_kind:str="taxon_com", templates="openai", # the class text and prompts (see `evaluate`)
+    strength:float|None=None, # the adapter's strength (0: the base model)
+    tokenizer=None, batch_size:int=64, device=None, workers:int=2, progress:bool=True, **read_kw,
+) -> torch.Tensor:
+    "`(n_images, n_classes)` probabilities over `classes` of images whatever their own class: how sure a model is of photos it can't name."
+    ds = CsvDataset(read_dataset(data, **read_kw), eval_transform(model))
+    texts = label_texts(classes, labels, label_kind)
+    scores = _zero_shot_scores(model, ds, [texts[c] for c in classes], templates, tokenizer or model_tokenizer(model), batch_size, device,
+                               strength, workers, progress)
+    return (float(model.logit_scale.exp()) * scores).softmax(-1)
 
 # %% ../nbs/03_eval.ipynb #171fdc22
 def simpleshot_scores(
@@ -339,6 +367,9 @@ class Comparison:
     labels:object=None # the labels table, for top-1 per taxonomic rank
     train_counts:dict|None=None # class → training images (given the training split): the long-tail groups
     settings:dict|None=None # what was evaluated (adapters, split, labels, templates): eval.json records it
+    unseen:dict|None=None # classes never trained on, each model scored among them: "base" and (adapter, strength) → EvalResult
+    unseen_probs:dict|None=None # "zero-shot", "LoRA x1" → probabilities of the unseen photos over the trained classes (the unknown detector)
+    target_precision:float=0.9 # the precision the abstention summary is given for
 
     @property
     def base(self) -> EvalResult: return self.results["base"]
@@ -346,10 +377,17 @@ class Comparison:
         "The last adapter's result at `strength` (None without adapters)."
         found = [r for k, r in self.results.items() if isinstance(k, tuple) and k[1] == strength]
         return found[-1] if found else None
+    def lora_unseen(self, strength:float=1.0) -> EvalResult|None:
+        "The last adapter's result on the unseen classes at `strength` (None without them)."
+        found = [r for k, r in (self.unseen or {}).items() if isinstance(k, tuple) and k[1] == strength]
+        return found[-1] if found else None
     def __repr__(self):
         shown = self.table.drop(columns="adapter").to_string(index=False, float_format=lambda v: f"{v:.4f}")
         s = self.summary()
-        return "\n".join([shown, *([s["disagreement"]] if s["disagreement"] else []), *[v["sentence"] for v in s["verdicts"] + s["balanced_verdicts"]]])
+        open_world = [s["abstention"]["sentence"]] if s["abstention"] else []
+        if s["unseen"]: open_world += [s["unseen"]["sentence"], s["unseen"]["auroc_sentence"]]
+        return "\n".join([shown, *([s["disagreement"]] if s["disagreement"] else []), *[v["sentence"] for v in s["verdicts"] + s["balanced_verdicts"]],
+                          *open_world])
 
 def compare(
     val_data, # the split every model is evaluated on
@@ -367,10 +405,13 @@ def compare(
     force_base:bool=False, # use `model` even where the adapters record another base (a copy of it elsewhere)
     train_data=None, # the training split (or support set): its class counts (the long-tail groups), and the baselines
     baselines:bool=True, # with `train_data`: SimpleShot and the linear probe, trained on it
+    unseen_data=None, # images of classes never trained on: each model scored among them, and as unknowns (see `03_openworld`)
+    target_precision:float=0.9, # the abstention summary: the share of photos each model names at this precision
     **read_kw, # img_key, caption_key, sep for CSVs
 ) -> Comparison:
     "Zero-shot, the frozen-feature baselines (given `train_data`) and each adapter at each strength, on the same split: one table, and the verdict."
     _templates(templates)  # checked where they enter, before a model is loaded
+    check_target_precision(target_precision)
     if batch_size < 1: raise ValueError(f"batch_size={batch_size}: must be >= 1.")
     device = check_device(device)
     if isinstance(lora_weights, (str, Path)): lora_weights = [lora_weights]
@@ -378,11 +419,19 @@ def compare(
     if len(bases) > 1: raise ValueError(f"The adapters were trained on different base models {sorted(bases, key=str)}: compare one base at a time.")
     (model, pretrained), = bases
     table = read_dataset(val_data, **read_kw)
+    counts = read_dataset(train_data, **read_kw).caption.value_counts().to_dict() if train_data is not None else None
+    unseen_table = read_dataset(unseen_data, **read_kw) if unseen_data is not None else None
+    if unseen_table is not None and (both := sorted(set(unseen_table.caption) & (set(counts or {}) | set(table.caption)))):
+        raise ValueError(f"unseen_data: {len(both)} of its classes are trained on or in the validation split ({both[:5]}), so they are not "
+                         f"unseen: remove them from one of the two.")
     base_net, _, _, tok = load_base_model(model, pretrained, device=device)
     kw = dict(labels=labels, label_kind=label_kind, templates=templates, batch_size=batch_size, tokenizer=tok, workers=workers,
               progress=progress)
     base = evaluate(base_net, table, **kw)
-    results = {"base": base}
+    results, unseen, unseen_probs = {"base": base}, {}, {}
+    if unseen_table is not None:
+        unseen["base"] = evaluate(base_net, unseen_table, **kw)  # among the unseen classes, zero-shot
+        unseen_probs["zero-shot"] = open_set_probs(base_net, unseen_table, base.classes, **kw)  # against the trained ones: unknowns
     rows = [dict(model="base (zero-shot)", adapter="", strength=0.0, **base.summary())]
     if train_data is not None and baselines:
         for name, r in frozen_feature_baselines(base_net, train_data, table, base.classes, batch_size, workers, progress, **read_kw).items():
@@ -393,11 +442,14 @@ def compare(
         for s in strengths:
             r = results[(str(path), float(s))] = base if s == 0 else evaluate(net, table, strength=s, classes=base.classes, **kw)
             rows.append(dict(model=f"LoRA x{s:g}", adapter=str(path), strength=float(s), **r.summary()))
-    counts = read_dataset(train_data, **read_kw).caption.value_counts().to_dict() if train_data is not None else None
+            if unseen_table is not None:
+                unseen[(str(path), float(s))] = unseen["base"] if s == 0 else evaluate(net, unseen_table, strength=s, classes=unseen["base"].classes, **kw)
+        if unseen_table is not None: unseen_probs["LoRA x1"] = open_set_probs(net, unseen_table, base.classes, strength=1.0, **kw)
     settings = dict(lora_weights=[str(p) for p in lora_weights], val_data=str(val_data) if isinstance(val_data, (str, Path)) else "a table",
                     labels=str(labels) if isinstance(labels, (str, Path)) else labels if labels is None else "a table", label_kind=label_kind,
                     templates=templates if isinstance(templates, str) else list(map(str, templates)))
-    return Comparison(pd.DataFrame(rows), results, labels, counts, settings)
+    if unseen_data is not None: settings["unseen_data"] = str(unseen_data) if isinstance(unseen_data, (str, Path)) else "a table"
+    return Comparison(pd.DataFrame(rows), results, labels, counts, settings, unseen or None, unseen_probs or None, float(target_precision))
 
 # %% ../nbs/03_eval.ipynb #c0918196
 def run_settings(run) -> dict:
@@ -408,6 +460,8 @@ def run_settings(run) -> dict:
     if val: settings.update(val_data=val["path"], img_key=val["img_key"], caption_key=val["caption_key"], sep=val["sep"])
     # read here: its CSV may be written another way than the val split's
     settings["train_data"] = read_dataset(train["path"], img_key=train["img_key"], caption_key=train["caption_key"], sep=train["sep"])
+    if (unseen := run.data_source("unseen")):  # classes set aside, never trained on
+        settings["unseen_data"] = read_dataset(unseen["path"], img_key=unseen["img_key"], caption_key=unseen["caption_key"], sep=unseen["sep"])
     return settings
 
 # %% ../nbs/03_eval.ipynb #1051b733
@@ -416,7 +470,7 @@ def summary(self:Comparison, many:int=100, few:int=20) -> dict:
     "The comparison as `eval.json` holds it: the table; LoRA x1 against zero-shot and the best baseline in top-1 and in balanced accuracy; groups and ranks."
     t, results = self.table, self.results
     out = dict(table=t.astype(object).where(t.notna(), None).to_dict("records"), verdicts=[], balanced_verdicts=[], disagreement=None,
-               per_rank={}, groups={}, no_val_classes=[], val_only_classes=[], per_class=[],
+               per_rank={}, groups={}, no_val_classes=[], val_only_classes=[], per_class=[], abstention=None, unseen=None,
                settings=dict(self.settings or {}))  # JSON: null, not NaN
     if (lora := self.lora(1.0)) is None: return out
     rivals = [("zero-shot", self.base)]
@@ -438,7 +492,59 @@ def summary(self:Comparison, many:int=100, few:int=20) -> dict:
         out["val_only_classes"] = sorted(set(lora.per_class["class"]) - set(self.train_counts))  # only zero-shot can know them
     per = lora.per_class.assign(n_train=lora.per_class["class"].map(lambda c: (self.train_counts or {}).get(c)).astype(object))
     out["per_class"] = per.astype(object).where(per.notna(), None).to_dict("records")
+    out["abstention"] = _abstention_summary(self, lora)
+    if self.unseen: out["unseen"] = _unseen_summary(self, lora, out["abstention"])
     return out
+
+def _records(df:pd.DataFrame) -> list: return df.astype(object).where(df.notna(), None).to_dict("records")  # JSON: null, not NaN
+
+def _taxonomic(labels) -> bool:
+    "Whether a labels table has the rank columns a rollup needs."
+    return labels is not None and bool(set(RANKS[:-1]) & set(read_labels(labels).columns))
+
+def _abstention_summary(c:Comparison, lora:EvalResult) -> dict:
+    "Each model's abstention rule at the target precision on this split, its precision–coverage curve, the sentence, and LoRA's rollup counts."
+    t, models, curves = c.target_precision, {}, {}
+    for name, r in (("zero-shot", c.base), ("LoRA x1", lora)):
+        ok = r.predictions.correct.values
+        try: models[name] = dict(reached=True, **{k: v for k, v in vars(choose_rule(r.probs, ok, t)).items() if k != "context"})
+        except ValueError:  # not reachable on this split: its best, said as such
+            models[name] = dict(reached=False, rule=None, coverage=0.0,
+                                best_precision=max(float(precision_coverage(abstention_score(r.probs, k), ok).precision.max()) for k in RULES))
+        pc = precision_coverage(abstention_score(r.probs, models[name]["rule"] or "maxprob"), ok)
+        curves[name] = _records(pc.iloc[np.unique(np.linspace(0, len(pc) - 1, min(len(pc), 200)).round().astype(int))])  # at most 200 points
+    lo, zs = models["LoRA x1"], models["zero-shot"]
+    zero = f"{zs['coverage']:.0%}" if zs["reached"] else f"none, its best precision is {zs['best_precision']:.0%}"
+    out = dict(target_precision=t, models=models, curves=curves, rollup={},
+               sentence=(f"At {t:.0%} precision LoRA x1 names a species for {lo['coverage']:.0%} of photos (zero-shot: {zero}), by the {lo['rule']} rule."
+                         if lo["reached"] else f"LoRA x1 reaches {t:.0%} precision on no share of the photos: its best is {lo['best_precision']:.0%} "
+                         f"(zero-shot: {zero if not zs['reached'] else zero + ' of photos'})."))
+    if models["LoRA x1"]["reached"] and _taxonomic(c.labels):  # photos no species is sure enough of, named higher up
+        rule = AbstainRule(**{k: models["LoRA x1"][k] for k in ("rule", "threshold", "precision", "coverage", "n")}, target_precision=t)
+        out["rollup"]["val"] = _records(rollup_counts(rollup(lora.probs, lora.classes, rule, c.labels), lora.predictions.true, c.labels))
+        if c.unseen_probs and "LoRA x1" in c.unseen_probs:
+            truth = c.lora_unseen(1.0).predictions.true
+            out["rollup"]["unseen"] = _records(rollup_counts(rollup(c.unseen_probs["LoRA x1"], lora.classes, rule, c.labels), truth, c.labels))
+    return out
+
+def _unseen_summary(c:Comparison, lora:EvalResult, abstention:dict) -> dict:
+    "The unseen classes: each model's accuracy among them by strength, what LoRA kept of zero-shot, and how well each tells them from the trained ones."
+    base, after = c.unseen["base"], c.lora_unseen(1.0)
+    rows = [dict(model="base (zero-shot)", strength=0.0, **base.summary())]
+    rows += [dict(model=f"LoRA x{k[1]:g}", strength=k[1], **r.summary()) for k, r in c.unseen.items() if isinstance(k, tuple)]
+    n_classes, n = base.per_class["class"].nunique(), len(base.predictions)
+    kept = after.top1 / base.top1 if base.top1 > 0 else float("nan")
+    verdict = paired_verdict(base.predictions.correct.values, after.predictions.correct.values, "zero-shot", "LoRA x1")
+    auroc = {}
+    for name, r in (("zero-shot", c.base), ("LoRA x1", lora)):
+        if name not in (c.unseen_probs or {}): continue
+        rule = abstention["models"][name]["rule"] or "maxprob"  # the score the model abstains by
+        auroc[name] = unknown_auroc(abstention_score(r.probs, rule), abstention_score(c.unseen_probs[name], rule))
+    return dict(classes=sorted(base.per_class["class"]), n_images=n, table=_records(pd.DataFrame(rows)), kept=kept, verdict=verdict, auroc=auroc,
+                sentence=(f"LoRA x1 kept {kept:.0%} of zero-shot top-1 on {n_classes} species it never saw ({base.top1:.1%} → {after.top1:.1%}, {n} photos)."
+                          if base.top1 > 0 else f"On {n_classes} species it never saw ({n} photos), zero-shot top-1 is 0 and LoRA x1's {after.top1:.1%}."),
+                auroc_sentence=(f"Telling photos of the {n_classes} unseen species from the trained ones by the abstention score: AUROC "
+                                f"{auroc.get('LoRA x1', float('nan')):.2f} with LoRA x1, {auroc.get('zero-shot', float('nan')):.2f} zero-shot (0.5 is chance)."))
 
 @patch
 def write(self:Comparison, path:str|Path) -> Path:
@@ -455,6 +561,7 @@ def evaluate_run(self:Run,
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bars
+    target_precision:float|None=None, # also choose the run's abstention rule for this precision and store it (`Run.calibrate`); default: the stored rule's target, else 0.9, for the summary only
     **given, # any other `compare` argument (labels, label_kind, templates, lora_weights, model, pretrained, force_base), overriding the run's
 ) -> Comparison:
     "The run's comparison on its validation split, with its own settings (anything given overrides them); writes eval.json."
@@ -465,12 +572,37 @@ def evaluate_run(self:Run,
     s = {**run_settings(self), **overrides}
     if not s.get("val_data"): raise ValueError(f"{self.path}: the run had no validation split: pass val_data (CLI: --val-data).")
     if out is not False: check_writable(Path(out or self.path/"eval.json").parent)  # before the work whose result goes there
-    c = compare(**s, strengths=strengths, baselines=baselines, device=device or self.device, batch_size=batch_size, workers=workers, progress=progress)
+    stored = self.abstain_rule
+    target = check_target_precision(target_precision if target_precision is not None else stored.target_precision if stored else 0.9)
+    c = compare(**s, strengths=strengths, baselines=baselines, device=device or self.device, batch_size=batch_size, workers=workers, progress=progress,
+                target_precision=target)
     c.settings["run"] = str(self.path)  # compare recorded the rest: adapters, split, labels, templates
+    if (unseen := self.data_source("unseen")) and "unseen_data" not in given: c.settings["unseen_data"] = unseen["path"]
+    if target_precision is not None: c.settings["abstain_rule"] = vars(self.calibrate(target_precision, batch_size=batch_size, workers=workers, progress=progress))
     if out is not False: c.write(out or self.path/"eval.json")
     return c
 
 Run.evaluate = evaluate_run  # `run.evaluate()`: a method of `Run` (01_run), given here, where evaluation lives
+
+def calibrate_run(self:Run,
+    target_precision:float=0.9, # the precision the named photos must reach on the validation split, in (0, 1]
+    batch_size:int=64, # images per batch
+    workers:int=2, # DataLoader workers
+    progress:bool=True, # progress bars
+) -> AbstainRule:
+    "Choose the run's abstention rule on its validation split for `target_precision` (see `03_openworld`) and store it as RUN/abstain.json, where predictions and exports find it."
+    check_target_precision(target_precision)
+    if not (val := self.data_source("val")):
+        raise ValueError(f"{self.path}: the run had no validation split to choose a threshold on: train with val_data, or pick a rule with "
+                         f"`03_openworld.choose_rule` on held-out photos of your own.")
+    table = read_dataset(val["path"], img_key=val["img_key"], caption_key=val["caption_key"], sep=val["sep"])
+    r = evaluate(self.model, table, classes=self.classes, batch_size=batch_size, workers=workers, progress=progress)  # every class: as predict scores
+    context = rule_context([self.class_texts[c] for c in self.classes], self.templates, self.adapter, strength=1.0)
+    rule = choose_rule(r.probs, r.predictions.correct.values, target_precision, context=context)
+    rule.save(self.path/"abstain.json")
+    return rule
+
+Run.calibrate = calibrate_run
 
 # %% ../nbs/03_eval.ipynb #7a653381
 @call_parse
@@ -488,6 +620,7 @@ def eval_cli(
     device:str=None, # cuda or cpu (default: cuda when there is one)
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
+    target_precision:float=None, # with --run: choose its abstention threshold on val for this precision, stored where predictions find it
 ):
     "Evaluate zero-shot, the frozen-feature baselines and LoRA adapters on one split; print the verdict and write eval.json."
     with cli_errors("bioclip-lora-eval"):
@@ -496,7 +629,8 @@ def eval_cli(
         given = {k: v for k, v in dict(val_data=val_data, lora_weights=adapters, model=model, pretrained=pretrained, labels=labels,
                                        label_kind=label_kind, templates=templates, force_base=force_base or None).items() if v is not None}
         kw = dict(device=device, batch_size=batch_size, workers=workers)
-        if run: out, c = out or Path(run)/"eval.json", Run(run).evaluate(out=out, **given, **kw)  # an override needs --out
+        if target_precision is not None and not run: raise ValueError("--target-precision chooses a run's threshold on its validation split: give --run.")
+        if run: out, c = out or Path(run)/"eval.json", Run(run).evaluate(out=out, target_precision=target_precision, **given, **kw)  # an override needs --out
         else:
             if not val_data: raise ValueError("--val-data is required (a CSV or imagefolder) unless --run names a run with a val split.")
             out = out or "eval.json"
@@ -504,4 +638,5 @@ def eval_cli(
             c = compare(**given, **kw)
             c.write(out)
     print(c)
+    if (rule := c.settings.get("abstain_rule")): print(f"stored the abstention rule in {Path(run)/'abstain.json'}: {AbstainRule(**rule).sentence()}")
     print(f"wrote {out}")

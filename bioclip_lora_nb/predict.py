@@ -25,10 +25,11 @@ from .data import (IMAGE_EXTENSIONS, RANKS, DataError, check_distinct, image_pro
                                   read_labels, sniff_sep)
 from .run import Run, RunDir, adapter_run, model_run
 from .eval import text_settings, zero_shot_classifier
+from .openworld import AbstainRule, check_target_precision, fits, lineage, rollup
 
 # %% auto #0
-__all__ = ['list_images', 'predict', 'show_predictions', 'predict_run', 'export_merged_model', 'write_model_card', 'export_run',
-           'export_cli', 'predict_parser', 'cli_adapter', 'predict_cli']
+__all__ = ['rollup_calls', 'list_images', 'predict', 'show_predictions', 'predict_run', 'export_merged_model', 'write_model_card',
+           'export_run', 'export_cli', 'predict_parser', 'cli_adapter', 'predict_cli']
 
 # %% ../nbs/05_predict.ipynb #5bacf632
 def list_images(images) -> list:
@@ -75,6 +76,31 @@ def _prediction_model(model, device) -> tuple:
     net.run_path = run_path  # an adapter of a run: the run's class texts and prompts
     return net, Run(run_path, model=net)
 
+def _export_rule(model) -> AbstainRule|None:
+    "The abstention rule an exported model folder carries (`abstain.json`, written by `export_run`), if any."
+    folder = Path(str(getattr(model, "model_id", "")).removeprefix("local-dir:"))
+    return AbstainRule.load(folder/"abstain.json") if str(folder) not in ("", ".") and (folder/"abstain.json").is_file() else None
+
+def _abstain_rule(abstain, run, model, class_texts:list, templates) -> AbstainRule|None:
+    "The rule `predict` abstains by: none (False), the one given, one chosen now on the run's val split (a target precision), or the stored one (None)."
+    if abstain is False: return None
+    if abstain is None:  # the run's or the export's, if it was chosen for these classes
+        rule, given = run.abstain_rule if run else _export_rule(model), False
+        if rule is None: return None
+    elif isinstance(abstain, AbstainRule): rule, given = abstain, True
+    else:
+        check_target_precision(abstain)
+        if run is None: raise ValueError(f"abstain={abstain!r} chooses a threshold on a run's validation split: predict with a run (its folder or "
+                                         f"adapter), or pass an `AbstainRule` (see `03_openworld.choose_rule`).")
+        rule, given = run.calibrate(abstain, progress=False), True  # stored: the next prediction uses it without being told
+    if not fits(rule, class_texts, templates):
+        msg = (f"the abstention rule was chosen for {rule.context.get('n_classes')} classes with their own texts and prompts; these probabilities "
+               f"are over other ones ({len(class_texts)} classes), so its threshold means nothing here")
+        if given: raise ValueError(msg + ": predict with the run's classes and prompts, or choose a rule for these.")
+        warnings.warn(msg + ": not applied (every photo gets its top class).")
+        return None
+    return rule
+
 def _check_classes(classes:list):
     if (dup := sorted({c for c in classes if classes.count(c) > 1})):
         raise ValueError(f"classes listed twice: {dup[:8]}: each would get part of the same probability. List each class once.")
@@ -92,15 +118,25 @@ def predict(
     device:str|None=None, # default: cuda when there is one (a model as given stays where it is)
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bar
+    abstain=None, # None: the rule stored with the run or export (`Run.calibrate`), if chosen for these classes; False: never abstain; a target precision: choose a rule on the run's val split now (and store it); or an `AbstainRule`
+    rollup:bool|None=None, # when abstaining, name unsure photos at genus, family, … (None: when the labels table has rank columns)
 ) -> pd.DataFrame:
-    "Top-`k` classes of each photo: `file_name, classification, score, rank, text` (+ taxonomy); unreadable files in `.attrs['skipped']`."
+    "Top-`k` classes of each photo: `file_name, classification, score, top, text` (+ `rank, taxon, taxon_score` when abstaining; + taxonomy); unreadable files in `.attrs['skipped']`."
     if not (isinstance(k, int) and k >= 1): raise ValueError(f"k={k!r}: predict at least 1 class per image (k >= 1).")
     net, run = _prediction_model(model, None if isinstance(model, torch.nn.Module) else check_device(device))
     classes = list(classes or (run.classes if run else []))
     if not classes: raise ValueError("predict: pass `classes` (or a run, whose classes are the default).")
     _check_classes(classes)
+    if run is None and templates is None and (exported := _export_rule(net)): templates = exported.context.get("templates")  # as it was chosen
     labels, label_kind, templates = text_settings(net, labels, label_kind, templates)
     texts = label_texts(classes, labels, label_kind)
+    rule = _abstain_rule(abstain, run, net, [texts[c] for c in classes], templates)
+    if rollup and rule is None: raise ValueError("rollup=True names unsure photos higher up the taxonomy, which needs an abstention rule: pass abstain= "
+                                                 "(a target precision), or store one with `Run.calibrate`.")
+    if rollup and labels is None: raise ValueError("rollup=True names unsure photos at genus, family, …, which needs a labels table with "
+                                                   "rank columns (kingdom … genus): pass labels= (CLI: --labels), or leave rollup to its default.")
+    if rollup: lineage(classes, labels)  # rank columns for every class, or the fix, before any photo is read
+    ranks = labels if rule is not None and rollup is not False and labels is not None and _has_ranks(labels) else None
     tokenizer = model_tokenizer(net)
     check_distinct(tokenizer([texts[c] for c in classes]), classes, [texts[c] for c in classes])  # one text: they would split one probability
     items = _items(images)
@@ -118,13 +154,15 @@ def predict(
             ok = idx >= 0
             bad += [-1 - i for i in idx[~ok].tolist()]
             if ok.any():
-                probs = (net.logit_scale.exp() * net.encode_image(x[ok].to(device), normalize=True) @ classifier.T).softmax(-1)
-                top = probs.float().topk(k, dim=-1)
-                rows += [(names[i], r + 1, classes[c], s) for i, cs, ss in zip(idx[ok].tolist(), top.indices.tolist(), top.values.tolist())
+                probs = (net.logit_scale.exp() * net.encode_image(x[ok].to(device), normalize=True) @ classifier.T).softmax(-1).float()
+                top = probs.topk(k, dim=-1)
+                calls = rollup_calls(probs.cpu(), classes, rule, ranks).itertuples(index=False) if rule else [()] * len(probs)
+                rows += [(names[i], r + 1, classes[c], s, *call) for i, cs, ss, call in zip(idx[ok].tolist(), top.indices.tolist(), top.values.tolist(), calls)
                          for r, (c, s) in enumerate(zip(cs, ss))]
             bar.update(len(idx))
-    out = pd.DataFrame(rows, columns=["file_name", "rank", "classification", "score"])[["file_name", "classification", "score", "rank"]]
-    out["text"] = out.classification.map(texts)  # pybioclip's columns first, then ours
+    called = ["rank", "taxon", "taxon_score"] if rule else []
+    out = pd.DataFrame(rows, columns=["file_name", "top", "classification", "score", *called])[["file_name", "classification", "score", "top", *called]]
+    out.insert(4, "text", out.classification.map(texts))  # pybioclip's columns first, then ours
     if labels is not None:
         table = read_labels(labels)
         extra = [c for c in (*RANKS, "common_name") if c in table.columns]
@@ -135,7 +173,14 @@ def predict(
     if len(skipped): warnings.warn(f"predict: skipped {len(skipped)} of {len(items)} images that can't be read (listed in .attrs['skipped']): "
                                    + "; ".join(skipped.problem[:3]) + (" …" if len(skipped) > 3 else ""))
     out.attrs["images"] = {names[n]: i for n, i in enumerate(items) if not isinstance(i, Path)}  # for `show_predictions`
+    out.attrs["abstain"] = rule
     return out
+
+rollup_calls = rollup  # `predict`'s own argument is named `rollup`
+
+def _has_ranks(labels) -> bool:
+    try: return bool(lineage([], labels) is not None)
+    except ValueError: return False
 
 # %% ../nbs/05_predict.ipynb #6127277f
 def _thumbnail(image, size:int=160) -> str:
@@ -157,6 +202,10 @@ def show_predictions(preds:pd.DataFrame, max_images:int=12, size:int=160) -> str
         try: src = _thumbnail(image, size)
         except DataError: continue
         rows = "".join(f"<tr><td>{html.escape(str(t))}</td><td style='text-align:right'>{s:.0%}</td></tr>" for t, s in zip(g.text, g.score))
+        if "rank" in g:  # abstaining: what the model commits to
+            c = g.iloc[0]
+            rows = (f"<tr><td colspan=2><b>{'unknown' if c['rank'] == 'unknown' else html.escape(f'{c.taxon}')}</b> "
+                    f"({html.escape(str(c['rank']))}{'' if c['rank'] == 'unknown' else f', {c.taxon_score:.0%}'})</td></tr>") + rows
         cells.append(f"<figure style='margin:4px;width:{size + 20}px'><img src='{src}' style='max-width:{size}px'>"
                      f"<figcaption style='font-size:11px'>{html.escape(Path(str(name)).name)}<table>{rows}</table></figcaption></figure>")
     return _Html(f"<div style='display:flex;flex-wrap:wrap'>{''.join(cells)}</div>")
@@ -235,6 +284,14 @@ def write_model_card(
                       "| model | top-1 | top-3 | top-5 | balanced accuracy | macro-F1 |", "|---|---|---|---|---|---|",
                       *[f"| {r['model']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['top5']:.3f} | {r.get('balanced', float('nan')):.3f} | "
                         f"{r.get('macro_f1', float('nan')):.3f} |" for r in ev["table"]]]
+            if (u := ev.get("unseen")):
+                lines += ["", "## Species it never saw", "", f"{u['sentence']} {u['auroc_sentence']}", "", "| model | strength | top-1 on unseen species |", "|---|---|---|",
+                          *[f"| {r['model']} | {r['strength']:g} | {r['top1']:.3f} |" for r in u["table"]]]
+        if (out_dir/"abstain.json").exists() or (ev and ev.get("abstention")):
+            lines += ["", "## Abstaining", "", *([ev["abstention"]["sentence"], ""] if ev and ev.get("abstention") else [])]
+        if (out_dir/"abstain.json").exists():
+            lines += [f"{AbstainRule.load(out_dir/'abstain.json').sentence()} `bioclip-lora-predict` applies this rule from `abstain.json`, "
+                      "naming unsure photos `unknown` (or, with a labels table of ranks, at genus, family, …); pybioclip ignores it and names a class for every photo."]
     cls = "classes.txt" if record else "my_classes.txt"
     lines += ["", "## How to use", "", "With open_clip:", "", "```python", "import open_clip",
               f'model, _, preprocess = open_clip.create_model_and_transforms("local-dir:{name}")', f'tokenizer = open_clip.get_tokenizer("local-dir:{name}")', "```",
@@ -252,6 +309,8 @@ def export_run(self:Run, out_dir:str|Path, overwrite:bool=False, license:str="mi
     "Merge the run's adapter into its base model and write a model repository: open_clip `local-dir:` files, model card, classes.txt."
     _check_export_dir(Path(out_dir), overwrite, self.record["config"]["model"])  # before a model is loaded only to refuse the folder
     export_merged_model(self.model, out_dir, overwrite=overwrite)
+    if (rule := self.abstain_rule) and rule.context.get("adapter") == self.adapter.name: rule.save(Path(out_dir)/"abstain.json")  # predictions from the export abstain alike
+    else: (Path(out_dir)/"abstain.json").unlink(missing_ok=True)  # an older export's rule is not this model's
     write_model_card(out_dir, self.adapter, self.path, license)
     return Path(out_dir)
 
@@ -300,6 +359,10 @@ def predict_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
     p.add_argument("--batch-size", type=int, default=32, help="images per batch")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers")
+    p.add_argument("--target-precision", type=float, help="abstain: choose a threshold on the run's val split for this precision, store it in the "
+                   "run and use it (default: the threshold stored with the run or export, if any)")
+    p.add_argument("--no-abstain", action="store_true", help="name a class for every photo, even with a stored threshold")
+    p.add_argument("--no-rollup", action="store_true", help="when abstaining, don't name unsure photos at genus, family, … (default: when the labels have ranks)")
     return p
 
 def _read_cls(cls:str|None) -> list|None:
@@ -334,11 +397,13 @@ def predict_cli(argv:list|None=None):
         if not (images := [i for pat in a.images for i in list_images(pat)]):
             raise FileNotFoundError(f"{' '.join(a.images)} names no images (a folder without images, or a glob that matches nothing).")
         with warnings.catch_warnings(): warnings.simplefilter("ignore"); df = predict(source, images, classes, a.labels, k=a.k,
-                     label_kind="asis" if a.cls and not a.labels else None, batch_size=a.batch_size, device=a.device, workers=a.workers)
+                     label_kind="asis" if a.cls and not a.labels else None, batch_size=a.batch_size, device=a.device, workers=a.workers,
+                     abstain=False if a.no_abstain else a.target_precision, rollup=False if a.no_rollup else None)
     text = df.to_csv(index=False) if a.format == "csv" else df.to_string(index=False) + "\n"
     if a.output: atomic_write_text(a.output, text)
     else: sys.stdout.write(text)
     skipped = df.attrs["skipped"]
+    if (rule := df.attrs.get("abstain")): print(f"bioclip-lora-predict: abstaining by the stored rule. {rule.sentence()}", file=sys.stderr)
     print(f"bioclip-lora-predict: {df.file_name.nunique()} images predicted" + (f"; skipped {len(skipped)} that can't be read:" if len(skipped) else ""),
           file=sys.stderr)
     for r in skipped.itertuples(): print(f"  {r.problem}", file=sys.stderr)

@@ -22,8 +22,8 @@ from .run import Run
 
 # %% auto #0
 __all__ = ['plot_loss_curve', 'plot_per_class', 'top_confusions', 'plot_confusion', 'plot_rank_accuracy',
-           'plot_recall_vs_train_size', 'plot_groups', 'plot_examples', 'mistake_browser', 'make_report', 'report_run',
-           'report_cli']
+           'plot_recall_vs_train_size', 'plot_groups', 'plot_precision_coverage', 'plot_seen_unseen', 'plot_examples',
+           'mistake_browser', 'make_report', 'report_run', 'report_cli']
 
 # %% ../nbs/04_report.ipynb #a4107aec
 def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=None):
@@ -155,6 +155,36 @@ def plot_groups(groups:dict, path=None):
     if path: fig.savefig(path, dpi=120)
     return fig
 
+# %% ../nbs/04_report.ipynb #60d2add2
+def plot_precision_coverage(abstention:dict, path=None):
+    "Precision against coverage for each model as its threshold falls, the target precision and each model's chosen point (`Comparison.summary()['abstention']`)."
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for (name, curve), color in zip(abstention["curves"].items(), ("darkgray", "tab:blue")):
+        c = pd.DataFrame(curve)
+        ax.plot(c.coverage, c.precision, color=color, label=name, drawstyle="steps-post")
+        m = abstention["models"][name]
+        if m["reached"]: ax.plot(m["coverage"], m["precision"], "o", color=color, ms=7, zorder=3)
+    t = abstention["target_precision"]
+    ax.axhline(t, color="tab:red", lw=1, ls="--", label=f"target precision {t:.0%}")
+    ax.set_xlim(0, 1.02); ax.set_ylim(0, 1.05); ax.set_xlabel("coverage: share of photos named"); ax.set_ylabel("precision of the named photos")
+    ax.grid(alpha=0.3); ax.legend(loc="lower left", fontsize=8, frameon=False); ax.set_title("Abstaining: precision against coverage (dots: chosen thresholds)")
+    fig.tight_layout()
+    if path: fig.savefig(path, dpi=120)
+    return fig
+
+def plot_seen_unseen(table:pd.DataFrame, unseen:dict, path=None):
+    "Top-1 by adapter strength on the trained classes (the comparison's table) and on the unseen ones (`Comparison.summary()['unseen']`)."
+    seen = table[table.model.str.startswith(("base", "LoRA"))].drop_duplicates("strength", keep="last").sort_values("strength")
+    other = pd.DataFrame(unseen["table"]).drop_duplicates("strength", keep="last").sort_values("strength")
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(seen.strength, seen.top1, "o-", color="tab:blue", label="trained classes (validation)")
+    ax.plot(other.strength, other.top1, "s-", color="tab:orange", label=f"{len(unseen['classes'])} unseen classes")
+    ax.set_xlabel("adapter strength (0: the base model, zero-shot)"); ax.set_ylabel("top-1"); ax.set_ylim(0, 1.05); ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8, frameon=False); ax.set_title("What LoRA gave the trained classes, and took from the others")
+    fig.tight_layout()
+    if path: fig.savefig(path, dpi=120)
+    return fig
+
 # %% ../nbs/04_report.ipynb #04fbb09e
 def plot_examples(result:EvalResult, n:int=12, path=None, seed:int=0):
     "A grid of validation photos, half right and half wrong where possible: true class, prediction and score."
@@ -203,6 +233,21 @@ def _md_table(df:pd.DataFrame) -> str:
     return "\n".join(["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)] +
                      ["| " + " | ".join(map(cell, row)) + " |" for row in df.itertuples(index=False)])
 
+def _open_world_section(summary:dict, table:pd.DataFrame, out:Path) -> list:
+    "The report's open-world lines: the abstention sentence, curve and rollup counts; the unseen classes' sentences, table and figure."
+    ab, md = summary["abstention"], []
+    if not ab: return md
+    plt.close(plot_precision_coverage(ab, path=out/"precision_coverage.png"))
+    md += ["## The open world", "", ab["sentence"], "", "![precision against coverage](precision_coverage.png)", ""]
+    for split, rows in ab["rollup"].items():
+        md += [f"Where LoRA x1 names the {'validation' if split == 'val' else 'unseen'} photos with its threshold, falling back up the taxonomy "
+               f"(right: the share named right at that rank):", "", _md_table(pd.DataFrame(rows)), ""]
+    if (u := summary["unseen"]):
+        plt.close(plot_seen_unseen(table, u, path=out/"seen_unseen.png"))
+        md += [u["sentence"], u["auroc_sentence"], "", f"Unseen classes: {', '.join(u['classes'][:30])}{' …' if len(u['classes']) > 30 else ''}.", "",
+               "![seen and unseen top-1 by strength](seen_unseen.png)", ""]
+    return md
+
 def make_report(
     run:Run|str|Path, # a `Run`, or a run folder from `fit`
     val_data=None, # default: the run's validation split
@@ -211,6 +256,7 @@ def make_report(
     device:str|None=None, # default: cuda when there is one
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bars
+    target_precision:float|None=None, # also choose and store the run's abstention threshold for this precision (`Run.calibrate`)
 ) -> dict:
     "Write report.md (the verdict first), loss_curve.png and the figures of a run, evaluated with its own settings (and eval.json)."
     run = run if isinstance(run, Run) else Run(run)
@@ -219,7 +265,7 @@ def make_report(
     history = run.history
     own = not any(v is not None for v in (val_data, labels, templates))  # the run's own evaluation is its eval.json; another is not
     comparison = evaluate_run(run, val_data, labels=labels, templates=templates, device=device, workers=workers, progress=progress,
-                              out=None if own else False)  # settings are checked before any figure is written
+                              out=None if own else False, target_precision=target_precision)  # settings are checked before any figure is written
     plt.close(plot_loss_curve(history, path=run.path/"loss_curve.png"))
     table, lora, base, summary = comparison.table, comparison.lora(1.0), comparison.base, comparison.summary()
     if summary["per_rank"]: plt.close(plot_rank_accuracy(summary["per_rank"], path=out/"per_rank.png"))
@@ -250,6 +296,7 @@ def make_report(
     if summary["per_rank"]:
         ranks = pd.DataFrame({name: {r["rank"]: r["top1"] for r in rows} for name, rows in summary["per_rank"].items()}).rename_axis("rank").reset_index()
         md += ["## Accuracy per taxonomic rank", "", _md_table(ranks), "", "![per-rank accuracy](per_rank.png)", ""]
+    md += _open_world_section(summary, table, out)
     md += ["![confusion matrix, classes by training images, commonest first](confusion.png)"] if conf else ["## Top confusions", "", _md_table(top_confusions(lora))]
     md += ["", "![examples](examples.png)", ""]
     atomic_write_text(out/"report.md", "\n".join(md))

@@ -17,6 +17,7 @@ from fastcore.basics import patch
 from .core import atomic_write_text, default_device
 from .lora import BIOCLIP2, LoraConfig, adapter_base_model, load_base_model, load_lora_weights
 from .data import LABEL_KINDS, SAMPLERS
+from .openworld import AbstainRule
 
 # %% auto #0
 __all__ = ['PROMPT', 'check_template', 'unescape', 'TrainConfig', 'run_name', 'read_jsonl', 'RunDir', 'unfinished_runs',
@@ -118,6 +119,9 @@ class TrainConfig:
     shots:int|None = None # few-shot: train on this many images per class (a support set, in the run's data/), None: all
     shot_seed:int = 0 # which images the support set keeps
     grad_checkpointing:bool = False # open_clip's gradient checkpointing: less activation memory, an extra forward per block
+    classes_per_step:int|None = None # many classes, text LoRA, "ce": a step encodes the batch's classes and others drawn at random, this many in all (sampled softmax, log-Q corrected); None: all
+    unseen:int = 0 # classes of a folder or "demo" set aside and never trained on (RUN/data/unseen_data.csv), scored zero-shot by evaluation
+    unseen_data:str|None = None # or: a CSV or imagefolder of classes not trained on, scored zero-shot by evaluation
 
     def __post_init__(self):
         for f in dataclasses.fields(self): setattr(self, f.name, _coerce(f.name, getattr(self, f.name), f.type))
@@ -143,6 +147,10 @@ class TrainConfig:
                   (self.label_kind in LABEL_KINDS, f"label_kind={self.label_kind!r}: use one of {LABEL_KINDS}"),
                   (self.on_bad_data in ("raise", "skip"), f"on_bad_data={self.on_bad_data!r}: use 'raise' or 'skip'"),
                   (self.sampler in SAMPLERS, f"sampler={self.sampler!r}: use one of {SAMPLERS}"),
+                  (self.unseen >= 0, f"unseen={self.unseen}: set aside 0 or more classes"),
+                  (self.classes_per_step is None or self.classes_per_step >= 2,
+                   f"classes_per_step={self.classes_per_step}: a step must score at least 2 classes (None: all of them)"),
+                  (not (self.unseen and self.unseen_data), f"unseen={self.unseen} and unseen_data={self.unseen_data!r}: give one of the two"),
                   (self.prior_tau >= 0, f"prior_tau={self.prior_tau}: must be >= 0 (0: plain cross-entropy, 1: balanced softmax)"),
                   (self.name is None or (self.name not in (".", "..") and Path(self.name).name == self.name),
                    f"name={self.name!r}: a run's name is one folder name, made inside `logs` (no '/' or '..')"),
@@ -296,6 +304,11 @@ class Run:
         "How to read the run's `train` or `val` split: `path` (recorded relative to the run folder when inside it), `img_key`, `caption_key`, `sep`."
         s = self.record["data"].get(split)
         return None if s is None else {**s, "path": str(self.path/s["path"])}  # an absolute path stays itself
+
+    @property
+    def abstain_rule(self) -> AbstainRule|None:
+        "The abstention rule chosen on the run's validation split (`Run.calibrate`, in `03_eval`), if one was: predictions and exports use it."
+        return AbstainRule.load(self.path/"abstain.json") if (self.path/"abstain.json").exists() else None
 
     @property
     def labels(self) -> str|None:

@@ -10,6 +10,7 @@ import argparse, contextlib, dataclasses, json, logging, math, os, shutil, sys, 
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import open_clip
 import pandas as pd
 import torch
@@ -29,8 +30,8 @@ from .data import (CsvDataset, DataError, check_distinct, check_splits, label_te
 from .run import PROMPT, TrainConfig, RunDir, Run, read_jsonl, run_name, unfinished_runs
 
 # %% auto #0
-__all__ = ['RESUME_MAY_CHANGE', 'class_prompts', 'ce_loss', 'logit_adjustment', 'masked_clip_loss', 'lr_lambda', 'fit',
-           'train_parser', 'train_cli']
+__all__ = ['RESUME_MAY_CHANGE', 'class_prompts', 'ce_loss', 'logit_adjustment', 'step_classes', 'sampled_ce_loss',
+           'masked_clip_loss', 'lr_lambda', 'encode_classes', 'fit', 'train_parser', 'train_cli']
 
 # %% ../nbs/02_train.ipynb #cb1604c0
 def class_prompts(classes:list, labels=None, label_kind:str="taxon_com", template:str=PROMPT) -> list:
@@ -51,6 +52,29 @@ def logit_adjustment(targets, sampler:str="uniform", tau:float=1.0) -> torch.Ten
     log_p = (prior / prior.sum()).log()
     adjust = tau * (log_p - log_p.mean())
     return None if tau == 0 or not adjust.any() else adjust.float()
+
+def step_classes(
+    targets:torch.Tensor, # the batch's class indices
+    n_classes:int, # classes in all
+    limit:int|None, # classes one step may encode (None: all)
+    key:tuple, # (seed, epoch, micro-batch, process): seeds the draw, so a resumed run draws the same and processes differ
+) -> tuple:
+    "`(classes, log_q)`: the batch's classes, then others drawn uniformly without replacement up to `limit`, and each one's log inclusion probability; `(None, None)` when all fit."
+    if limit is None or n_classes <= limit: return None, None
+    present = targets.unique().cpu()
+    others = torch.ones(n_classes, dtype=torch.bool).index_fill_(0, present, False).nonzero().squeeze(1)
+    m = max(0, min(limit - len(present), len(others)))  # a batch of more classes than `limit` keeps all of its own
+    g = torch.Generator().manual_seed(int(np.random.SeedSequence(list(key)).generate_state(1)[0]))
+    drawn = others[torch.randperm(len(others), generator=g)[:m]]
+    log_q = torch.cat([torch.zeros(len(present)), torch.full((m,), math.log(m / len(others)) if m else 0.0)])
+    return torch.cat([present, drawn]), log_q
+
+def sampled_ce_loss(image_features, class_features, targets, classes, log_q, logit_scale, logit_adjust=None):
+    "Cross-entropy over the sampled `classes` (their text features `class_features`), each logit less its log inclusion probability (log-Q): the full softmax, estimated."
+    column = torch.full((int(classes.max()) + 1,), -1, dtype=torch.long).index_copy_(0, classes, torch.arange(len(classes)))  # class → its column
+    adjust = -log_q.to(image_features.device)  # a drawn class stands for 1/q classes like it; the batch's own (q = 1) for itself
+    if logit_adjust is not None: adjust = adjust + logit_adjust[classes.to(logit_adjust.device)]  # the prior, as in the full loss
+    return ce_loss(image_features, class_features, column.to(targets.device)[targets], logit_scale, adjust)
 
 def masked_clip_loss(image_features, text_features, labels, logit_scale):
     "The original scripts' in-batch contrastive loss, with same-class pairs removed from the negatives."
@@ -114,7 +138,8 @@ _PREPARED = dict(img_key="filepath", caption_key="caption", sep="\t")  # how `pr
 
 def _data_fingerprint(cfg:TrainConfig) -> dict:
     "What a prepared split was made from: the training data (absolute path, or 'demo') and the split's seed."
-    return dict(train_data="demo" if cfg.train_data == "demo" else str(Path(cfg.train_data).resolve()), seed=cfg.seed)
+    made = dict(train_data="demo" if cfg.train_data == "demo" else str(Path(cfg.train_data).resolve()), seed=cfg.seed)
+    return {**made, "unseen": cfg.unseen} if cfg.unseen else made  # a run without unseen classes: as recorded before they existed
 
 def _drop_stale_split(cfg:TrainConfig, run:RunDir, log):
     "A split in `run.data` made from other data is deleted (nothing trained on it yet) or refused (a run trained on it)."
@@ -123,7 +148,7 @@ def _drop_stale_split(cfg:TrainConfig, run:RunDir, log):
     if run.trained():
         raise DataError(f"{run.data} holds the split this run trained on, made from {made_from}, not from train_data={cfg.train_data!r} "
                         f"(seed {cfg.seed}). Resume with the run's own settings, or start a new run under another name.")
-    for f in ("train_data.csv", "val_data.csv", "classes.csv", "prepared_from.json"): (run.data/f).unlink(missing_ok=True)
+    for f in ("train_data.csv", "val_data.csv", "unseen_data.csv", "classes.csv", "prepared_from.json"): (run.data/f).unlink(missing_ok=True)
     log.info(f"dropped the split in {run.data}: it was made from {made_from}, not {cfg.train_data}")
 
 def _in_run(path, run:RunDir) -> str:
@@ -138,12 +163,16 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
         if not Path(cfg.labels).exists(): atomic_write(Path(cfg.labels), lambda tmp: table.to_csv(tmp, index=bool(table.index.name)))
     user = dict(img_key=cfg.csv_img_key, caption_key=cfg.csv_caption_key, sep=cfg.csv_separator)
     train, val = (cfg.train_data, user), ((cfg.val_data, user) if cfg.val_data else None)
+    unseen = (cfg.unseen_data, user) if cfg.unseen_data else None
+    if cfg.unseen and not (cfg.train_data == "demo" or Path(cfg.train_data).is_dir()):
+        raise DataError(f"unseen={cfg.unseen} sets classes aside from a folder of class folders or 'demo'; train_data={cfg.train_data!r} is a "
+                        f"table: pass the classes not to train on as unseen_data (a CSV), or set them aside with bioclip-lora-prepare --unseen.")
     _drop_stale_split(cfg, run, log)
     if not (run.data/"train_data.csv").exists():  # not prepared yet: by process 0, or before this run was resumed
         folder = Path(cfg.train_data) if cfg.train_data != "demo" else \
-                 make_demo_dataset(run.data/"demo_images", n_classes=5, per_class=20, seed=cfg.seed)
+                 make_demo_dataset(run.data/"demo_images", n_classes=5 + cfg.unseen, per_class=20, seed=cfg.seed)
         if folder.is_dir() and not (folder/"metadata.csv").exists():  # a folder of class folders
-            prep = prepare_dataset_from_folders(folder, run.data, seed=cfg.seed)
+            prep = prepare_dataset_from_folders(folder, run.data, seed=cfg.seed, unseen=cfg.unseen)
             log.info(f"prepared {folder}: {prep}")
             if prep.skipped_classes:  # a class with one photo can't be in both splits: said before the first step
                 log.warning(f"{folder}: left out {len(prep.skipped_classes)} classes: " +
@@ -151,11 +180,15 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
             atomic_write_text(run.data/"prepared_from.json", json.dumps(_data_fingerprint(cfg)))
     if (run.data/"train_data.csv").exists():
         train, val = (run.data/"train_data.csv", _PREPARED), val or (run.data/"val_data.csv", _PREPARED)
+        if (run.data/"unseen_data.csv").exists(): unseen = (run.data/"unseen_data.csv", _PREPARED)
     captions = read_dataset(train[0], **train[1]).caption  # the cheap checks, before any image is decoded
     if captions.nunique() < 2:
         raise DataError(f"{train[0]}: {captions.nunique()} class{'es' if captions.nunique() != 1 else ''} ({list(captions.unique()[:3])}): "
                         f"a classifier needs at least 2. Add images of other classes.")
     if cfg.labels is not None: label_texts(captions, cfg.labels, cfg.label_kind)  # every class in the labels table
+    if unseen and (both := sorted(set(read_dataset(unseen[0], **unseen[1]).caption) & set(captions))):  # not unseen if trained on
+        raise DataError(f"{unseen[0]}: {len(both)} of its classes are also in the training data ({both[:5]}), so they are not unseen: "
+                        f"remove them from one of the two.")
     tables = {}
     for split, source in (("train", train), ("val", val)):
         if source is None: tables[split] = None; continue
@@ -173,7 +206,7 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
         train = (support, _PREPARED)
         log.info(f"few-shot: {len(tables['train'])} training images ({cfg.shots} per class, seed {cfg.shot_seed}) in {support}")
     if tables["val"] is not None: check_splits(tables["train"], tables["val"], cfg.labels)
-    sources = {split: dict(path=_in_run(s[0], run), **s[1]) if s else None for split, s in (("train", train), ("val", val))}
+    sources = {split: dict(path=_in_run(s[0], run), **s[1]) if s else None for split, s in (("train", train), ("val", val), ("unseen", unseen))}
     return tables["train"], tables["val"], {**sources, "labels": _in_run(cfg.labels, run) if cfg.labels else None}
 
 # %% ../nbs/02_train.ipynb #3e9cb0c4
@@ -276,11 +309,16 @@ def _log_metrics(run:RunDir, tb, row:dict):
     for k, v in row.items():
         if k not in ("step", "epoch") and tb: tb.add_scalar(k, v, row["step"])
 
+def encode_classes(model, class_tokens:torch.Tensor, batch_size:int=1024) -> torch.Tensor:
+    "Text features of every class's tokens, `batch_size` prompts at a time (the activations of 10,000 prompts at once would not fit)."
+    if len(class_tokens) <= batch_size: return encode_text_cut(model, class_tokens)  # as before, bit for bit
+    return torch.cat([encode_text_cut(model, class_tokens[i:i + batch_size]) for i in range(0, len(class_tokens), batch_size)])
+
 @torch.no_grad()
 def _val_top1(model, val_ds, class_tokens, batch_size:int, workers:int, device, autocast) -> float:
     "Top-1 on the validation split with the training prompt: the cheap per-epoch check (`03_eval` has the full protocol)."
     model.eval()
-    with autocast(): class_features = encode_text_cut(model, class_tokens)
+    with autocast(): class_features = encode_classes(model, class_tokens)  # once a pass, every class
     correct = 0
     for images, targets in make_loader(val_ds, batch_size, shuffle=False, workers=workers, device=device, shard=False):
         with autocast(): pred = (model.encode_image(images.to(device), normalize=True) @ class_features.T).argmax(-1)
@@ -357,12 +395,19 @@ class _Loop:
 
     def autocast(self): return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
-    def loss(self, images, targets):
-        "The batch's loss under autocast: image features against the class texts (re-encoded when the text tower trains)."
+    def loss(self, images, targets, key:tuple):
+        "The batch's loss under autocast: image features against the class texts (re-encoded when the text tower trains; a sample of them with `classes_per_step`)."
         with self.autocast():
             image_features = self.model.encode_image(images, normalize=True)
-            class_features = self.fixed_class_features if self.fixed_class_features is not None else encode_text_cut(self.model, self.class_tokens)
             scale = self.model.logit_scale.exp()
+            classes, log_q = (None, None) if self.fixed_class_features is not None else \
+                             step_classes(targets, len(self.class_tokens), self.cfg.classes_per_step, key)
+            if classes is not None:  # many classes: this step's sample, encoded alone
+                class_features = encode_text_cut(self.model, self.class_tokens[classes.to(self.class_tokens.device)])
+                if self.cfg.loss == "ce": return sampled_ce_loss(image_features, class_features, targets, classes, log_q, scale, self.logit_adjust)
+                column = torch.full((len(self.class_tokens),), -1, dtype=torch.long).index_copy_(0, classes, torch.arange(len(classes)))
+                return masked_clip_loss(image_features, class_features[column.to(targets.device)[targets]], targets, scale)
+            class_features = self.fixed_class_features if self.fixed_class_features is not None else encode_text_cut(self.model, self.class_tokens)
             return (ce_loss(image_features, class_features, targets, scale, self.logit_adjust) if self.cfg.loss == "ce" else
                     masked_clip_loss(image_features, class_features[targets], targets, scale))
 
@@ -376,7 +421,7 @@ def _train_epoch(loop:_Loop, epoch:int, skip:int, step:int) -> tuple:
     t0, seen, step_loss, lossv = time.perf_counter(), 0, 0.0, float("nan")
     for i, (images, targets) in zip(range(skip, loop.n_micro), loader):  # leftover micro-batches are never loaded: dropped
         bar.update()
-        loss = loop.loss(images.to(loop.device, non_blocking=True), targets.to(loop.device, non_blocking=True))
+        loss = loop.loss(images.to(loop.device, non_blocking=True), targets.to(loop.device, non_blocking=True), (cfg.seed, epoch, i, loop.process_rank))
         (loss / cfg.accum_steps).backward()
         step_loss, seen = step_loss + loss.detach() / cfg.accum_steps, seen + len(images)
         if (i + 1) % cfg.accum_steps: continue
@@ -434,7 +479,7 @@ def fit(**kwargs) -> Run:
         step, start_epoch, start_batch = _restore(loop, resumed, log)
         if process_rank == 0: _start_record(loop, sources, val_ds, steps_per_epoch, log)
         if not cfg.enable_text:  # a frozen text tower: the class texts are encoded once
-            with torch.no_grad(), loop.autocast(): loop.fixed_class_features = encode_text_cut(model, class_tokens)
+            with torch.no_grad(), loop.autocast(): loop.fixed_class_features = encode_classes(model, class_tokens)
 
         for epoch in range(start_epoch, cfg.epochs):
             model.train()
