@@ -33,7 +33,7 @@ from .openworld import (RULES, AbstainRule, abstention_score, check_target_preci
                                        rollup, rollup_counts, rule_context, unknown_auroc)
 
 # %% auto #0
-__all__ = ['zero_shot_classifier', 'EvalResult', 'feature_cache_dir', 'clear_feature_cache', 'image_features', 'scores_to_result',
+__all__ = ['feature_cache_dir', 'clear_feature_cache', 'zero_shot_classifier', 'EvalResult', 'image_features', 'scores_to_result',
            'text_settings', 'evaluate', 'open_set_probs', 'simpleshot_scores', 'linear_probe_scores',
            'frozen_feature_baselines', 'paired_verdict', 'paired_balanced_verdict', 'class_groups', 'rank_accuracy',
            'Comparison', 'compare', 'run_settings', 'evaluate_run', 'calibrate_run', 'eval_cli']
@@ -45,6 +45,45 @@ def _templates(templates) -> list:
     if isinstance(templates, str): templates = [templates]
     return [t if callable(t) else check_template(t, "templates").format for t in templates]
 
+def feature_cache_dir() -> Path:
+    "Where image features are cached: `$BIOCLIP_LORA_CACHE/features`, else `~/.cache/bioclip_lora_nb/features` (or under `$XDG_CACHE_HOME`)."
+    root = os.environ.get("BIOCLIP_LORA_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home()/".cache")/"bioclip_lora_nb"
+    return Path(root)/"features"
+
+def clear_feature_cache(max_bytes:int|None=0) -> int:
+    "Delete cached features, least recently used first, until the cache holds at most `max_bytes` (0: empty it); returns the bytes freed."
+    files = sorted(feature_cache_dir().glob("*.safetensors"), key=lambda p: p.stat().st_mtime)  # a hit touches its file
+    total, freed = sum(p.stat().st_size for p in files), 0
+    for p in files:
+        if max_bytes is not None and total - freed <= max_bytes: break
+        freed += p.stat().st_size; p.unlink(missing_ok=True)
+    return freed
+
+def _cache_limit() -> int:
+    "`$BIOCLIP_LORA_CACHE_GB` (default 20) in bytes: the feature cache's bound."
+    return int(float(os.environ.get("BIOCLIP_LORA_CACHE_GB", "20")) * 1e9)
+
+def _weights_key(model) -> list|None:
+    "What names a model's weights: model, pretrained (and its file's mtime), preprocessing, LoRA tensors, strength and merged state; None if unknown."
+    if not hasattr(model, "model_id"): return None  # not from load_base_model: nothing names its weights
+    weights = [model.model_id, model.pretrained, model.visual.preprocess_cfg]
+    if model.pretrained and Path(model.pretrained).is_file(): weights.append(os.stat(model.pretrained).st_mtime_ns)
+    lora = [(n, hashlib.sha1(p.detach().cpu().float().numpy().tobytes()).hexdigest()) for n, p in model.named_parameters() if ".lora_" in n]
+    return [weights, lora, [(m.strength, m.merged) for m in lora_layers(model)]]
+
+def _features_key(model, paths:list) -> str|None:
+    "Cache key of `model`'s features of `paths`: the weights' identity (`_weights_key`), each file's size and mtime."
+    if (weights := _weights_key(model)) is None: return None
+    files = [(str(p), (st := os.stat(p)).st_size, st.st_mtime_ns) for p in paths]
+    return hashlib.sha256(json.dumps([weights, files], default=str).encode()).hexdigest()[:32]
+
+def _head_key(model, class_texts:list, templates) -> str|None:
+    "Cache key of a zero-shot head: the weights' identity, the class texts in order and the prompts (templates given as callables: not cached)."
+    if (weights := _weights_key(model)) is None: return None
+    spec = templates if isinstance(templates, str) else list(templates)
+    if not isinstance(spec, str) and not all(isinstance(t, str) for t in spec): return None
+    return hashlib.sha256(json.dumps([weights, list(map(str, class_texts)), spec], default=str).encode()).hexdigest()[:32]
+
 @torch.no_grad()
 def zero_shot_classifier(
     model, # an open_clip model (with or without LoRA)
@@ -53,15 +92,31 @@ def zero_shot_classifier(
     templates="openai", # "openai" (80 ImageNet templates), a "{}" format string, or a list of them
     batch_size:int=256, # prompts encoded at once
     device=None, # default: the model's device
+    cache:bool=True, # keep the head on disk (`feature_cache_dir()`), keyed by the weights, adapter, strength, texts and prompts
 ) -> torch.Tensor:
-    "`(n_classes, dim)` normalised class embeddings: each the normalised mean over templates."
+    "`(n_classes, dim)` normalised class embeddings: each the normalised mean over templates; built `batch_size` prompts at a time, and cached."
     device = device or next(model.parameters()).device
     temps = _templates(templates)
-    prompts = [t(c) for c in class_texts for t in temps]
-    feats = torch.cat([encode_text_cut(model, tokenizer(prompts[i:i + batch_size]).to(device))
-                       for i in range(0, len(prompts), batch_size)])
-    feats = feats.view(len(class_texts), len(temps), -1).mean(1)
-    return feats / feats.norm(dim=-1, keepdim=True)
+    if (empty := [c for c in class_texts if not str(c).strip()]):
+        raise ValueError(f"{len(empty)} class text{'s are' if len(empty) > 1 else ' is'} empty: the text tower would read only the prompt. "
+                         f"Give every class a name (labels table: its text or genus and species).")
+    key = _head_key(model, class_texts, templates) if cache else None
+    cached = feature_cache_dir()/f"head-{key}.safetensors" if key else None
+    if cached and cached.exists():
+        cached.touch()  # recently used: the last to be evicted
+        return load_file(cached)["head"].to(device)
+    sums, n = None, len(class_texts) * len(temps)  # prompts, class-major: prompt i is template i % len(temps) of class i // len(temps)
+    for i in range(0, n, batch_size):  # memory: one batch of prompts and the running sums, whatever the class count
+        idx = torch.arange(i, min(i + batch_size, n))
+        prompts = [temps[j % len(temps)](class_texts[j // len(temps)]) for j in idx.tolist()]
+        feats = encode_text_cut(model, tokenizer(prompts).to(device)).float()
+        sums = torch.zeros(len(class_texts), feats.shape[-1], device=feats.device) if sums is None else sums
+        sums.index_add_(0, (idx // len(temps)).to(feats.device), feats)
+    head = sums / sums.norm(dim=-1, keepdim=True)  # the mean's direction: the sum's
+    if cached:
+        atomic_write(cached, lambda tmp: save_file({"head": head.cpu().contiguous()}, tmp))
+        clear_feature_cache(_cache_limit())
+    return head
 
 # %% ../nbs/03_eval.ipynb #3cc57da6
 @dataclass
@@ -87,34 +142,6 @@ class EvalResult:
     def __repr__(self):
         return (f"EvalResult(top-1 {self.top1:.1%}, top-3 {self.top3:.1%}, top-5 {self.top5:.1%}, balanced {self.balanced:.1%}, "
                 f"macro-F1 {self.macro_f1:.3f} on {len(self.predictions)} images of {self.per_class['class'].nunique()} classes)")
-
-def feature_cache_dir() -> Path:
-    "Where image features are cached: `$BIOCLIP_LORA_CACHE/features`, else `~/.cache/bioclip_lora_nb/features` (or under `$XDG_CACHE_HOME`)."
-    root = os.environ.get("BIOCLIP_LORA_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home()/".cache")/"bioclip_lora_nb"
-    return Path(root)/"features"
-
-def clear_feature_cache(max_bytes:int|None=0) -> int:
-    "Delete cached features, least recently used first, until the cache holds at most `max_bytes` (0: empty it); returns the bytes freed."
-    files = sorted(feature_cache_dir().glob("*.safetensors"), key=lambda p: p.stat().st_mtime)  # a hit touches its file
-    total, freed = sum(p.stat().st_size for p in files), 0
-    for p in files:
-        if max_bytes is not None and total - freed <= max_bytes: break
-        freed += p.stat().st_size; p.unlink(missing_ok=True)
-    return freed
-
-def _cache_limit() -> int:
-    "`$BIOCLIP_LORA_CACHE_GB` (default 20) in bytes: the feature cache's bound."
-    return int(float(os.environ.get("BIOCLIP_LORA_CACHE_GB", "20")) * 1e9)
-
-def _features_key(model, paths:list) -> str|None:
-    "Cache key of `model`'s features of `paths`: the weights' identity (model, pretrained, LoRA tensors and strength), preprocessing, each file's size and mtime."
-    if not hasattr(model, "model_id"): return None  # not from load_base_model: nothing names its weights
-    weights = [model.model_id, model.pretrained, model.visual.preprocess_cfg]
-    if model.pretrained and Path(model.pretrained).is_file(): weights.append(os.stat(model.pretrained).st_mtime_ns)
-    lora = [(n, hashlib.sha1(p.detach().cpu().numpy().tobytes()).hexdigest()) for n, p in model.named_parameters() if ".lora_" in n]
-    lora += [(m.strength, m.merged) for m in lora_layers(model)]
-    files = [(str(p), (st := os.stat(p)).st_size, st.st_mtime_ns) for p in paths]
-    return hashlib.sha256(json.dumps([weights, lora, files], default=str).encode()).hexdigest()[:32]
 
 @torch.inference_mode()
 def image_features(model, dataset, batch_size:int=64, device=None, workers:int=2, progress:bool=True, cache:bool=True) -> torch.Tensor:
@@ -493,7 +520,7 @@ def summary(self:Comparison, many:int=100, few:int=20) -> dict:
     per = lora.per_class.assign(n_train=lora.per_class["class"].map(lambda c: (self.train_counts or {}).get(c)).astype(object))
     out["per_class"] = per.astype(object).where(per.notna(), None).to_dict("records")
     out["abstention"] = _abstention_summary(self, lora)
-    if self.unseen: out["unseen"] = _unseen_summary(self, lora, out["abstention"])
+    if self.unseen: out["unseen"] = _unseen_summary(self, lora, out["abstention"] or dict(models={}))
     return out
 
 def _records(df:pd.DataFrame) -> list: return df.astype(object).where(df.notna(), None).to_dict("records")  # JSON: null, not NaN
@@ -504,6 +531,7 @@ def _taxonomic(labels) -> bool:
 
 def _abstention_summary(c:Comparison, lora:EvalResult) -> dict:
     "Each model's abstention rule at the target precision on this split, its precision–coverage curve, the sentence, and LoRA's rollup counts."
+    if c.base.probs is None or lora.probs is None: return None  # results without their scores: nothing to abstain on
     t, models, curves = c.target_precision, {}, {}
     for name, r in (("zero-shot", c.base), ("LoRA x1", lora)):
         ok = r.predictions.correct.values
@@ -538,7 +566,7 @@ def _unseen_summary(c:Comparison, lora:EvalResult, abstention:dict) -> dict:
     auroc = {}
     for name, r in (("zero-shot", c.base), ("LoRA x1", lora)):
         if name not in (c.unseen_probs or {}): continue
-        rule = abstention["models"][name]["rule"] or "maxprob"  # the score the model abstains by
+        rule = abstention["models"].get(name, {}).get("rule") or "maxprob"  # the score the model abstains by
         auroc[name] = unknown_auroc(abstention_score(r.probs, rule), abstention_score(c.unseen_probs[name], rule))
     return dict(classes=sorted(base.per_class["class"]), n_images=n, table=_records(pd.DataFrame(rows)), kept=kept, verdict=verdict, auroc=auroc,
                 sentence=(f"LoRA x1 kept {kept:.0%} of zero-shot top-1 on {n_classes} species it never saw ({base.top1:.1%} → {after.top1:.1%}, {n} photos)."

@@ -28,8 +28,9 @@ from .eval import text_settings, zero_shot_classifier
 from .openworld import AbstainRule, check_target_precision, fits, lineage, rollup
 
 # %% auto #0
-__all__ = ['rollup_calls', 'list_images', 'predict', 'show_predictions', 'predict_run', 'export_merged_model', 'write_model_card',
-           'export_run', 'export_cli', 'predict_parser', 'cli_adapter', 'predict_cli']
+__all__ = ['rollup_calls', 'EMBEDDING_FORMATS', 'list_images', 'PredictionStream', 'predict', 'show_predictions', 'predict_run',
+           'embed', 'write_embeddings', 'export_merged_model', 'write_model_card', 'export_run', 'export_cli',
+           'predict_parser', 'cli_adapter', 'predict_cli', 'embed_cli']
 
 # %% ../nbs/05_predict.ipynb #5bacf632
 def list_images(images) -> list:
@@ -105,75 +106,101 @@ def _check_classes(classes:list):
     if (dup := sorted({c for c in classes if classes.count(c) > 1})):
         raise ValueError(f"classes listed twice: {dup[:8]}: each would get part of the same probability. List each class once.")
 
-@torch.inference_mode()
-def predict(
-    model, # a `Run`, an open_clip model, a run folder or an adapter file (its run's settings are then the defaults)
-    images, # a folder (recursive), a glob, a CSV (`filepath` column), a file, a PIL image, an array, or a list of these
-    classes:list|None=None, # class names (default: the run's)
-    labels=None, # labels table: class text and taxonomy columns (default: the run's)
-    k:int=5, # predictions per image
-    label_kind:str|None=None, # which label text (see `01_data.label_texts`; default: the run's, else taxon_com)
-    templates=None, # prompts (default: the run's; else "openai", the BioCLIP protocol)
-    batch_size:int=32, # images per batch
-    device:str|None=None, # default: cuda when there is one (a model as given stays where it is)
-    workers:int=2, # DataLoader workers
-    progress:bool=True, # progress bar
-    abstain=None, # None: the rule stored with the run or export (`Run.calibrate`), if chosen for these classes; False: never abstain; a target precision: choose a rule on the run's val split now (and store it); or an `AbstainRule`
-    rollup:bool|None=None, # when abstaining, name unsure photos at genus, family, … (None: when the labels table has rank columns)
-) -> pd.DataFrame:
-    "Top-`k` classes of each photo: `file_name, classification, score, top, text` (+ `rank, taxon, taxon_score` when abstaining; + taxonomy); unreadable files in `.attrs['skipped']`."
-    if not (isinstance(k, int) and k >= 1): raise ValueError(f"k={k!r}: predict at least 1 class per image (k >= 1).")
-    net, run = _prediction_model(model, None if isinstance(model, torch.nn.Module) else check_device(device))
-    classes = list(classes or (run.classes if run else []))
-    if not classes: raise ValueError("predict: pass `classes` (or a run, whose classes are the default).")
-    _check_classes(classes)
-    if run is None and templates is None and (exported := _export_rule(net)): templates = exported.context.get("templates")  # as it was chosen
-    labels, label_kind, templates = text_settings(net, labels, label_kind, templates)
-    texts = label_texts(classes, labels, label_kind)
-    rule = _abstain_rule(abstain, run, net, [texts[c] for c in classes], templates)
-    if rollup and rule is None: raise ValueError("rollup=True names unsure photos higher up the taxonomy, which needs an abstention rule: pass abstain= "
-                                                 "(a target precision), or store one with `Run.calibrate`.")
-    if rollup and labels is None: raise ValueError("rollup=True names unsure photos at genus, family, …, which needs a labels table with "
-                                                   "rank columns (kingdom … genus): pass labels= (CLI: --labels), or leave rollup to its default.")
-    if rollup: lineage(classes, labels)  # rank columns for every class, or the fix, before any photo is read
-    ranks = labels if rule is not None and rollup is not False and labels is not None and _has_ranks(labels) else None
-    tokenizer = model_tokenizer(net)
-    check_distinct(tokenizer([texts[c] for c in classes]), classes, [texts[c] for c in classes])  # one text: they would split one probability
-    items = _items(images)
-    if not items: raise FileNotFoundError(f"predict: {images!r} names no images (a folder without images, or a glob that matches nothing).")
-    names = [str(i) if isinstance(i, Path) else f"<image {n}>" for n, i in enumerate(items)]
-    net.eval()
-    device = next(net.parameters()).device
-    classifier = zero_shot_classifier(net, tokenizer, [texts[c] for c in classes], templates)  # (n_classes, d)
-    size = image_size(net)
-    loader = make_loader(_Photos(items, eval_transform(net), size, draft=2 * size[0]), batch_size, shuffle=False, workers=workers,
-                         device=device, shard=False)
-    k, rows, bad = min(k, len(classes)), [], []
-    with tqdm(total=len(items), desc="predicting", disable=not progress, leave=False) as bar:  # no iterable: see `02_train.fit`
-        for x, idx in loader:
-            ok = idx >= 0
-            bad += [-1 - i for i in idx[~ok].tolist()]
-            if ok.any():
-                probs = (net.logit_scale.exp() * net.encode_image(x[ok].to(device), normalize=True) @ classifier.T).softmax(-1).float()
-                top = probs.topk(k, dim=-1)
-                calls = rollup_calls(probs.cpu(), classes, rule, ranks).itertuples(index=False) if rule else [()] * len(probs)
-                rows += [(names[i], r + 1, classes[c], s, *call) for i, cs, ss, call in zip(idx[ok].tolist(), top.indices.tolist(), top.values.tolist(), calls)
-                         for r, (c, s) in enumerate(zip(cs, ss))]
-            bar.update(len(idx))
-    called = ["rank", "taxon", "taxon_score"] if rule else []
-    out = pd.DataFrame(rows, columns=["file_name", "top", "classification", "score", *called])[["file_name", "classification", "score", "top", *called]]
-    out.insert(4, "text", out.classification.map(texts))  # pybioclip's columns first, then ours
-    if labels is not None:
-        table = read_labels(labels)
-        extra = [c for c in (*RANKS, "common_name") if c in table.columns]
-        out = out.join(table[extra].reindex(out.classification).reset_index(drop=True))
-    out.attrs["skipped"] = skipped = pd.DataFrame(dict(file_name=[names[i] for i in bad], problem=[image_problem(items[i]) or "unreadable" for i in bad]))
-    if len(skipped) == len(items):
-        raise DataError(f"predict: none of the {len(items)} images could be read: " + "; ".join(skipped.problem[:5]) + (" …" if len(items) > 5 else ""))
-    if len(skipped): warnings.warn(f"predict: skipped {len(skipped)} of {len(items)} images that can't be read (listed in .attrs['skipped']): "
-                                   + "; ".join(skipped.problem[:3]) + (" …" if len(skipped) > 3 else ""))
-    out.attrs["images"] = {names[n]: i for n, i in enumerate(items) if not isinstance(i, Path)}  # for `show_predictions`
-    out.attrs["abstain"] = rule
+class PredictionStream:
+    "`predict`'s rows a batch of photos at a time: memory is one batch (probabilities stay on the device; only the top `k` leave it), whatever the number of photos."
+    def __init__(self,
+        model, # a `Run`, an open_clip model, a run folder or an adapter file (its run's settings are then the defaults)
+        images, # a folder (recursive), a glob, a CSV (`filepath` column), a file, a PIL image, an array, or a list of these
+        classes:list|None=None, # class names (default: the run's)
+        labels=None, # labels table: class text and taxonomy columns (default: the run's)
+        k:int=5, # predictions per image
+        label_kind:str|None=None, # which label text (see `01_data.label_texts`; default: the run's, else taxon_com)
+        templates=None, # prompts (default: the run's; else "openai", the BioCLIP protocol)
+        batch_size:int=32, # images per batch
+        device:str|None=None, # default: cuda when there is one (a model as given stays where it is)
+        workers:int=2, # DataLoader workers
+        progress:bool=True, # progress bar
+        abstain=None, # None: the rule stored with the run or export (`Run.calibrate`), if chosen for these classes; False: never abstain; a target precision: choose a rule on the run's val split now (and store it); or an `AbstainRule`
+        rollup:bool|None=None, # when abstaining, name unsure photos at genus, family, … (None: when the labels table has rank columns)
+    ):
+        if not (isinstance(k, int) and k >= 1): raise ValueError(f"k={k!r}: predict at least 1 class per image (k >= 1).")
+        net, run = _prediction_model(model, None if isinstance(model, torch.nn.Module) else check_device(device))
+        classes = list(classes or (run.classes if run else []))
+        if not classes: raise ValueError("predict: pass `classes` (or a run, whose classes are the default).")
+        _check_classes(classes)
+        if run is None and templates is None and (exported := _export_rule(net)): templates = exported.context.get("templates")  # as it was chosen
+        labels, label_kind, templates = text_settings(net, labels, label_kind, templates)
+        texts = label_texts(classes, labels, label_kind)
+        rule = _abstain_rule(abstain, run, net, [texts[c] for c in classes], templates)
+        if rollup and rule is None: raise ValueError("rollup=True names unsure photos higher up the taxonomy, which needs an abstention rule: pass abstain= "
+                                                     "(a target precision), or store one with `Run.calibrate`.")
+        if rollup and labels is None: raise ValueError("rollup=True names unsure photos at genus, family, …, which needs a labels table with "
+                                                       "rank columns (kingdom … genus): pass labels= (CLI: --labels), or leave rollup to its default.")
+        if rollup: lineage(classes, labels)  # rank columns for every class, or the fix, before any photo is read
+        tokenizer = model_tokenizer(net)
+        check_distinct(tokenizer([texts[c] for c in classes]), classes, [texts[c] for c in classes])  # one text: they would split one probability
+        self.items = _items(images)
+        if not self.items: raise FileNotFoundError(f"predict: {images!r} names no images (a folder without images, or a glob that matches nothing).")
+        self.names = [str(i) if isinstance(i, Path) else f"<image {n}>" for n, i in enumerate(self.items)]
+        net.eval()
+        self.classifier = zero_shot_classifier(net, tokenizer, [texts[c] for c in classes], templates)  # (n_classes, d), on the model's device
+        self.net, self.classes, self.texts, self.rule, self.k, self.progress = net, classes, texts, rule, min(k, len(classes)), progress
+        self.ranks = labels if rule is not None and rollup is not False and labels is not None and _has_ranks(labels) else None
+        table = read_labels(labels) if labels is not None else None
+        self.taxonomy = table[[c for c in (*RANKS, "common_name") if c in table.columns]] if table is not None else None
+        size = image_size(net)
+        self.loader = make_loader(_Photos(self.items, eval_transform(net), size, draft=2 * size[0]), batch_size, shuffle=False, workers=workers,
+                                  device=next(net.parameters()).device, shard=False)
+        self.bad = []  # indices of the images that could not be read, as met
+
+    @property
+    def columns(self) -> list:
+        return ["file_name", "classification", "score", "top", "text", *(["rank", "taxon", "taxon_score"] if self.rule else []),
+                *(list(self.taxonomy.columns) if self.taxonomy is not None else [])]
+
+    def __iter__(self):
+        "One DataFrame per batch of photos (the unreadable ones left out, and remembered in `skipped`)."
+        device = next(self.net.parameters()).device
+        with torch.inference_mode(), tqdm(total=len(self.items), desc="predicting", disable=not self.progress, leave=False) as bar:  # see `02_train.fit`
+            for x, idx in self.loader:
+                ok = idx >= 0
+                self.bad += [-1 - i for i in idx[~ok].tolist()]
+                bar.update(len(idx))
+                if not ok.any(): continue
+                probs = (self.net.logit_scale.exp() * self.net.encode_image(x[ok].to(device), normalize=True) @ self.classifier.T).softmax(-1).float()
+                top = probs.topk(self.k, dim=-1)
+                calls = rollup_calls(probs.cpu(), self.classes, self.rule, self.ranks).itertuples(index=False, name=None) if self.rule else [()] * len(probs)
+                rows = [(self.names[i], self.classes[c], s, r + 1, self.texts[self.classes[c]], *call)
+                        for i, cs, ss, call in zip(idx[ok].tolist(), top.indices.tolist(), top.values.tolist(), calls) for r, (c, s) in enumerate(zip(cs, ss))]
+                yield self._frame(rows)
+
+    def _frame(self, rows:list) -> pd.DataFrame:
+        out = pd.DataFrame(rows, columns=self.columns[:len(self.columns) - (0 if self.taxonomy is None else len(self.taxonomy.columns))])
+        return out if self.taxonomy is None else out.join(self.taxonomy.reindex(out.classification).reset_index(drop=True))
+
+    @property
+    def skipped(self) -> pd.DataFrame:
+        "The images that could not be read so far, and why."
+        return pd.DataFrame(dict(file_name=[self.names[i] for i in self.bad], problem=[image_problem(self.items[i]) or "unreadable" for i in self.bad]))
+
+    def finish(self) -> pd.DataFrame:
+        "After the last batch: refuse a run in which no image could be read, warn of the ones skipped; returns them."
+        skipped = self.skipped
+        if len(skipped) == len(self.items):
+            raise DataError(f"predict: none of the {len(self.items)} images could be read: " + "; ".join(skipped.problem[:5]) + (" …" if len(self.items) > 5 else ""))
+        if len(skipped): warnings.warn(f"predict: skipped {len(skipped)} of {len(self.items)} images that can't be read (listed in .attrs['skipped']): "
+                                       + "; ".join(skipped.problem[:3]) + (" …" if len(skipped) > 3 else ""))
+        return skipped
+
+def predict(model, images, classes:list|None=None, labels=None, k:int=5, label_kind:str|None=None, templates=None, batch_size:int=32,
+            device:str|None=None, workers:int=2, progress:bool=True, abstain=None, rollup:bool|None=None) -> pd.DataFrame:
+    "Top-`k` classes of each photo: `file_name, classification, score, top, text` (+ `rank, taxon, taxon_score` when abstaining; + taxonomy); unreadable files in `.attrs['skipped']`. The arguments are `PredictionStream`'s."
+    stream = PredictionStream(model, images, classes, labels, k, label_kind, templates, batch_size, device, workers, progress, abstain, rollup)
+    frames = list(stream)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=stream.columns)
+    out.attrs["skipped"] = stream.finish()
+    out.attrs["images"] = {stream.names[n]: i for n, i in enumerate(stream.items) if not isinstance(i, Path)}  # for `show_predictions`
+    out.attrs["abstain"] = stream.rule
     return out
 
 rollup_calls = rollup  # `predict`'s own argument is named `rollup`
@@ -216,6 +243,58 @@ def predict_run(self:Run, images, k:int=5, **kw) -> pd.DataFrame:
     return predict(self, images, k=k, **kw)
 
 Run.predict = predict_run  # `run.predict(...)`: a method of `Run` (01_run), given here, where prediction lives
+
+# %% ../nbs/05_predict.ipynb #2431faaf
+def _embedding_model(model, device):
+    "The model `embed` uses: what `predict` takes (a `Run`, a model, a run folder, an adapter), or a base or exported model by name."
+    if isinstance(model, (Run, torch.nn.Module)) or Path(str(model)).exists(): return _prediction_model(model, device)[0]
+    return load_base_model(model, device=device)[0]  # `local-dir:…`, `hf-hub:…`, an architecture, "tiny-random"
+
+@torch.inference_mode()
+def embed(
+    model, # a `Run`, an open_clip model, a run folder, an adapter file, or a model name (`local-dir:EXPORT`, `hf-hub:…`, an architecture)
+    images, # a folder (recursive), a glob, a CSV (`filepath` column), a file, a PIL image, an array, or a list of these
+    normalize:bool=True, # L2-normalise (unit length), as zero-shot scores use them
+    batch_size:int=32, # images per batch
+    device:str|None=None, # default: cuda when there is one (a model as given stays where it is)
+    workers:int=2, # DataLoader workers
+    progress:bool=True, # progress bar
+) -> pd.DataFrame:
+    "Image embeddings `(n_images, dim)`, float32, indexed by `file_name`, in the order given; unreadable images left out and listed in `.attrs['skipped']`."
+    net = _embedding_model(model, None if isinstance(model, torch.nn.Module) else check_device(device)).eval()
+    items = _items(images)
+    if not items: raise FileNotFoundError(f"embed: {images!r} names no images (a folder without images, or a glob that matches nothing).")
+    names = [str(i) if isinstance(i, Path) else f"<image {n}>" for n, i in enumerate(items)]
+    size, dev = image_size(net), next(net.parameters()).device
+    loader = make_loader(_Photos(items, eval_transform(net), size, draft=2 * size[0]), batch_size, shuffle=False, workers=workers, device=dev, shard=False)
+    feats, kept, bad = [], [], []
+    with tqdm(total=len(items), desc="embedding", disable=not progress, leave=False) as bar:
+        for x, idx in loader:
+            ok = idx >= 0
+            bad += [-1 - i for i in idx[~ok].tolist()]; kept += idx[ok].tolist()
+            if ok.any(): feats.append(net.encode_image(x[ok].to(dev), normalize=normalize).float().cpu().numpy())
+            bar.update(len(idx))
+    if not kept: raise DataError(f"embed: none of the {len(items)} images could be read: " + "; ".join(image_problem(items[i]) or "unreadable" for i in bad[:5]))
+    out = pd.DataFrame(np.concatenate(feats), index=pd.Index([names[i] for i in kept], name="file_name"))
+    out.attrs["skipped"] = pd.DataFrame(dict(file_name=[names[i] for i in bad], problem=[image_problem(items[i]) or "unreadable" for i in bad]))
+    if bad: warnings.warn(f"embed: skipped {len(bad)} of {len(items)} images that can't be read (listed in .attrs['skipped']).")
+    return out
+
+EMBEDDING_FORMATS = (".npz", ".csv")
+
+def _check_embeddings_path(path:Path, overwrite:bool) -> Path:
+    if path.suffix.lower() not in EMBEDDING_FORMATS:
+        raise ValueError(f"{path}: write embeddings as .npz (numpy: np.load) or .csv (pandas: pd.read_csv); '{path.suffix}' is neither.")
+    if path.exists() and not overwrite: raise FileExistsError(f"{path} exists: pass overwrite=True (CLI: --overwrite), or another name.")
+    check_writable(path.parent)  # before the work whose result goes there
+    return path
+
+def write_embeddings(emb:pd.DataFrame, path:str|Path, overwrite:bool=False) -> Path:
+    "Write `embed`'s table: `.npz` (arrays `file_name` and `embeddings`) or `.csv` (a `file_name` column, then one per dimension); whole or not at all."
+    path = _check_embeddings_path(Path(path), overwrite)
+    def npz(tmp):
+        with open(tmp, "wb") as f: np.savez(f, file_name=np.asarray(emb.index, dtype=str), embeddings=emb.to_numpy(np.float32))
+    return atomic_write(path, npz) if path.suffix.lower() == ".npz" else atomic_write(path, lambda tmp: emb.to_csv(tmp))
 
 # %% ../nbs/05_predict.ipynb #da8f282b
 def _check_export_dir(out_dir:Path, overwrite:bool, base:str=""):
@@ -267,12 +346,12 @@ def write_model_card(
         texts = [record["class_texts"][c] for c in record["classes"]]
         atomic_write_text(out_dir/"classes.txt", "\n".join(texts) + "\n")
         cfg = record["config"]
-        keep = ("model", "pretrained", "rank", "alpha", "dropout", "targets", "layers", "loss", "prior_tau", "sampler", "epochs", "batch_size", "lr",
-                "label_kind", "template", "shots")
+        keep = ("model", "pretrained", "rank", "alpha", "dropout", "targets", "layers", "loss", "prior_tau", "sampler", "classes_per_step", "epochs", "batch_size",
+                "lr", "label_kind", "template", "shots", "unseen", "unseen_data")
         lines += ["", "## Training", "", f"{record['n_train']} training images of {len(texts)} classes, {record['n_val']} validation images "
                   f"({record['resolved']['precision']} on {record['resolved']['device']})." + (f" Training images per class: {min(record['class_counts'].values())} to "
                   f"{max(record['class_counts'].values())} (imbalance ratio {record['imbalance_ratio']:.3g})." if record.get("class_counts") else ""), "", "| setting | value |", "|---|---|",
-                  *[f"| {k} | `{cfg[k]}` |" for k in keep if cfg.get(k) is not None], "",
+                  *[f"| {k} | `{cfg[k]}` |" for k in keep if cfg.get(k) is not None and not (k == "unseen" and not cfg[k])], "",
                   f"Classes ({len(texts)}, the text each was trained on; also in `classes.txt`): " + "; ".join(texts[:50]) + (" …" if len(texts) > 50 else "")]
         ev = json.loads((run.path/"eval.json").read_text()) if (run.path/"eval.json").exists() else None
         evaluated = [str(Path(p).resolve()) for p in (ev or {}).get("settings", {}).get("lora_weights", [])]
@@ -396,14 +475,52 @@ def predict_cli(argv:list|None=None):
         classes = _read_cls(a.cls)
         if not (images := [i for pat in a.images for i in list_images(pat)]):
             raise FileNotFoundError(f"{' '.join(a.images)} names no images (a folder without images, or a glob that matches nothing).")
-        with warnings.catch_warnings(): warnings.simplefilter("ignore"); df = predict(source, images, classes, a.labels, k=a.k,
-                     label_kind="asis" if a.cls and not a.labels else None, batch_size=a.batch_size, device=a.device, workers=a.workers,
-                     abstain=False if a.no_abstain else a.target_precision, rollup=False if a.no_rollup else None)
-    text = df.to_csv(index=False) if a.format == "csv" else df.to_string(index=False) + "\n"
-    if a.output: atomic_write_text(a.output, text)
-    else: sys.stdout.write(text)
-    skipped = df.attrs["skipped"]
-    if (rule := df.attrs.get("abstain")): print(f"bioclip-lora-predict: abstaining by the stored rule. {rule.sentence()}", file=sys.stderr)
-    print(f"bioclip-lora-predict: {df.file_name.nunique()} images predicted" + (f"; skipped {len(skipped)} that can't be read:" if len(skipped) else ""),
+        stream = PredictionStream(source, images, classes, a.labels, k=a.k, label_kind="asis" if a.cls and not a.labels else None,
+                                  batch_size=a.batch_size, device=a.device, workers=a.workers,
+                                  abstain=False if a.no_abstain else a.target_precision, rollup=False if a.no_rollup else None)
+        def write(f):  # CSV: a batch at a time, as it comes (memory: one batch); a table needs every row to align its columns
+            if a.format == "table": frames = list(stream); f.write(pd.concat(frames).to_string(index=False) + "\n" if frames else ""); return
+            for n, frame in enumerate(stream): f.write(frame.to_csv(index=False, header=n == 0)); f.flush()
+        def to_file(tmp):  # all or nothing: a run in which no image could be read leaves no file
+            with open(tmp, "w") as f: write(f)
+            stream.finish()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if a.output: atomic_write(a.output, to_file)
+            else: write(sys.stdout); stream.finish()
+    skipped = stream.skipped
+    if (rule := stream.rule): print(f"bioclip-lora-predict: abstaining by the stored rule. {rule.sentence()}", file=sys.stderr)
+    print(f"bioclip-lora-predict: {len(stream.items) - len(skipped)} images predicted" + (f"; skipped {len(skipped)} that can't be read:" if len(skipped) else ""),
           file=sys.stderr)
     for r in skipped.itertuples(): print(f"  {r.problem}", file=sys.stderr)
+
+# %% ../nbs/05_predict.ipynb #fef071d2
+def embed_cli(argv:list|None=None):
+    "`bioclip-lora-embed`: L2-normalised image embeddings of the fine-tuned (or a base) model, with their file names, as .npz or .csv."
+    p = argparse.ArgumentParser(prog="bioclip-lora-embed", description="Image embeddings of a fine-tuned model (or a base model).",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("images", nargs="+", help="image files, folders (recursive), globs or CSVs with a filepath column")
+    p.add_argument("--run", help="a run folder: its final adapter and base model")
+    p.add_argument("--lora-weights", help="an adapter file")
+    p.add_argument("--model", help="a model by name when neither is given: an export (local-dir:DIR), hf-hub:…, or an open_clip architecture")
+    p.add_argument("--pretrained", help="the base model's pretrained tag or checkpoint")
+    p.add_argument("--output", default="embeddings.npz", help="where to write them: .npz (numpy) or .csv (pandas)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    p.add_argument("--no-normalize", action="store_true", help="raw embeddings, not L2-normalised")
+    p.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
+    p.add_argument("--batch-size", type=int, default=32, help="images per batch")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers")
+    a = p.parse_args(argv)
+    with cli_errors("bioclip-lora-embed"):
+        out = _check_embeddings_path(Path(a.output), a.overwrite)  # before a model is loaded only to refuse the file
+        adapter, run = cli_adapter(a.run, a.lora_weights)
+        if adapter is None and not a.model: raise ValueError("give --run, --lora-weights, or --model.")
+        if adapter is None: source = load_base_model(a.model, a.pretrained, device=a.device)[0]
+        elif a.model or a.pretrained: source = load_lora_weights(load_base_model(*adapter_base_model(adapter, a.model, a.pretrained), device=a.device)[0], adapter)
+        else: source = adapter if run is None or adapter != RunDir(run).final_adapter() else run
+        if not (images := [i for pat in a.images for i in list_images(pat)]):
+            raise FileNotFoundError(f"{' '.join(a.images)} names no images (a folder without images, or a glob that matches nothing).")
+        with warnings.catch_warnings(): warnings.simplefilter("ignore"); emb = embed(source, images, not a.no_normalize, a.batch_size, a.device, a.workers)
+        write_embeddings(emb, out, a.overwrite)
+    print(f"bioclip-lora-embed: {len(emb)} embeddings of dimension {emb.shape[1]} → {out}", file=sys.stderr)
+    for r in emb.attrs["skipped"].itertuples(): print(f"  skipped: {r.problem}", file=sys.stderr)
