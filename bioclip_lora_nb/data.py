@@ -459,6 +459,7 @@ def prepare_dataset_from_folders(
             df["filepath"] = [str(_write_resized(Path(p), d, resize)) for p, d in zip(tqdm(df.filepath, desc=f"resizing {split}", leave=False), dest)]
         df["filepath"] = [os.path.relpath(p, output_dir) for p in df.filepath]
         write_csv(df, out.setdefault(split, output_dir/f"{split}_data.csv"))
+    if "unseen" not in out: (output_dir/"unseen_data.csv").unlink(missing_ok=True)  # an earlier split's unseen classes are not this one's
     classes = pd.DataFrame(rows, columns=["caption", "n_train", "n_val"])
     write_csv(classes, output_dir/"classes.csv")
     return PreparedDataset(out["train"], out["val"], classes, skipped, n_ignored, n_dup, report.problems, out.get("unseen"), sorted(unseen))

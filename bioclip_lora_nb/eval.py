@@ -63,11 +63,21 @@ def _cache_limit() -> int:
     "`$BIOCLIP_LORA_CACHE_GB` (default 20) in bytes: the feature cache's bound."
     return int(float(os.environ.get("BIOCLIP_LORA_CACHE_GB", "20")) * 1e9)
 
+def _cached(path:Path, name:str) -> torch.Tensor|None:
+    "A cached tensor, touched (recently used: evicted last); None if absent, or damaged (deleted, to be computed again)."
+    if not path.exists(): return None
+    try: t = load_file(path)[name]
+    except Exception: path.unlink(missing_ok=True); return None  # a write cut short by a crash, a full disk: computed anew
+    path.touch()
+    return t
+
 def _weights_key(model) -> list|None:
     "What names a model's weights: model, pretrained (and its file's mtime), preprocessing, LoRA tensors, strength and merged state; None if unknown."
     if not hasattr(model, "model_id"): return None  # not from load_base_model: nothing names its weights
     weights = [model.model_id, model.pretrained, model.visual.preprocess_cfg]
     if model.pretrained and Path(model.pretrained).is_file(): weights.append(os.stat(model.pretrained).st_mtime_ns)
+    if (folder := Path(str(model.model_id).removeprefix("local-dir:"))).is_dir():  # an export or a model folder: its files, as they are now
+        weights.append([(f.name, (st := f.stat()).st_size, st.st_mtime_ns) for f in sorted(folder.iterdir()) if f.is_file()])
     lora = [(n, hashlib.sha1(p.detach().cpu().float().numpy().tobytes()).hexdigest()) for n, p in model.named_parameters() if ".lora_" in n]
     return [weights, lora, [(m.strength, m.merged) for m in lora_layers(model)]]
 
@@ -102,9 +112,7 @@ def zero_shot_classifier(
                          f"Give every class a name (labels table: its text or genus and species).")
     key = _head_key(model, class_texts, templates) if cache else None
     cached = feature_cache_dir()/f"head-{key}.safetensors" if key else None
-    if cached and cached.exists():
-        cached.touch()  # recently used: the last to be evicted
-        return load_file(cached)["head"].to(device)
+    if cached and (head := _cached(cached, "head")) is not None: return head.to(device)
     sums, n = None, len(class_texts) * len(temps)  # prompts, class-major: prompt i is template i % len(temps) of class i // len(temps)
     for i in range(0, n, batch_size):  # memory: one batch of prompts and the running sums, whatever the class count
         idx = torch.arange(i, min(i + batch_size, n))
@@ -148,9 +156,7 @@ def image_features(model, dataset, batch_size:int=64, device=None, workers:int=2
     "Normalised image features of every item of `dataset`, in order; cached in `feature_cache_dir()`, never computed twice."
     key = _features_key(model, list(dataset.df.path)) if cache and hasattr(dataset, "df") else None
     cached = feature_cache_dir()/f"{key}.safetensors" if key else None
-    if cached and cached.exists():
-        cached.touch()  # recently used: the last to be evicted
-        return load_file(cached)["features"]
+    if cached and (feats := _cached(cached, "features")) is not None: return feats
     device = device or next(model.parameters()).device
     loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, device=device, shard=False)
     feats = []
@@ -210,6 +216,8 @@ def evaluate(
     **read_kw, # img_key, caption_key, sep for CSVs
 ) -> EvalResult:
     "Zero-shot classification accuracy of `model` on `val_data`, the BioCLIP way; a model `fit` trained is scored with its run's class texts and prompts."
+    if classes is not None and (dup := sorted({c for c in classes if list(classes).count(c) > 1})):
+        raise ValueError(f"classes listed twice: {dup[:8]}: each would get part of the same probability. List each class once.")
     labels, label_kind, templates = text_settings(model, labels, label_kind, templates)
     table = read_dataset(val_data, **read_kw)  # a table passes through
     ds = CsvDataset(table, eval_transform(model), classes=classes)
@@ -589,7 +597,7 @@ def evaluate_run(self:Run,
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bars
-    target_precision:float|None=None, # also choose the run's abstention rule for this precision and store it (`Run.calibrate`); default: the stored rule's target, else 0.9, for the summary only
+    target_precision:float|None=None, # the summary's target; for the run's own evaluation also its abstention rule, chosen and stored (`Run.calibrate`); default: the stored rule's target, else 0.9
     **given, # any other `compare` argument (labels, label_kind, templates, lora_weights, model, pretrained, force_base), overriding the run's
 ) -> Comparison:
     "The run's comparison on its validation split, with its own settings (anything given overrides them); writes eval.json."
@@ -600,13 +608,16 @@ def evaluate_run(self:Run,
     s = {**run_settings(self), **overrides}
     if not s.get("val_data"): raise ValueError(f"{self.path}: the run had no validation split: pass val_data (CLI: --val-data).")
     if out is not False: check_writable(Path(out or self.path/"eval.json").parent)  # before the work whose result goes there
-    stored = self.abstain_rule
-    target = check_target_precision(target_precision if target_precision is not None else stored.target_precision if stored else 0.9)
+    if target_precision is not None: target = check_target_precision(target_precision)  # a stored rule, even a damaged one, is to be replaced
+    else: target = (stored.target_precision if (stored := self.abstain_rule) else 0.9)
+    # the run's own threshold (its final adapter, its val split), chosen first: a target the split can't reach stops before the long part
+    rule = self.calibrate(target, batch_size=batch_size, workers=workers, progress=progress, save=False) \
+           if target_precision is not None and not overrides and not given.get("lora_weights") else None
     c = compare(**s, strengths=strengths, baselines=baselines, device=device or self.device, batch_size=batch_size, workers=workers, progress=progress,
                 target_precision=target)
     c.settings["run"] = str(self.path)  # compare recorded the rest: adapters, split, labels, templates
     if (unseen := self.data_source("unseen")) and "unseen_data" not in given: c.settings["unseen_data"] = unseen["path"]
-    if target_precision is not None: c.settings["abstain_rule"] = vars(self.calibrate(target_precision, batch_size=batch_size, workers=workers, progress=progress))
+    if rule: rule.save(self.path/"abstain.json"); c.settings["abstain_rule"] = vars(rule)  # stored once the evaluation is done
     if out is not False: c.write(out or self.path/"eval.json")
     return c
 
@@ -617,6 +628,7 @@ def calibrate_run(self:Run,
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bars
+    save:bool=True, # store it as RUN/abstain.json
 ) -> AbstainRule:
     "Choose the run's abstention rule on its validation split for `target_precision` (see `03_openworld`) and store it as RUN/abstain.json, where predictions and exports find it."
     check_target_precision(target_precision)
@@ -627,7 +639,7 @@ def calibrate_run(self:Run,
     r = evaluate(self.model, table, classes=self.classes, batch_size=batch_size, workers=workers, progress=progress)  # every class: as predict scores
     context = rule_context([self.class_texts[c] for c in self.classes], self.templates, self.adapter, strength=1.0)
     rule = choose_rule(r.probs, r.predictions.correct.values, target_precision, context=context)
-    rule.save(self.path/"abstain.json")
+    if save: rule.save(self.path/"abstain.json")
     return rule
 
 Run.calibrate = calibrate_run
@@ -667,4 +679,5 @@ def eval_cli(
             c.write(out)
     print(c)
     if (rule := c.settings.get("abstain_rule")): print(f"stored the abstention rule in {Path(run)/'abstain.json'}: {AbstainRule(**rule).sentence()}")
+    elif target_precision is not None: print("(the abstention rule is not stored: an evaluation with other settings is not the run's own)")
     print(f"wrote {out}")

@@ -69,12 +69,27 @@ class AbstainRule:
                 f"at {self.precision:.1%} precision (target {self.target_precision:.0%})" + (f"; {', '.join(others)}." if others else "."))
     def save(self, path) -> Path: return atomic_write_text(path, json.dumps(asdict(self), indent=2))
     @classmethod
-    def load(cls, path) -> AbstainRule: return cls(**json.loads(Path(path).read_text()))
+    def load(cls, path) -> AbstainRule:
+        "Read a rule `save` wrote; a file that is not one is refused, by name, with the fix."
+        fix = f"delete {path}, or choose the threshold again (bioclip-lora-eval --run RUN --target-precision P)"
+        try:
+            d = json.loads(Path(path).read_text())
+            rule = cls(**{k: d[k] for k in ("rule", "threshold", "target_precision", "precision", "coverage", "n")},
+                       coverage_by_rule=d.get("coverage_by_rule", {}), context=d.get("context", {}))
+            ok = rule.rule in RULES and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+                                            for v in (rule.threshold, rule.target_precision, rule.precision, rule.coverage))
+            if not ok or not 0 <= rule.threshold <= 1 or not 0 < rule.target_precision <= 1: raise ValueError("values out of range")
+        except (OSError, ValueError, TypeError, KeyError) as e:
+            raise ValueError(f"{path}: not an abstention rule this package wrote ({type(e).__name__}: {e}): {fix}.") from None
+        return rule
 
 def check_target_precision(target_precision) -> float:
-    if isinstance(target_precision, bool) or not isinstance(target_precision, (int, float)) or not 0 < target_precision <= 1:
+    "`target_precision` as a float in (0, 1], or the fix (a number of any kind: numpy's, a one-element tensor)."
+    try: t = float(target_precision) if not isinstance(target_precision, (str, bytes, bool)) else None
+    except (TypeError, ValueError, RuntimeError): t = None
+    if t is None or not 0 < t <= 1:  # NaN fails the comparison too
         raise ValueError(f"target_precision={target_precision!r}: give a precision in (0, 1], e.g. 0.9 for 9 right calls in 10.")
-    return float(target_precision)
+    return t
 
 def choose_rule(
     probs, # (n_photos, n_classes) validation-split probabilities
@@ -95,8 +110,10 @@ def choose_rule(
         raise ValueError(f"target_precision={target:g}: no threshold reaches it on the {len(correct)} validation photos; the best reachable "
                          f"is {top.precision:.3f} ({r} rule, naming {top.coverage:.0%} of them). Ask for at most {np.floor(top.precision * 1000) / 1000:.3f}.")
     rule = max((r for r in rules if best[r] is not None), key=lambda r: best[r].coverage)  # ties: the first, maxprob
-    b = best[rule]
-    return AbstainRule(rule, float(b.threshold), target, float(b.precision), float(b.coverage), len(correct),
+    b, score = best[rule], abstention_score(probs, rule).numpy().astype(np.float64)
+    below = score[score < b.threshold]  # the threshold goes midway to the next score down: float noise can't flip the boundary photo
+    threshold = (b.threshold + below.max()) / 2 if len(below) else b.threshold / 2
+    return AbstainRule(rule, float(threshold), target, float(b.precision), float(b.coverage), len(correct),
                        {r: None if v is None else float(v.coverage) for r, v in best.items()}, dict(context or {}))
 
 # %% ../nbs/03_openworld.ipynb #b547c497

@@ -20,12 +20,12 @@ from tqdm.auto import tqdm
 
 from .core import atomic_write, atomic_write_text, check_device, check_writable, cli_errors
 from .lora import (adapter_base_model, base_state_dict, eval_transform, image_size, load_base_model, load_lora_weights,
-                                  lora_settings, model_tokenizer, read_lora_metadata)
+                                  lora_layers, lora_settings, model_tokenizer, read_lora_metadata)
 from .data import (IMAGE_EXTENSIONS, RANKS, DataError, check_distinct, image_problem, is_hidden, label_texts, load_image, make_loader,
                                   read_labels, sniff_sep)
 from .run import Run, RunDir, adapter_run, model_run
 from .eval import text_settings, zero_shot_classifier
-from .openworld import AbstainRule, check_target_precision, fits, lineage, rollup
+from .openworld import AbstainRule, check_target_precision, fits, lineage, rollup, rule_context
 
 # %% auto #0
 __all__ = ['rollup_calls', 'EMBEDDING_FORMATS', 'list_images', 'PredictionStream', 'predict', 'show_predictions', 'predict_run',
@@ -67,12 +67,15 @@ class _Photos(torch.utils.data.Dataset):
 # %% ../nbs/05_predict.ipynb #b9962bcb
 def _prediction_model(model, device) -> tuple:
     "`(model, run or None)`: a `Run`'s model, a model as given, or the model of a run folder or adapter file, with the run it belongs to."
-    if isinstance(model, Run): return model.model, model
-    if isinstance(model, torch.nn.Module): return model, model_run(model)
+    if isinstance(model, Run): model.model.adapter_file = getattr(model.model, "adapter_file", model.adapter); return model.model, model
+    if isinstance(model, torch.nn.Module):
+        if (run := model_run(model)) and lora_layers(model) and not hasattr(model, "adapter_file"): model.adapter_file = run.adapter  # `fit`'s: the final
+        return model, run
     path = Path(model)
-    if (path/"params.json").exists(): run = Run(path, device=device); return run.model, run
+    if (path/"params.json").exists(): run = Run(path, device=device); run.model.adapter_file = run.adapter; return run.model, run
     if not path.is_file(): raise FileNotFoundError(f"{path}: not a run folder (no params.json) or an adapter file.")
     net = load_lora_weights(load_base_model(*adapter_base_model(path), device=device)[0], path)
+    net.adapter_file = path  # what a stored abstention rule must have been chosen for
     if (run_path := adapter_run(path)) is None: return net, None
     net.run_path = run_path  # an adapter of a run: the run's class texts and prompts
     return net, Run(run_path, model=net)
@@ -82,22 +85,36 @@ def _export_rule(model) -> AbstainRule|None:
     folder = Path(str(getattr(model, "model_id", "")).removeprefix("local-dir:"))
     return AbstainRule.load(folder/"abstain.json") if str(folder) not in ("", ".") and (folder/"abstain.json").is_file() else None
 
-def _abstain_rule(abstain, run, model, class_texts:list, templates) -> AbstainRule|None:
+def _model_state(model, adapter) -> dict:
+    "What a rule must match besides the classes: the adapter file's name and the strength its LoRA layers run at (None: no adapter)."
+    strengths = {m.strength for m in lora_layers(model)}
+    return dict(adapter=Path(adapter).name if adapter else None, strength=strengths.pop() if len(strengths) == 1 else None)
+
+def _abstain_rule(abstain, run, model, adapter, class_texts:list, templates) -> AbstainRule|None:
     "The rule `predict` abstains by: none (False), the one given, one chosen now on the run's val split (a target precision), or the stored one (None)."
     if abstain is False: return None
-    if abstain is None:  # the run's or the export's, if it was chosen for these classes
+    state = _model_state(model, adapter)
+    if abstain is None:  # the run's or the export's, if it was chosen for these classes and this model
         rule, given = run.abstain_rule if run else _export_rule(model), False
         if rule is None: return None
     elif isinstance(abstain, AbstainRule): rule, given = abstain, True
     else:
         check_target_precision(abstain)
-        if run is None: raise ValueError(f"abstain={abstain!r} chooses a threshold on a run's validation split: predict with a run (its folder or "
-                                         f"adapter), or pass an `AbstainRule` (see `03_openworld.choose_rule`).")
+        if run is None: raise ValueError(f"abstain={abstain!r} (--target-precision) chooses a threshold on a run's validation split: predict with "
+                                         f"a run (--run), or use the threshold an export carries (its abstain.json).")
+        own = rule_context([run.class_texts[c] for c in run.classes], run.templates)["texts_digest"]
+        if own != rule_context(class_texts, templates)["texts_digest"] or (state["adapter"], state["strength"]) != (run.adapter.name, 1.0):
+            raise ValueError(f"abstain={abstain!r} (--target-precision) chooses the threshold of the run's own model: its final adapter at strength 1, "
+                             f"its classes, texts and prompts; this prediction uses other ones (adapter {state['adapter']}, strength {state['strength']}, "
+                             f"{len(class_texts)} classes). Predict with the run's own, or without a target.")
         rule, given = run.calibrate(abstain, progress=False), True  # stored: the next prediction uses it without being told
-    if not fits(rule, class_texts, templates):
-        msg = (f"the abstention rule was chosen for {rule.context.get('n_classes')} classes with their own texts and prompts; these probabilities "
-               f"are over other ones ({len(class_texts)} classes), so its threshold means nothing here")
-        if given: raise ValueError(msg + ": predict with the run's classes and prompts, or choose a rule for these.")
+    same_model = "adapter" not in rule.context or run is None or (rule.context["adapter"], rule.context.get("strength", 1.0)) == (state["adapter"], state["strength"])
+    if not (fits(rule, class_texts, templates) and same_model):
+        what = "classes with their own texts and prompts" if same_model else f"adapter {rule.context['adapter']} at strength {rule.context.get('strength', 1.0):g}"
+        msg = (f"the abstention rule was chosen for {rule.context.get('n_classes')} {what}; this prediction's probabilities come from "
+               + (f"{len(class_texts)} other ones" if same_model else f"adapter {state['adapter']} at strength {state['strength']}")
+               + ", so its threshold means nothing here")
+        if given: raise ValueError(msg + ": predict with the run's classes, prompts and adapter, or choose a rule for these.")
         warnings.warn(msg + ": not applied (every photo gets its top class).")
         return None
     return rule
@@ -125,13 +142,14 @@ class PredictionStream:
     ):
         if not (isinstance(k, int) and k >= 1): raise ValueError(f"k={k!r}: predict at least 1 class per image (k >= 1).")
         net, run = _prediction_model(model, None if isinstance(model, torch.nn.Module) else check_device(device))
-        classes = list(classes or (run.classes if run else []))
+        if classes is not None and not len(classes): raise ValueError("predict: `classes` is empty (--cls names no classes): give at least 2, or none for the run's.")
+        classes = list(classes if classes is not None else run.classes if run else [])
         if not classes: raise ValueError("predict: pass `classes` (or a run, whose classes are the default).")
         _check_classes(classes)
         if run is None and templates is None and (exported := _export_rule(net)): templates = exported.context.get("templates")  # as it was chosen
         labels, label_kind, templates = text_settings(net, labels, label_kind, templates)
         texts = label_texts(classes, labels, label_kind)
-        rule = _abstain_rule(abstain, run, net, [texts[c] for c in classes], templates)
+        rule = _abstain_rule(abstain, run, net, getattr(net, "adapter_file", None), [texts[c] for c in classes], templates)
         if rollup and rule is None: raise ValueError("rollup=True names unsure photos higher up the taxonomy, which needs an abstention rule: pass abstain= "
                                                      "(a target precision), or store one with `Run.calibrate`.")
         if rollup and labels is None: raise ValueError("rollup=True names unsure photos at genus, family, …, which needs a labels table with "
@@ -160,7 +178,7 @@ class PredictionStream:
 
     def __iter__(self):
         "One DataFrame per batch of photos (the unreadable ones left out, and remembered in `skipped`)."
-        device = next(self.net.parameters()).device
+        device, self.bad = next(self.net.parameters()).device, []  # a second pass starts afresh
         with torch.inference_mode(), tqdm(total=len(self.items), desc="predicting", disable=not self.progress, leave=False) as bar:  # see `02_train.fit`
             for x, idx in self.loader:
                 ok = idx >= 0
@@ -285,6 +303,7 @@ EMBEDDING_FORMATS = (".npz", ".csv")
 def _check_embeddings_path(path:Path, overwrite:bool) -> Path:
     if path.suffix.lower() not in EMBEDDING_FORMATS:
         raise ValueError(f"{path}: write embeddings as .npz (numpy: np.load) or .csv (pandas: pd.read_csv); '{path.suffix}' is neither.")
+    if path.is_dir(): raise IsADirectoryError(f"{path} is a folder: name a file to write the embeddings to.")
     if path.exists() and not overwrite: raise FileExistsError(f"{path} exists: pass overwrite=True (CLI: --overwrite), or another name.")
     check_writable(path.parent)  # before the work whose result goes there
     return path
@@ -387,8 +406,9 @@ def write_model_card(
 def export_run(self:Run, out_dir:str|Path, overwrite:bool=False, license:str="mit") -> Path:
     "Merge the run's adapter into its base model and write a model repository: open_clip `local-dir:` files, model card, classes.txt."
     _check_export_dir(Path(out_dir), overwrite, self.record["config"]["model"])  # before a model is loaded only to refuse the folder
+    rule = self.abstain_rule  # a damaged abstain.json is refused here, before anything is written
     export_merged_model(self.model, out_dir, overwrite=overwrite)
-    if (rule := self.abstain_rule) and rule.context.get("adapter") == self.adapter.name: rule.save(Path(out_dir)/"abstain.json")  # predictions from the export abstain alike
+    if rule and rule.context.get("adapter") == self.adapter.name: rule.save(Path(out_dir)/"abstain.json")  # predictions from the export abstain alike
     else: (Path(out_dir)/"abstain.json").unlink(missing_ok=True)  # an older export's rule is not this model's
     write_model_card(out_dir, self.adapter, self.path, license)
     return Path(out_dir)
@@ -473,6 +493,8 @@ def predict_cli(argv:list|None=None):
             source.run_path = run
         else: source = adapter if run is None or adapter != RunDir(run).final_adapter() else run
         classes = _read_cls(a.cls)
+        if a.cls is not None and not classes: raise ValueError(f"--cls {a.cls!r} names no classes: give them comma-separated, or a file with one per line.")
+        if a.target_precision is not None and a.no_abstain: raise ValueError("--target-precision and --no-abstain: give one of the two.")
         if not (images := [i for pat in a.images for i in list_images(pat)]):
             raise FileNotFoundError(f"{' '.join(a.images)} names no images (a folder without images, or a glob that matches nothing).")
         stream = PredictionStream(source, images, classes, a.labels, k=a.k, label_kind="asis" if a.cls and not a.labels else None,

@@ -315,8 +315,10 @@ def report_cli(
     labels:str=None, # default: the run's labels table
     templates:str=None, # "openai" or a "{}" format string (default: the run's)
     device:str=None, # cuda or cpu (default: cuda when there is one)
+    workers:int=2, # DataLoader workers
+    target_precision:float=None, # also choose and store the run's abstention threshold for this precision
 ):
     "Write the report of a run (PNGs and report.md) without Jupyter."
-    with cli_errors("bioclip-lora-report"): r = make_report(run_dir, val_data, labels, templates, device)
+    with cli_errors("bioclip-lora-report"): r = make_report(run_dir, val_data, labels, templates, device, workers, target_precision=target_precision)
     print(r["table"].drop(columns="adapter").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"wrote {r['out']/'report.md'}")

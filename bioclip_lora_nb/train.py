@@ -156,6 +156,14 @@ def _in_run(path, run:RunDir) -> str:
     p, root = Path(path).resolve(), run.path.resolve()
     return p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p)
 
+def _anchor_paths(csv:Path|None, run:RunDir):
+    "A prepared CSV's image paths outside the run folder made absolute (those inside stay relative): the run folder can move anywhere."
+    if csv is None: return
+    df = pd.read_csv(csv, sep="\t", dtype=str, keep_default_na=False)
+    full = [(csv.parent/p).resolve() for p in df.filepath]
+    df["filepath"] = [p if f.is_relative_to(run.path.resolve()) else str(f) for p, f in zip(df.filepath, full)]
+    write_csv(df, csv)
+
 def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
     "Validated train/val tables, and their sources as `read_dataset` arguments; folders and 'demo' are split into `run.data` first."
     if isinstance(cfg.labels, pd.DataFrame):  # a table in memory: kept in the run folder, whose record names the file
@@ -169,6 +177,8 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
                         f"table: pass the classes not to train on as unseen_data (a CSV), or set them aside with bioclip-lora-prepare --unseen.")
     _drop_stale_split(cfg, run, log)
     if not (run.data/"train_data.csv").exists():  # not prepared yet: by process 0, or before this run was resumed
+        if cfg.train_data == "demo" and 5 + cfg.unseen > 32:
+            raise ValueError(f"unseen={cfg.unseen}: the demo has 32 classes and trains on 5, so at most 27 can be set aside.")
         folder = Path(cfg.train_data) if cfg.train_data != "demo" else \
                  make_demo_dataset(run.data/"demo_images", n_classes=5 + cfg.unseen, per_class=20, seed=cfg.seed)
         if folder.is_dir() and not (folder/"metadata.csv").exists():  # a folder of class folders
@@ -177,6 +187,7 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
             if prep.skipped_classes:  # a class with one photo can't be in both splits: said before the first step
                 log.warning(f"{folder}: left out {len(prep.skipped_classes)} classes: " +
                             "; ".join(f"{c!r} ({why})" for c, why in list(prep.skipped_classes.items())[:20]))
+            for csv in (prep.train_csv, prep.val_csv, prep.unseen_csv): _anchor_paths(csv, run)
             atomic_write_text(run.data/"prepared_from.json", json.dumps(_data_fingerprint(cfg)))
     if (run.data/"train_data.csv").exists():
         train, val = (run.data/"train_data.csv", _PREPARED), val or (run.data/"val_data.csv", _PREPARED)
@@ -474,6 +485,9 @@ def fit(**kwargs) -> Run:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.epochs * steps_per_epoch, cfg.warmup))
         loop = _Loop(cfg, run, model, params, opt, sched, train_ds, class_tokens, device, precision, workers, process_rank, world,
                      n_micro=steps_per_epoch * cfg.accum_steps, weights=sampling_weights(train_ds.targets, cfg.sampler))
+        if cfg.classes_per_step and not cfg.enable_text:
+            log.warning(f"classes_per_step={cfg.classes_per_step} does nothing with the text tower frozen (enable_text=False): every class's text is "
+                        f"encoded once, before the first step, and every step scores them all.")
         if cfg.loss == "ce" and (adjust := logit_adjustment(train_ds.targets, cfg.sampler, cfg.prior_tau)) is not None:
             loop.logit_adjust = adjust.to(device)  # the in-batch clip loss has no class prior: prior_tau does not apply to it
         step, start_epoch, start_batch = _restore(loop, resumed, log)

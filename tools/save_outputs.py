@@ -34,7 +34,7 @@ def clean_outputs(path: Path) -> int:
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or sorted(p.name for p in NBS.glob("[0-9]*.ipynb"))
+    names = [Path(n).name for n in sys.argv[1:]] or sorted(p.name for p in NBS.glob("[0-9]*.ipynb"))  # nbs/X.ipynb or X.ipynb
     for name in names:
         r = subprocess.run(["nbdev-test", "--file-glob", name, "--save"], cwd=NBS, capture_output=True, text=True)
         if r.returncode: sys.exit(f"{name}: tests failed, nothing saved\n{r.stderr[-2000:]}")
