@@ -440,24 +440,45 @@ def export_cli(
           f"or pybioclip's CustomLabelsClassifier(..., model_str='local-dir:{out_dir}')")
 
 # %% ../nbs/05_predict.ipynb #017d781f
-def predict_parser() -> argparse.ArgumentParser:
-    "`bioclip-lora-predict`'s flags: pybioclip's `bioclip predict` where they apply, plus `--run` and `--lora-weights`."
-    p = argparse.ArgumentParser(prog="bioclip-lora-predict", description="Predict the classes of photos with a fine-tuned model.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def _model_parser(prog:str, description:str, model_help:str) -> argparse.ArgumentParser:
+    "The flags `bioclip-lora-predict` and `bioclip-lora-embed` share: the images, which model (pybioclip's `--model`, `--pretrained`, plus a run or an adapter), where it runs."
+    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("images", nargs="+", help="image files, folders (recursive), globs or CSVs with a filepath column")
     p.add_argument("--run", help="a run folder: its final adapter, classes, label text and base model")
     p.add_argument("--lora-weights", help="an adapter file (its run's classes are the default)")
-    p.add_argument("--model", help="base model, or an exported model (local-dir:DIR) with --cls")
+    p.add_argument("--model", help=model_help)
     p.add_argument("--pretrained", help="the base model's pretrained tag or checkpoint")
     p.add_argument("--force-base", action="store_true", help="use --model although the adapter records another base (a copy of it elsewhere)")
+    p.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
+    p.add_argument("--batch-size", type=int, default=32, help="images per batch")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers")
+    return p
+
+def _cli_model(a):
+    "The model those flags name: the run (its final adapter), an adapter (on the base it records, or one given and checked), or a model by name."
+    adapter, run = cli_adapter(a.run, a.lora_weights)
+    if adapter is None: return load_base_model(a.model, a.pretrained, device=a.device)[0]  # a plain model or an export
+    if a.model or a.pretrained:  # an explicit base for the adapter, checked against its record
+        net = load_lora_weights(load_base_model(*adapter_base_model(adapter, a.model, a.pretrained, a.force_base), device=a.device)[0],
+                                adapter, force=a.force_base)
+        net.run_path, net.adapter_file = run, adapter
+        return net
+    return adapter if run is None or adapter != RunDir(run).final_adapter() else run
+
+def _cli_images(patterns:list) -> list:
+    if not (images := [i for pat in patterns for i in list_images(pat)]):
+        raise FileNotFoundError(f"{' '.join(patterns)} names no images (a folder without images, or a glob that matches nothing).")
+    return images
+
+def predict_parser() -> argparse.ArgumentParser:
+    "`bioclip-lora-predict`'s flags: pybioclip's `bioclip predict` where they apply, plus `--run` and `--lora-weights`."
+    p = _model_parser("bioclip-lora-predict", "Predict the classes of photos with a fine-tuned model.",
+                      "base model, or an exported model (local-dir:DIR) with --cls")
     p.add_argument("--cls", help="classes: comma-separated, or a text file with one per line (default: the run's)")
     p.add_argument("--labels", help="labels table: class text and taxonomy columns")
     p.add_argument("--k", type=int, default=5, help="predictions per image")
     p.add_argument("--format", choices=("csv", "table"), default="csv", help="output format")
     p.add_argument("--output", help="write to this file (default: stdout)")
-    p.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
-    p.add_argument("--batch-size", type=int, default=32, help="images per batch")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers")
     p.add_argument("--target-precision", type=float, help="abstain: choose a threshold on the run's val split for this precision, store it in the "
                    "run and use it (default: the threshold stored with the run or export, if any)")
     p.add_argument("--no-abstain", action="store_true", help="name a class for every photo, even with a stored threshold")
@@ -483,20 +504,11 @@ def predict_cli(argv:list|None=None):
     a = predict_parser().parse_args(argv)
     with cli_errors("bioclip-lora-predict"):
         if a.output: check_writable(Path(a.output).parent)  # before the work whose result goes there
-        adapter, run = cli_adapter(a.run, a.lora_weights)
-        if adapter is None:  # a plain model or an export, with the classes given
-            if not (a.model and a.cls): raise ValueError("give --run, --lora-weights, or --model with --cls.")
-            source = load_base_model(a.model, a.pretrained, device=a.device)[0]
-        elif a.model or a.pretrained:  # an explicit base for the adapter, checked against its record
-            source = load_lora_weights(load_base_model(*adapter_base_model(adapter, a.model, a.pretrained, a.force_base), device=a.device)[0],
-                                       adapter, force=a.force_base)
-            source.run_path = run
-        else: source = adapter if run is None or adapter != RunDir(run).final_adapter() else run
+        if not (a.run or a.lora_weights or (a.model and a.cls)): raise ValueError("give --run, --lora-weights, or --model with --cls.")
         classes = _read_cls(a.cls)
         if a.cls is not None and not classes: raise ValueError(f"--cls {a.cls!r} names no classes: give them comma-separated, or a file with one per line.")
         if a.target_precision is not None and a.no_abstain: raise ValueError("--target-precision and --no-abstain: give one of the two.")
-        if not (images := [i for pat in a.images for i in list_images(pat)]):
-            raise FileNotFoundError(f"{' '.join(a.images)} names no images (a folder without images, or a glob that matches nothing).")
+        source, images = _cli_model(a), _cli_images(a.images)
         stream = PredictionStream(source, images, classes, a.labels, k=a.k, label_kind="asis" if a.cls and not a.labels else None,
                                   batch_size=a.batch_size, device=a.device, workers=a.workers,
                                   abstain=False if a.no_abstain else a.target_precision, rollup=False if a.no_rollup else None)
@@ -519,29 +531,16 @@ def predict_cli(argv:list|None=None):
 # %% ../nbs/05_predict.ipynb #fef071d2
 def embed_cli(argv:list|None=None):
     "`bioclip-lora-embed`: L2-normalised image embeddings of the fine-tuned (or a base) model, with their file names, as .npz or .csv."
-    p = argparse.ArgumentParser(prog="bioclip-lora-embed", description="Image embeddings of a fine-tuned model (or a base model).",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("images", nargs="+", help="image files, folders (recursive), globs or CSVs with a filepath column")
-    p.add_argument("--run", help="a run folder: its final adapter and base model")
-    p.add_argument("--lora-weights", help="an adapter file")
-    p.add_argument("--model", help="a model by name when neither is given: an export (local-dir:DIR), hf-hub:…, or an open_clip architecture")
-    p.add_argument("--pretrained", help="the base model's pretrained tag or checkpoint")
+    p = _model_parser("bioclip-lora-embed", "Image embeddings of a fine-tuned model (or a base model).",
+                      "a model by name when neither --run nor --lora-weights is given: an export (local-dir:DIR), hf-hub:…, or an open_clip architecture")
     p.add_argument("--output", default="embeddings.npz", help="where to write them: .npz (numpy) or .csv (pandas)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     p.add_argument("--no-normalize", action="store_true", help="raw embeddings, not L2-normalised")
-    p.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
-    p.add_argument("--batch-size", type=int, default=32, help="images per batch")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers")
     a = p.parse_args(argv)
     with cli_errors("bioclip-lora-embed"):
         out = _check_embeddings_path(Path(a.output), a.overwrite)  # before a model is loaded only to refuse the file
-        adapter, run = cli_adapter(a.run, a.lora_weights)
-        if adapter is None and not a.model: raise ValueError("give --run, --lora-weights, or --model.")
-        if adapter is None: source = load_base_model(a.model, a.pretrained, device=a.device)[0]
-        elif a.model or a.pretrained: source = load_lora_weights(load_base_model(*adapter_base_model(adapter, a.model, a.pretrained), device=a.device)[0], adapter)
-        else: source = adapter if run is None or adapter != RunDir(run).final_adapter() else run
-        if not (images := [i for pat in a.images for i in list_images(pat)]):
-            raise FileNotFoundError(f"{' '.join(a.images)} names no images (a folder without images, or a glob that matches nothing).")
+        if not (a.run or a.lora_weights or a.model): raise ValueError("give --run, --lora-weights, or --model.")
+        source, images = _cli_model(a), _cli_images(a.images)
         with warnings.catch_warnings(): warnings.simplefilter("ignore"); emb = embed(source, images, not a.no_normalize, a.batch_size, a.device, a.workers)
         write_embeddings(emb, out, a.overwrite)
     print(f"bioclip-lora-embed: {len(emb)} embeddings of dimension {emb.shape[1]} → {out}", file=sys.stderr)
