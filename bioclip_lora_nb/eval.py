@@ -63,10 +63,12 @@ def _cache_limit() -> int:
     "`$BIOCLIP_LORA_CACHE_GB` (default 20) in bytes: the feature cache's bound."
     return int(float(os.environ.get("BIOCLIP_LORA_CACHE_GB", "20")) * 1e9)
 
-def _cached(path:Path, name:str) -> torch.Tensor|None:
-    "A cached tensor, touched (recently used: evicted last); None if absent, or damaged (deleted, to be computed again)."
+def _cached(path:Path, name:str, rows:int) -> torch.Tensor|None:
+    "A cached tensor of `rows` rows, touched (recently used: evicted last); None if absent, or damaged (deleted, to be computed again)."
     if not path.exists(): return None
-    try: t = load_file(path)[name]
+    try:
+        t = load_file(path)[name]
+        if t.ndim != 2 or len(t) != rows: raise ValueError(f"{tuple(t.shape)}, not {rows} rows")
     except Exception: path.unlink(missing_ok=True); return None  # a write cut short by a crash, a full disk: computed anew
     path.touch()
     return t
@@ -112,7 +114,7 @@ def zero_shot_classifier(
                          f"Give every class a name (labels table: its text or genus and species).")
     key = _head_key(model, class_texts, templates) if cache else None
     cached = feature_cache_dir()/f"head-{key}.safetensors" if key else None
-    if cached and (head := _cached(cached, "head")) is not None: return head.to(device)
+    if cached and (head := _cached(cached, "head", len(class_texts))) is not None: return head.to(device)
     sums, n = None, len(class_texts) * len(temps)  # prompts, class-major: prompt i is template i % len(temps) of class i // len(temps)
     for i in range(0, n, batch_size):  # memory: one batch of prompts and the running sums, whatever the class count
         idx = torch.arange(i, min(i + batch_size, n))
@@ -156,7 +158,7 @@ def image_features(model, dataset, batch_size:int=64, device=None, workers:int=2
     "Normalised image features of every item of `dataset`, in order; cached in `feature_cache_dir()`, never computed twice."
     key = _features_key(model, list(dataset.df.path)) if cache and hasattr(dataset, "df") else None
     cached = feature_cache_dir()/f"{key}.safetensors" if key else None
-    if cached and (feats := _cached(cached, "features")) is not None: return feats
+    if cached and (feats := _cached(cached, "features", len(dataset))) is not None: return feats
     device = device or next(model.parameters()).device
     loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, device=device, shard=False)
     feats = []
@@ -608,6 +610,7 @@ def evaluate_run(self:Run,
     s = {**run_settings(self), **overrides}
     if not s.get("val_data"): raise ValueError(f"{self.path}: the run had no validation split: pass val_data (CLI: --val-data).")
     if out is not False: check_writable(Path(out or self.path/"eval.json").parent)  # before the work whose result goes there
+    if (self.path/"abstain.json").is_dir(): raise ValueError(f"{self.path/'abstain.json'} is a folder, where the run's abstention rule goes: remove it.")
     if target_precision is not None: target = check_target_precision(target_precision)  # a stored rule, even a damaged one, is to be replaced
     else: target = (stored.target_precision if (stored := self.abstain_rule) else 0.9)
     # the run's own threshold (its final adapter, its val split), chosen first: a target the split can't reach stops before the long part

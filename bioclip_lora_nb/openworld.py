@@ -79,13 +79,17 @@ class AbstainRule:
             ok = rule.rule in RULES and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
                                             for v in (rule.threshold, rule.target_precision, rule.precision, rule.coverage))
             if not ok or not 0 <= rule.threshold <= 1 or not 0 < rule.target_precision <= 1: raise ValueError("values out of range")
+            if not (isinstance(rule.context, dict) and isinstance(rule.coverage_by_rule, dict)): raise TypeError("context is not a mapping")
+            if not isinstance(rule.context.get("strength", 1.0), (int, float)) or isinstance(rule.context.get("strength"), bool):
+                raise TypeError("context.strength is not a number")
         except (OSError, ValueError, TypeError, KeyError) as e:
             raise ValueError(f"{path}: not an abstention rule this package wrote ({type(e).__name__}: {e}): {fix}.") from None
         return rule
 
 def check_target_precision(target_precision) -> float:
     "`target_precision` as a float in (0, 1], or the fix (a number of any kind: numpy's, a one-element tensor)."
-    try: t = float(target_precision) if not isinstance(target_precision, (str, bytes, bool)) else None
+    try: t = (float(str(target_precision)) if isinstance(target_precision, np.floating) else  # np.float32(0.8) is 0.8, not 0.800000011920929
+              float(target_precision) if not isinstance(target_precision, (str, bytes, bool)) else None)
     except (TypeError, ValueError, RuntimeError): t = None
     if t is None or not 0 < t <= 1:  # NaN fails the comparison too
         raise ValueError(f"target_precision={target_precision!r}: give a precision in (0, 1], e.g. 0.9 for 9 right calls in 10.")

@@ -110,10 +110,10 @@ def _abstain_rule(abstain, run, model, adapter, class_texts:list, templates) -> 
         rule, given = run.calibrate(abstain, progress=False), True  # stored: the next prediction uses it without being told
     same_model = "adapter" not in rule.context or run is None or (rule.context["adapter"], rule.context.get("strength", 1.0)) == (state["adapter"], state["strength"])
     if not (fits(rule, class_texts, templates) and same_model):
-        what = "classes with their own texts and prompts" if same_model else f"adapter {rule.context['adapter']} at strength {rule.context.get('strength', 1.0):g}"
-        msg = (f"the abstention rule was chosen for {rule.context.get('n_classes')} {what}; this prediction's probabilities come from "
-               + (f"{len(class_texts)} other ones" if same_model else f"adapter {state['adapter']} at strength {state['strength']}")
-               + ", so its threshold means nothing here")
+        msg = (f"the abstention rule was chosen for {rule.context.get('n_classes')} classes with their own texts and prompts; this prediction's "
+               f"probabilities are over other ones ({len(class_texts)} classes)" if same_model else
+               f"the abstention rule was chosen for adapter {rule.context['adapter']} at strength {rule.context.get('strength', 1.0)}; this "
+               f"prediction's probabilities come from adapter {state['adapter']} at strength {state['strength']}") + ", so its threshold means nothing here"
         if given: raise ValueError(msg + ": predict with the run's classes, prompts and adapter, or choose a rule for these.")
         warnings.warn(msg + ": not applied (every photo gets its top class).")
         return None
@@ -303,7 +303,7 @@ EMBEDDING_FORMATS = (".npz", ".csv")
 def _check_embeddings_path(path:Path, overwrite:bool) -> Path:
     if path.suffix.lower() not in EMBEDDING_FORMATS:
         raise ValueError(f"{path}: write embeddings as .npz (numpy: np.load) or .csv (pandas: pd.read_csv); '{path.suffix}' is neither.")
-    if path.is_dir(): raise IsADirectoryError(f"{path} is a folder: name a file to write the embeddings to.")
+    if path.is_dir(): raise ValueError(f"{path} is a folder: name a file to write the embeddings to.")
     if path.exists() and not overwrite: raise FileExistsError(f"{path} exists: pass overwrite=True (CLI: --overwrite), or another name.")
     check_writable(path.parent)  # before the work whose result goes there
     return path
@@ -332,6 +332,7 @@ def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None, overw
     model_cfg = model_cfg or open_clip.get_model_config(getattr(model, "open_clip_name", ""))
     if model_cfg is None: raise ValueError("Can't tell this model's open_clip config: load it with `load_base_model` or pass model_cfg.")
     config = dict(model_cfg=model_cfg, preprocess_cfg=dict(model.visual.preprocess_cfg))
+    (out_dir/"abstain.json").unlink(missing_ok=True)  # an earlier export's threshold: not these weights' (`export_run` writes the run's own)
     with lora_settings(model, merged=True):  # a merge whose sum is not finite is refused before anything is written
         weights = {k: v.detach().cpu().contiguous() for k, v in base_state_dict(model).items()}  # on a CPU: views of the merged weights
         atomic_write(out_dir/"open_clip_model.safetensors", lambda tmp: save_file(weights, tmp))  # so written before they are unmerged

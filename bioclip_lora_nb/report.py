@@ -321,4 +321,6 @@ def report_cli(
     "Write the report of a run (PNGs and report.md) without Jupyter."
     with cli_errors("bioclip-lora-report"): r = make_report(run_dir, val_data, labels, templates, device, workers, target_precision=target_precision)
     print(r["table"].drop(columns="adapter").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if target_precision is not None and not r["comparison"].settings.get("abstain_rule"):
+        print("(the abstention rule is not stored: a report with other settings is not the run's own)")
     print(f"wrote {r['out']/'report.md'}")
