@@ -469,11 +469,16 @@ _DEMO_CLASSES = [("red", (200, 40, 40)), ("green", (40, 170, 60)), ("blue", (40,
                  ("purple", (140, 50, 170)), ("orange", (240, 130, 30)), ("cyan", (40, 190, 200)), ("brown", (120, 80, 40))]
 _DEMO_SHAPES = ["disc", "square", "bar", "ring"]
 
+def _demo_class(c:int) -> tuple:
+    "`(colour name, rgb, shape)` of demo class `c`: the colours cycle, then the shape changes."
+    (cname, rgb), shape = _DEMO_CLASSES[c % len(_DEMO_CLASSES)], _DEMO_SHAPES[c // len(_DEMO_CLASSES)]
+    return cname, rgb, shape
+
 def demo_taxonomy(n_classes:int=5) -> pd.DataFrame:
     "A made-up taxonomy of the demo classes (a labels table): one family per shape, a warm and a cool genus in each, the colour as species."
     rows = []
     for c in range(n_classes):
-        (cname, _), shape = _DEMO_CLASSES[c % len(_DEMO_CLASSES)], _DEMO_SHAPES[c // len(_DEMO_CLASSES)]
+        cname, _, shape = _demo_class(c)
         genus = ("Calidus" if cname in ("red", "orange", "yellow", "brown") else "Frigidus") + shape
         rows.append(dict(caption=f"synthetic_{cname}_{shape}", kingdom="Synthetica", phylum="Chromata", **{"class": "Demonstrata"}, order="Formae",
                          family=f"{shape.capitalize()}idae", genus=genus.capitalize(), species=cname, common_name=f"synthetic {cname} {shape}"))
@@ -500,7 +505,7 @@ def make_demo_dataset(
     yy, xx = np.mgrid[:size, :size] / size
     write_csv(demo_taxonomy(n_classes), dest/"labels.csv")  # a made-up taxonomy, for the taxonomic features (rank accuracy, rollup)
     for c in range(n_classes):
-        (cname, rgb), shape = _DEMO_CLASSES[c % len(_DEMO_CLASSES)], _DEMO_SHAPES[c // len(_DEMO_CLASSES)]
+        cname, rgb, shape = _demo_class(c)
         folder = dest/f"synthetic_{cname}_{shape}"; folder.mkdir(exist_ok=True)
         for i in range(counts[c]):
             cx, cy, r = rng.uniform(0.35, 0.65), rng.uniform(0.35, 0.65), rng.uniform(0.18, 0.3)

@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/eval.html.md"""
 
 # %% ../nbs/03_eval.ipynb #870a0688
 from __future__ import annotations
-import copy, hashlib, json, os
+import copy, functools, hashlib, json, os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +29,12 @@ from .lora import (BIOCLIP2, adapter_base_model, encode_text_cut, eval_transform
                                   lora_layers, lora_settings, model_tokenizer)
 from .data import RANKS, CsvDataset, label_texts, make_loader, read_dataset, read_labels
 from .run import Run, adapter_run, check_template, model_run
-from .openworld import (RULES, AbstainRule, abstention_score, check_target_precision, choose_rule, precision_coverage,
+from .openworld import (RULES, AbstainRule, abstention_score, check_target_precision, choose_rule, has_ranks, precision_coverage,
                                        rollup, rollup_counts, rule_context, unknown_auroc)
 
 # %% auto #0
 __all__ = ['feature_cache_dir', 'clear_feature_cache', 'zero_shot_classifier', 'EvalResult', 'image_features', 'scores_to_result',
-           'text_settings', 'evaluate', 'open_set_probs', 'simpleshot_scores', 'linear_probe_scores',
+           'text_settings', 'check_classes', 'evaluate', 'open_set_probs', 'simpleshot_scores', 'linear_probe_scores',
            'frozen_feature_baselines', 'paired_verdict', 'paired_balanced_verdict', 'class_groups', 'rank_accuracy',
            'Comparison', 'compare', 'run_settings', 'evaluate_run', 'calibrate_run', 'eval_cli']
 
@@ -144,7 +144,7 @@ class EvalResult:
     scores:torch.Tensor|None = None # (n_images, n_classes) cosine similarities (zero-shot), else the method's scores
     logit_scale:float|None = None # the model's logit scale: probabilities are softmax(logit_scale · scores)
 
-    @property
+    @functools.cached_property  # the summary reads it for every rule, curve, rollup and AUROC: one softmax of (images, classes)
     def probs(self) -> torch.Tensor|None:
         "`(n_images, n_classes)` class probabilities, as `predict` reports them (zero-shot models only)."
         return None if self.scores is None or self.logit_scale is None else (self.logit_scale * self.scores).softmax(-1)
@@ -202,6 +202,11 @@ def text_settings(model, labels=None, label_kind:str|None=None, templates=None) 
     return ((labels, label_kind or "taxon_com") if given_text else (run.labels, cfg["label_kind"])) + \
            (templates or run.templates,)
 
+def check_classes(classes:list):
+    "Refuse a class list that names a class twice (evaluation and prediction)."
+    if (dup := sorted({c for c in classes if list(classes).count(c) > 1})):
+        raise ValueError(f"classes listed twice: {dup[:8]}: each would get part of the same probability. List each class once.")
+
 def evaluate(
     model, # an open_clip model, with or without LoRA
     val_data, # a CSV, imagefolder or table (see `01_data`)
@@ -218,8 +223,7 @@ def evaluate(
     **read_kw, # img_key, caption_key, sep for CSVs
 ) -> EvalResult:
     "Zero-shot classification accuracy of `model` on `val_data`, the BioCLIP way; a model `fit` trained is scored with its run's class texts and prompts."
-    if classes is not None and (dup := sorted({c for c in classes if list(classes).count(c) > 1})):
-        raise ValueError(f"classes listed twice: {dup[:8]}: each would get part of the same probability. List each class once.")
+    if classes is not None: check_classes(classes)
     labels, label_kind, templates = text_settings(model, labels, label_kind, templates)
     table = read_dataset(val_data, **read_kw)  # a table passes through
     ds = CsvDataset(table, eval_transform(model), classes=classes)
@@ -535,17 +539,13 @@ def summary(self:Comparison, many:int=100, few:int=20) -> dict:
 
 def _records(df:pd.DataFrame) -> list: return df.astype(object).where(df.notna(), None).to_dict("records")  # JSON: null, not NaN
 
-def _taxonomic(labels) -> bool:
-    "Whether a labels table has the rank columns a rollup needs."
-    return labels is not None and bool(set(RANKS[:-1]) & set(read_labels(labels).columns))
-
 def _abstention_summary(c:Comparison, lora:EvalResult) -> dict:
     "Each model's abstention rule at the target precision on this split, its precision–coverage curve, the sentence, and LoRA's rollup counts."
     if c.base.probs is None or lora.probs is None: return None  # results without their scores: nothing to abstain on
-    t, models, curves = c.target_precision, {}, {}
+    t, models, curves, rules = c.target_precision, {}, {}, {}
     for name, r in (("zero-shot", c.base), ("LoRA x1", lora)):
         ok = r.predictions.correct.values
-        try: models[name] = dict(reached=True, **{k: v for k, v in vars(choose_rule(r.probs, ok, t)).items() if k != "context"})
+        try: rules[name] = choose_rule(r.probs, ok, t); models[name] = dict(reached=True, **{k: v for k, v in vars(rules[name]).items() if k != "context"})
         except ValueError:  # not reachable on this split: its best, said as such
             models[name] = dict(reached=False, rule=None, coverage=0.0,
                                 best_precision=max(float(precision_coverage(abstention_score(r.probs, k), ok).precision.max()) for k in RULES))
@@ -557,8 +557,7 @@ def _abstention_summary(c:Comparison, lora:EvalResult) -> dict:
                sentence=(f"At {t:.0%} precision LoRA x1 names a species for {lo['coverage']:.0%} of photos (zero-shot: {zero}), by the {lo['rule']} rule."
                          if lo["reached"] else f"LoRA x1 reaches {t:.0%} precision on no share of the photos: its best is {lo['best_precision']:.0%} "
                          f"(zero-shot: {zero if not zs['reached'] else zero + ' of photos'})."))
-    if models["LoRA x1"]["reached"] and _taxonomic(c.labels):  # photos no species is sure enough of, named higher up
-        rule = AbstainRule(**{k: models["LoRA x1"][k] for k in ("rule", "threshold", "precision", "coverage", "n")}, target_precision=t)
+    if (rule := rules.get("LoRA x1")) and has_ranks(c.labels):  # photos no species is sure enough of, named higher up
         out["rollup"]["val"] = _records(rollup_counts(rollup(lora.probs, lora.classes, rule, c.labels), lora.predictions.true, c.labels))
         if c.unseen_probs and "LoRA x1" in c.unseen_probs:
             truth = c.lora_unseen(1.0).predictions.true

@@ -19,8 +19,8 @@ from .core import atomic_write_text
 from .data import RANKS, read_labels
 
 # %% auto #0
-__all__ = ['RULES', 'abstention_score', 'precision_coverage', 'AbstainRule', 'check_target_precision', 'choose_rule', 'lineage',
-           'rollup', 'rollup_counts', 'unknown_auroc', 'rule_context', 'fits']
+__all__ = ['RULES', 'abstention_score', 'precision_coverage', 'AbstainRule', 'check_target_precision', 'choose_rule', 'has_ranks',
+           'lineage', 'rollup', 'rollup_counts', 'unknown_auroc', 'rule_context', 'fits']
 
 # %% ../nbs/03_openworld.ipynb #37d92c6d
 RULES = ("maxprob", "margin")
@@ -121,6 +121,10 @@ def choose_rule(
                        {r: None if v is None else float(v.coverage) for r, v in best.items()}, dict(context or {}))
 
 # %% ../nbs/03_openworld.ipynb #b547c497
+def has_ranks(labels) -> bool:
+    "Whether a labels table (path or DataFrame; None: none) has rank columns above species to roll up to."
+    return labels is not None and any(r in read_labels(labels).columns for r in RANKS[:-1])
+
 def lineage(
     classes:list, # class names (captions)
     labels, # labels table (path or DataFrame) with rank columns

@@ -24,8 +24,8 @@ from .lora import (adapter_base_model, base_state_dict, eval_transform, image_si
 from .data import (IMAGE_EXTENSIONS, RANKS, DataError, check_distinct, image_problem, is_hidden, label_texts, load_image, make_loader,
                                   read_labels, sniff_sep)
 from .run import Run, RunDir, adapter_run, model_run
-from .eval import text_settings, zero_shot_classifier
-from .openworld import AbstainRule, check_target_precision, fits, lineage, rollup, rule_context
+from .eval import check_classes, text_settings, zero_shot_classifier
+from .openworld import AbstainRule, check_target_precision, fits, has_ranks, lineage, rollup, rule_context
 
 # %% auto #0
 __all__ = ['rollup_calls', 'EMBEDDING_FORMATS', 'list_images', 'PredictionStream', 'predict', 'show_predictions', 'predict_run',
@@ -64,21 +64,53 @@ class _Photos(torch.utils.data.Dataset):
         try: return self.transform(load_image(self.items[i], draft=self.draft)), i
         except DataError: return torch.zeros(3, *self.size), -1 - i
 
+class _PhotoBatches:
+    "The readable photos of `images` a batch at a time, `(images on the model's device, their indices)`; the unreadable ones are remembered (`skipped`), not fatal."
+    def __init__(self, what:str, desc:str, images, net, batch_size:int, workers:int, progress:bool):
+        self.what, self.desc, self.items, self.progress, self.bad = what, desc, _items(images), progress, []
+        if not self.items: raise FileNotFoundError(f"{what}: {images!r} names no images (a folder without images, or a glob that matches nothing).")
+        self.names = [str(i) if isinstance(i, Path) else f"<image {n}>" for n, i in enumerate(self.items)]
+        size, self.device = image_size(net), next(net.parameters()).device
+        self.loader = make_loader(_Photos(self.items, eval_transform(net), size, draft=2 * size[0]), batch_size, shuffle=False, workers=workers,
+                                  device=self.device, shard=False)
+
+    def __iter__(self):
+        self.bad = []  # a second pass starts afresh
+        with tqdm(total=len(self.items), desc=self.desc, disable=not self.progress, leave=False) as bar:  # no iterable: see `02_train.fit`
+            for x, idx in self.loader:
+                ok = idx >= 0
+                self.bad += [-1 - i for i in idx[~ok].tolist()]
+                bar.update(len(idx))
+                if ok.any(): yield x[ok].to(self.device), idx[ok].tolist()
+
+    @property
+    def skipped(self) -> pd.DataFrame:
+        "The images that could not be read so far, and why."
+        return pd.DataFrame(dict(file_name=[self.names[i] for i in self.bad], problem=[image_problem(self.items[i]) or "unreadable" for i in self.bad]))
+
+    def finish(self) -> pd.DataFrame:
+        "After the last batch: refuse a pass in which no image could be read, warn of the ones skipped; returns them."
+        skipped = self.skipped
+        if len(skipped) == len(self.items):
+            raise DataError(f"{self.what}: none of the {len(self.items)} images could be read: " + "; ".join(skipped.problem[:5]) + (" …" if len(self.items) > 5 else ""))
+        if len(skipped): warnings.warn(f"{self.what}: skipped {len(skipped)} of {len(self.items)} images that can't be read (listed in .attrs['skipped']): "
+                                       + "; ".join(skipped.problem[:3]) + (" …" if len(skipped) > 3 else ""))
+        return skipped
+
 # %% ../nbs/05_predict.ipynb #b9962bcb
 def _prediction_model(model, device) -> tuple:
-    "`(model, run or None)`: a `Run`'s model, a model as given, or the model of a run folder or adapter file, with the run it belongs to."
-    if isinstance(model, Run): model.model.adapter_file = getattr(model.model, "adapter_file", model.adapter); return model.model, model
-    if isinstance(model, torch.nn.Module):
-        if (run := model_run(model)) and lora_layers(model) and not hasattr(model, "adapter_file"): model.adapter_file = run.adapter  # `fit`'s: the final
-        return model, run
+    "`(model, run or None, adapter file or None)`: a `Run`'s model, a model as given, or the model of a run folder or adapter file, with its run and adapter."
+    if isinstance(model, Run): return model.model, model, getattr(model.model, "adapter_file", model.adapter)
+    if isinstance(model, torch.nn.Module):  # `fit`'s model is its run's final adapter; `_cli_model` names the adapter it loaded
+        run = model_run(model)
+        return model, run, getattr(model, "adapter_file", run.adapter if run and lora_layers(model) else None)
     path = Path(model)
-    if (path/"params.json").exists(): run = Run(path, device=device); run.model.adapter_file = run.adapter; return run.model, run
+    if (path/"params.json").exists(): run = Run(path, device=device); return run.model, run, run.adapter
     if not path.is_file(): raise FileNotFoundError(f"{path}: not a run folder (no params.json) or an adapter file.")
     net = load_lora_weights(load_base_model(*adapter_base_model(path), device=device)[0], path)
-    net.adapter_file = path  # what a stored abstention rule must have been chosen for
-    if (run_path := adapter_run(path)) is None: return net, None
+    if (run_path := adapter_run(path)) is None: return net, None, path
     net.run_path = run_path  # an adapter of a run: the run's class texts and prompts
-    return net, Run(run_path, model=net)
+    return net, Run(run_path, model=net), path
 
 def _export_rule(model) -> AbstainRule|None:
     "The abstention rule an exported model folder carries (`abstain.json`, written by `export_run`), if any."
@@ -119,10 +151,6 @@ def _abstain_rule(abstain, run, model, adapter, class_texts:list, templates) -> 
         return None
     return rule
 
-def _check_classes(classes:list):
-    if (dup := sorted({c for c in classes if classes.count(c) > 1})):
-        raise ValueError(f"classes listed twice: {dup[:8]}: each would get part of the same probability. List each class once.")
-
 class PredictionStream:
     "`predict`'s rows a batch of photos at a time: memory is one batch (probabilities stay on the device; only the top `k` leave it), whatever the number of photos."
     def __init__(self,
@@ -141,15 +169,15 @@ class PredictionStream:
         rollup:bool|None=None, # when abstaining, name unsure photos at genus, family, … (None: when the labels table has rank columns)
     ):
         if not (isinstance(k, int) and k >= 1): raise ValueError(f"k={k!r}: predict at least 1 class per image (k >= 1).")
-        net, run = _prediction_model(model, None if isinstance(model, torch.nn.Module) else check_device(device))
+        net, run, adapter = _prediction_model(model, None if isinstance(model, torch.nn.Module) else check_device(device))
         if classes is not None and not len(classes): raise ValueError("predict: `classes` is empty (--cls names no classes): give at least 2, or none for the run's.")
         classes = list(classes if classes is not None else run.classes if run else [])
         if not classes: raise ValueError("predict: pass `classes` (or a run, whose classes are the default).")
-        _check_classes(classes)
+        check_classes(classes)
         if run is None and templates is None and (exported := _export_rule(net)): templates = exported.context.get("templates")  # as it was chosen
         labels, label_kind, templates = text_settings(net, labels, label_kind, templates)
         texts = label_texts(classes, labels, label_kind)
-        rule = _abstain_rule(abstain, run, net, getattr(net, "adapter_file", None), [texts[c] for c in classes], templates)
+        rule = _abstain_rule(abstain, run, net, adapter, [texts[c] for c in classes], templates)
         if rollup and rule is None: raise ValueError("rollup=True names unsure photos higher up the taxonomy, which needs an abstention rule: pass abstain= "
                                                      "(a target precision), or store one with `Run.calibrate`.")
         if rollup and labels is None: raise ValueError("rollup=True names unsure photos at genus, family, …, which needs a labels table with "
@@ -157,19 +185,14 @@ class PredictionStream:
         if rollup: lineage(classes, labels)  # rank columns for every class, or the fix, before any photo is read
         tokenizer = model_tokenizer(net)
         check_distinct(tokenizer([texts[c] for c in classes]), classes, [texts[c] for c in classes])  # one text: they would split one probability
-        self.items = _items(images)
-        if not self.items: raise FileNotFoundError(f"predict: {images!r} names no images (a folder without images, or a glob that matches nothing).")
-        self.names = [str(i) if isinstance(i, Path) else f"<image {n}>" for n, i in enumerate(self.items)]
+        self.batches = _PhotoBatches("predict", "predicting", images, net, batch_size, workers, progress)
+        self.items, self.names = self.batches.items, self.batches.names
         net.eval()
         self.classifier = zero_shot_classifier(net, tokenizer, [texts[c] for c in classes], templates)  # (n_classes, d), on the model's device
-        self.net, self.classes, self.texts, self.rule, self.k, self.progress = net, classes, texts, rule, min(k, len(classes)), progress
-        self.ranks = labels if rule is not None and rollup is not False and labels is not None and _has_ranks(labels) else None
+        self.net, self.classes, self.texts, self.rule, self.k = net, classes, texts, rule, min(k, len(classes))
+        self.ranks = labels if rule is not None and rollup is not False and has_ranks(labels) else None
         table = read_labels(labels) if labels is not None else None
         self.taxonomy = table[[c for c in (*RANKS, "common_name") if c in table.columns]] if table is not None else None
-        size = image_size(net)
-        self.loader = make_loader(_Photos(self.items, eval_transform(net), size, draft=2 * size[0]), batch_size, shuffle=False, workers=workers,
-                                  device=next(net.parameters()).device, shard=False)
-        self.bad = []  # indices of the images that could not be read, as met
 
     @property
     def columns(self) -> list:
@@ -178,37 +201,23 @@ class PredictionStream:
 
     def __iter__(self):
         "One DataFrame per batch of photos (the unreadable ones left out, and remembered in `skipped`)."
-        device, self.bad = next(self.net.parameters()).device, []  # a second pass starts afresh
-        with torch.inference_mode(), tqdm(total=len(self.items), desc="predicting", disable=not self.progress, leave=False) as bar:  # see `02_train.fit`
-            for x, idx in self.loader:
-                ok = idx >= 0
-                self.bad += [-1 - i for i in idx[~ok].tolist()]
-                bar.update(len(idx))
-                if not ok.any(): continue
-                probs = (self.net.logit_scale.exp() * self.net.encode_image(x[ok].to(device), normalize=True) @ self.classifier.T).softmax(-1).float()
+        with torch.inference_mode():
+            for x, idx in self.batches:
+                probs = (self.net.logit_scale.exp() * self.net.encode_image(x, normalize=True) @ self.classifier.T).softmax(-1).float()
                 top = probs.topk(self.k, dim=-1)
                 calls = rollup_calls(probs.cpu(), self.classes, self.rule, self.ranks).itertuples(index=False, name=None) if self.rule else [()] * len(probs)
                 rows = [(self.names[i], self.classes[c], s, r + 1, self.texts[self.classes[c]], *call)
-                        for i, cs, ss, call in zip(idx[ok].tolist(), top.indices.tolist(), top.values.tolist(), calls) for r, (c, s) in enumerate(zip(cs, ss))]
+                        for i, cs, ss, call in zip(idx, top.indices.tolist(), top.values.tolist(), calls) for r, (c, s) in enumerate(zip(cs, ss))]
                 yield self._frame(rows)
 
     def _frame(self, rows:list) -> pd.DataFrame:
         out = pd.DataFrame(rows, columns=self.columns[:len(self.columns) - (0 if self.taxonomy is None else len(self.taxonomy.columns))])
         return out if self.taxonomy is None else out.join(self.taxonomy.reindex(out.classification).reset_index(drop=True))
 
-    @property
-    def skipped(self) -> pd.DataFrame:
-        "The images that could not be read so far, and why."
-        return pd.DataFrame(dict(file_name=[self.names[i] for i in self.bad], problem=[image_problem(self.items[i]) or "unreadable" for i in self.bad]))
-
+    skipped = property(lambda self: self.batches.skipped, doc="The images that could not be read so far, and why.")
     def finish(self) -> pd.DataFrame:
         "After the last batch: refuse a run in which no image could be read, warn of the ones skipped; returns them."
-        skipped = self.skipped
-        if len(skipped) == len(self.items):
-            raise DataError(f"predict: none of the {len(self.items)} images could be read: " + "; ".join(skipped.problem[:5]) + (" …" if len(self.items) > 5 else ""))
-        if len(skipped): warnings.warn(f"predict: skipped {len(skipped)} of {len(self.items)} images that can't be read (listed in .attrs['skipped']): "
-                                       + "; ".join(skipped.problem[:3]) + (" …" if len(skipped) > 3 else ""))
-        return skipped
+        return self.batches.finish()
 
 def predict(model, images, classes:list|None=None, labels=None, k:int=5, label_kind:str|None=None, templates=None, batch_size:int=32,
             device:str|None=None, workers:int=2, progress:bool=True, abstain=None, rollup:bool|None=None) -> pd.DataFrame:
@@ -222,10 +231,6 @@ def predict(model, images, classes:list|None=None, labels=None, k:int=5, label_k
     return out
 
 rollup_calls = rollup  # `predict`'s own argument is named `rollup`
-
-def _has_ranks(labels) -> bool:
-    try: return bool(lineage([], labels) is not None)
-    except ValueError: return False
 
 # %% ../nbs/05_predict.ipynb #6127277f
 def _thumbnail(image, size:int=160) -> str:
@@ -280,22 +285,12 @@ def embed(
 ) -> pd.DataFrame:
     "Image embeddings `(n_images, dim)`, float32, indexed by `file_name`, in the order given; unreadable images left out and listed in `.attrs['skipped']`."
     net = _embedding_model(model, None if isinstance(model, torch.nn.Module) else check_device(device)).eval()
-    items = _items(images)
-    if not items: raise FileNotFoundError(f"embed: {images!r} names no images (a folder without images, or a glob that matches nothing).")
-    names = [str(i) if isinstance(i, Path) else f"<image {n}>" for n, i in enumerate(items)]
-    size, dev = image_size(net), next(net.parameters()).device
-    loader = make_loader(_Photos(items, eval_transform(net), size, draft=2 * size[0]), batch_size, shuffle=False, workers=workers, device=dev, shard=False)
-    feats, kept, bad = [], [], []
-    with tqdm(total=len(items), desc="embedding", disable=not progress, leave=False) as bar:
-        for x, idx in loader:
-            ok = idx >= 0
-            bad += [-1 - i for i in idx[~ok].tolist()]; kept += idx[ok].tolist()
-            if ok.any(): feats.append(net.encode_image(x[ok].to(dev), normalize=normalize).float().cpu().numpy())
-            bar.update(len(idx))
-    if not kept: raise DataError(f"embed: none of the {len(items)} images could be read: " + "; ".join(image_problem(items[i]) or "unreadable" for i in bad[:5]))
-    out = pd.DataFrame(np.concatenate(feats), index=pd.Index([names[i] for i in kept], name="file_name"))
-    out.attrs["skipped"] = pd.DataFrame(dict(file_name=[names[i] for i in bad], problem=[image_problem(items[i]) or "unreadable" for i in bad]))
-    if bad: warnings.warn(f"embed: skipped {len(bad)} of {len(items)} images that can't be read (listed in .attrs['skipped']).")
+    batches, feats, kept = _PhotoBatches("embed", "embedding", images, net, batch_size, workers, progress), [], []
+    for x, idx in batches:
+        feats.append(net.encode_image(x, normalize=normalize).float().cpu().numpy()); kept += idx
+    skipped = batches.finish()  # none readable: refused; some: a warning
+    out = pd.DataFrame(np.concatenate(feats), index=pd.Index([batches.names[i] for i in kept], name="file_name"))
+    out.attrs["skipped"] = skipped
     return out
 
 EMBEDDING_FORMATS = (".npz", ".csv")

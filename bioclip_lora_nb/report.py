@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/report.html.md"""
 
 # %% ../nbs/04_report.ipynb #af92662f
 from __future__ import annotations
-import math
+import dataclasses, math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -26,6 +26,12 @@ __all__ = ['plot_loss_curve', 'plot_per_class', 'top_confusions', 'plot_confusio
            'mistake_browser', 'make_report', 'report_run', 'report_cli']
 
 # %% ../nbs/04_report.ipynb #a4107aec
+def _finish(fig, path=None):
+    "Lay a figure out, save it to `path` if given (120 dpi), and return it."
+    fig.tight_layout()
+    if path: fig.savefig(path, dpi=120)
+    return fig
+
 def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=None):
     "Train loss (raw + smoothed, from 10 points) with the LR on a twin axis, and val top-1 per epoch; saved to `path` if given."
     steps = history[history.val_top1.isna()] if "val_top1" in history else history  # epoch rows carry val_top1
@@ -51,9 +57,7 @@ def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=N
     else: ax_val.text(0.5, 0.5, "no validation data", transform=ax_val.transAxes, ha="center", va="center", color="gray")
     ax_val.set_ylim(0, 1.15); ax_val.set_ylabel("val top-1 (per epoch)"); ax_val.set_xlabel("optimizer step"); ax_val.grid(alpha=0.3)
     ax_val.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # steps are whole numbers
-    fig.tight_layout()
-    if path: fig.savefig(path, dpi=120)
-    return fig
+    return _finish(fig, path)
 
 # %% ../nbs/04_report.ipynb #1b0e0501
 def plot_per_class(result:EvalResult, base:EvalResult|None=None, path=None, max_classes:int=60):
@@ -72,9 +76,7 @@ def plot_per_class(result:EvalResult, base:EvalResult|None=None, path=None, max_
     ax.set_title("Per-class accuracy, worst first" + (f" ({max_classes} worst shown)" if len(result.per_class) > max_classes else ""),
                  pad=20)
     ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False, fontsize=8)
-    fig.tight_layout()
-    if path: fig.savefig(path, dpi=120)
-    return fig
+    return _finish(fig, path)
 
 def top_confusions(result:EvalResult, n:int=20) -> pd.DataFrame:
     "The most frequent (true, predicted) mistakes."
@@ -87,7 +89,7 @@ def plot_confusion(result:EvalResult, path=None, max_classes:int=50, order:list|
     "Row-normalised confusion matrix with class names, in `order` (e.g. by training images, commonest first), up to `max_classes`."
     if len(result.classes) > max_classes: return None
     ix = [result.classes.index(c) for c in order] if order else list(range(len(result.classes)))
-    result = EvalResult(**{**vars(result), "confusion": result.confusion[np.ix_(ix, ix)], "classes": [result.classes[i] for i in ix]})
+    result = dataclasses.replace(result, confusion=result.confusion[np.ix_(ix, ix)], classes=[result.classes[i] for i in ix])
     c = result.confusion / np.maximum(result.confusion.sum(1, keepdims=True), 1)
     k = len(result.classes)
     side = min(14, 5 + 0.3 * k)
@@ -102,9 +104,7 @@ def plot_confusion(result:EvalResult, path=None, max_classes:int=50, order:list|
                                                    color="white" if c[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title("Confusion matrix\n(colour: share of the true class" + ("; numbers: image counts)" if k <= 20 else ")"), fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
-    if path: fig.savefig(path, dpi=120)
-    return fig
+    return _finish(fig, path)
 
 # %% ../nbs/04_report.ipynb #c86af199
 def _grouped_bars(ax, values:dict, ticks:list):
@@ -122,9 +122,7 @@ def plot_rank_accuracy(per_rank:dict, path=None):
     _grouped_bars(ax, {name: [r["top1"] for r in rows] for name, rows in per_rank.items()}, [r["rank"] for r in next(iter(per_rank.values()))])
     ax.set_ylim(0, 1.1); ax.set_ylabel("top-1 at this rank"); ax.legend(loc="lower left", fontsize=8, frameon=False)
     ax.set_title("Right at each rank: the prediction's lineage down to the rank is the truth's")
-    fig.tight_layout()
-    if path: fig.savefig(path, dpi=120)
-    return fig
+    return _finish(fig, path)
 
 # %% ../nbs/04_report.ipynb #cc5093a8
 def plot_recall_vs_train_size(result:EvalResult, base:EvalResult|None, train_counts:dict, path=None):
@@ -140,9 +138,7 @@ def plot_recall_vs_train_size(result:EvalResult, base:EvalResult|None, train_cou
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}")); ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
     ax.set_xlabel("training images of the class (log scale)"); ax.set_ylabel("recall (top-1) on validation"); ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8, frameon=False); ax.set_title("Per-class recall against training-set size")
-    fig.tight_layout()
-    if path: fig.savefig(path, dpi=120)
-    return fig
+    return _finish(fig, path)
 
 def plot_groups(groups:dict, path=None):
     "Bars of each group's accuracy (many, medium, few training images), one colour per model (`Comparison.summary()['groups']`)."
@@ -151,9 +147,7 @@ def plot_groups(groups:dict, path=None):
                   [f"{g['group']}\n({g['classes']} classes)" for g in next(iter(groups.values()))])
     ax.set_ylim(0, 1.3); ax.set_ylabel("mean per-class recall")
     ax.legend(loc="upper center", ncol=len(groups), fontsize=8, frameon=False); ax.set_title("Accuracy by training images per class")
-    fig.tight_layout()
-    if path: fig.savefig(path, dpi=120)
-    return fig
+    return _finish(fig, path)
 
 # %% ../nbs/04_report.ipynb #60d2add2
 def plot_precision_coverage(abstention:dict, path=None):
@@ -168,9 +162,7 @@ def plot_precision_coverage(abstention:dict, path=None):
     ax.axhline(t, color="tab:red", lw=1, ls="--", label=f"target precision {t:.0%}")
     ax.set_xlim(0, 1.02); ax.set_ylim(0, 1.05); ax.set_xlabel("coverage: share of photos named"); ax.set_ylabel("precision of the named photos")
     ax.grid(alpha=0.3); ax.legend(loc="lower left", fontsize=8, frameon=False); ax.set_title("Abstaining: precision against coverage (dots: chosen thresholds)")
-    fig.tight_layout()
-    if path: fig.savefig(path, dpi=120)
-    return fig
+    return _finish(fig, path)
 
 def plot_seen_unseen(table:pd.DataFrame, unseen:dict, path=None):
     "Top-1 by adapter strength on the trained classes (the comparison's table) and on the unseen ones (`Comparison.summary()['unseen']`)."
@@ -181,9 +173,7 @@ def plot_seen_unseen(table:pd.DataFrame, unseen:dict, path=None):
     ax.plot(other.strength, other.top1, "s-", color="tab:orange", label=f"{len(unseen['classes'])} unseen classes")
     ax.set_xlabel("adapter strength (0: the base model, zero-shot)"); ax.set_ylabel("top-1"); ax.set_ylim(0, 1.05); ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8, frameon=False); ax.set_title("What LoRA gave the trained classes, and took from the others")
-    fig.tight_layout()
-    if path: fig.savefig(path, dpi=120)
-    return fig
+    return _finish(fig, path)
 
 # %% ../nbs/04_report.ipynb #04fbb09e
 def plot_examples(result:EvalResult, n:int=12, path=None, seed:int=0):

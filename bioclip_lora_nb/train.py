@@ -30,8 +30,8 @@ from .data import (CsvDataset, DataError, check_distinct, check_splits, label_te
 from .run import PROMPT, TrainConfig, RunDir, Run, read_jsonl, run_name, unfinished_runs
 
 # %% auto #0
-__all__ = ['RESUME_MAY_CHANGE', 'class_prompts', 'ce_loss', 'logit_adjustment', 'step_classes', 'sampled_ce_loss',
-           'masked_clip_loss', 'lr_lambda', 'encode_classes', 'fit', 'train_parser', 'train_cli']
+__all__ = ['RESUME_MAY_CHANGE', 'class_prompts', 'ce_loss', 'logit_adjustment', 'step_classes', 'class_columns',
+           'sampled_ce_loss', 'masked_clip_loss', 'lr_lambda', 'encode_classes', 'fit', 'train_parser', 'train_cli']
 
 # %% ../nbs/02_train.ipynb #cb1604c0
 def class_prompts(classes:list, labels=None, label_kind:str="taxon_com", template:str=PROMPT) -> list:
@@ -69,12 +69,16 @@ def step_classes(
     log_q = torch.cat([torch.zeros(len(present)), torch.full((m,), math.log(m / len(others)) if m else 0.0)])
     return torch.cat([present, drawn]), log_q
 
+def class_columns(classes:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
+    "Each target's column among the sampled `classes` (the batch's classes are always among them)."
+    column = torch.full((int(classes.max()) + 1,), -1, dtype=torch.long).index_copy_(0, classes, torch.arange(len(classes)))  # class → its column
+    return column.to(targets.device)[targets]
+
 def sampled_ce_loss(image_features, class_features, targets, classes, log_q, logit_scale, logit_adjust=None):
     "Cross-entropy over the sampled `classes` (their text features `class_features`), each logit less its log inclusion probability (log-Q): the full softmax, estimated."
-    column = torch.full((int(classes.max()) + 1,), -1, dtype=torch.long).index_copy_(0, classes, torch.arange(len(classes)))  # class → its column
     adjust = -log_q.to(image_features.device)  # a drawn class stands for 1/q classes like it; the batch's own (q = 1) for itself
     if logit_adjust is not None: adjust = adjust + logit_adjust[classes.to(logit_adjust.device)]  # the prior, as in the full loss
-    return ce_loss(image_features, class_features, column.to(targets.device)[targets], logit_scale, adjust)
+    return ce_loss(image_features, class_features, class_columns(classes, targets), logit_scale, adjust)
 
 def masked_clip_loss(image_features, text_features, labels, logit_scale):
     "The original scripts' in-batch contrastive loss, with same-class pairs removed from the negatives."
@@ -416,8 +420,7 @@ class _Loop:
             if classes is not None:  # many classes: this step's sample, encoded alone
                 class_features = encode_text_cut(self.model, self.class_tokens[classes.to(self.class_tokens.device)])
                 if self.cfg.loss == "ce": return sampled_ce_loss(image_features, class_features, targets, classes, log_q, scale, self.logit_adjust)
-                column = torch.full((len(self.class_tokens),), -1, dtype=torch.long).index_copy_(0, classes, torch.arange(len(classes)))
-                return masked_clip_loss(image_features, class_features[column.to(targets.device)[targets]], targets, scale)
+                return masked_clip_loss(image_features, class_features[class_columns(classes, targets)], targets, scale)
             class_features = self.fixed_class_features if self.fixed_class_features is not None else encode_text_cut(self.model, self.class_tokens)
             return (ce_loss(image_features, class_features, targets, scale, self.logit_adjust) if self.cfg.loss == "ce" else
                     masked_clip_loss(image_features, class_features[targets], targets, scale))
