@@ -36,7 +36,7 @@ from .openworld import (RULES, AbstainRule, abstention_score, check_target_preci
 __all__ = ['feature_cache_dir', 'clear_feature_cache', 'zero_shot_classifier', 'EvalResult', 'image_features', 'scores_to_result',
            'text_settings', 'check_classes', 'evaluate', 'open_set_probs', 'simpleshot_scores', 'linear_probe_scores',
            'frozen_feature_baselines', 'paired_verdict', 'paired_balanced_verdict', 'class_groups', 'rank_accuracy',
-           'Comparison', 'compare', 'run_settings', 'evaluate_run', 'calibrate_run', 'eval_cli']
+           'Comparison', 'compare', 'run_settings', 'verdict_lines', 'evaluate_run', 'calibrate_run', 'eval_cli']
 
 # %% ../nbs/03_eval.ipynb #ee952ce2
 def _templates(templates) -> list:
@@ -427,8 +427,7 @@ class Comparison:
         s = self.summary()
         open_world = [s["abstention"]["sentence"]] if s["abstention"] else []
         if s["unseen"]: open_world += [s["unseen"]["sentence"], s["unseen"]["auroc_sentence"]]
-        return "\n".join([shown, *([s["disagreement"]] if s["disagreement"] else []), *[v["sentence"] for v in s["verdicts"] + s["balanced_verdicts"]],
-                          *open_world])
+        return "\n".join([shown, *verdict_lines(s), *open_world])
 
 def compare(
     val_data, # the split every model is evaluated on
@@ -536,6 +535,11 @@ def summary(self:Comparison, many:int=100, few:int=20) -> dict:
     out["abstention"] = _abstention_summary(self, lora)
     if self.unseen: out["unseen"] = _unseen_summary(self, lora, out["abstention"] or dict(models={}))
     return out
+
+def verdict_lines(summary:dict) -> list:
+    "The verdict as sentences, in the order a reader needs them (what to know first, then top-1, then balanced accuracy), from `summary()` or eval.json."
+    first = [summary["disagreement"]] if summary.get("disagreement") else []
+    return first + [v["sentence"] for v in summary.get("verdicts", []) + summary.get("balanced_verdicts", [])]
 
 def _records(df:pd.DataFrame) -> list: return df.astype(object).where(df.notna(), None).to_dict("records")  # JSON: null, not NaN
 

@@ -24,7 +24,7 @@ from .lora import (adapter_base_model, base_state_dict, eval_transform, image_si
 from .data import (IMAGE_EXTENSIONS, RANKS, DataError, check_distinct, image_problem, is_hidden, label_texts, load_image, make_loader,
                                   read_labels, sniff_sep)
 from .run import Run, RunDir, adapter_run, model_run
-from .eval import check_classes, text_settings, zero_shot_classifier
+from .eval import check_classes, text_settings, verdict_lines, zero_shot_classifier
 from .openworld import AbstainRule, check_target_precision, fits, has_ranks, lineage, rollup, rule_context
 
 # %% auto #0
@@ -373,8 +373,7 @@ def write_model_card(
         if ev and evaluated != [str(Path(adapter).resolve())]:  # the run's eval.json scored another adapter: not this model's numbers
             ev = None; lines += ["", f"(The run's eval.json evaluated {evaluated or 'an unrecorded adapter'}, not this adapter: run `bioclip-lora-eval --run` again.)"]
         if ev:
-            lines += ["", "## Evaluation", "", *([ev["disagreement"], ""] if ev.get("disagreement") else []),
-                      *[v["sentence"] for v in ev.get("verdicts", []) + ev.get("balanced_verdicts", [])], "",
+            lines += ["", "## Evaluation", "", *verdict_lines(ev), "",
                       "| model | top-1 | top-3 | top-5 | balanced accuracy | macro-F1 |", "|---|---|---|---|---|---|",
                       *[f"| {r['model']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['top5']:.3f} | {r.get('balanced', float('nan')):.3f} | "
                         f"{r.get('macro_f1', float('nan')):.3f} |" for r in ev["table"]]]

@@ -17,7 +17,7 @@ from fastcore.script import call_parse
 from .data import load_image
 from .core import atomic_write_text, cli_errors
 from .lora import read_lora_metadata
-from .eval import EvalResult, evaluate_run
+from .eval import EvalResult, evaluate_run, verdict_lines
 from .run import Run
 
 # %% auto #0
@@ -268,8 +268,7 @@ def make_report(
     if conf: plt.close(conf)
     plt.close(plot_examples(lora, path=out/"examples.png"))
     weights = f" (pretrained `{meta['pretrained']}`)" if meta["pretrained"] else ""
-    md = [f"# Report: {run.path.name}", "", *([summary["disagreement"], ""] if summary["disagreement"] else []),
-          *[v["sentence"] for v in summary["verdicts"] + summary["balanced_verdicts"]], "", f"Model `{meta['base_model']}`{weights}, adapter `{adapter.name}`, validation data "
+    md = [f"# Report: {run.path.name}", "", *verdict_lines(summary), "", f"Model `{meta['base_model']}`{weights}, adapter `{adapter.name}`, validation data "
           f"`{val_data or run.record['data']['val']['path']}` ({len(lora.predictions)} images, {len(lora.classes)} classes).", "", "## Zero-shot, baselines and LoRA", "",
           _md_table(table.drop(columns="adapter")), "",
           "![loss curve](../loss_curve.png)", "", "![per-class accuracy](per_class.png)", ""]

@@ -326,11 +326,19 @@ class Run:
             self._model.run_path = self.path
         return self._model
 
+    @property
+    def epochs_done(self) -> int:
+        "Epochs trained so far: the last epoch whose adapter was saved."
+        return int(self.checkpoints[-1].stem.split("_")[-1]) if self.checkpoints else 0
+
+    epochs_planned = property(lambda self: self.record["config"]["epochs"], doc="Epochs the run was asked to train.")
+    finished = property(lambda self: self.epochs_done >= self.epochs_planned, doc="Did the run train every epoch it planned?")
+
     def __repr__(self):
         r, c = self.record, self.record["config"]
         h = self.history
         steps = h[h.val_top1.isna()] if "val_top1" in h and h.val_top1.isna().any() else h  # a short run logged only epoch rows
-        done = f"{len(self.checkpoints) and int(self.checkpoints[-1].stem.split('_')[-1])}/{c['epochs']} epochs"
+        done = f"{self.epochs_done}/{self.epochs_planned} epochs" + ("" if self.finished else " (unfinished)")
         val = f", val top-1 {h.val_top1.dropna().iloc[-1]:.0%}" if "val_top1" in h and h.val_top1.notna().any() else ""
         loss = f", final loss {steps.loss.iloc[-1]:.3g}" if len(steps) else ""
         return (f"Run('{self.path}'): {c['model']} + LoRA r={c['rank']} ({', '.join(c['targets'])}), {len(r['classes'])} classes, "
