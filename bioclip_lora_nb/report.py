@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/report.html.md"""
 
 # %% ../nbs/04_report.ipynb #af92662f
 from __future__ import annotations
-import dataclasses, math
+import dataclasses, json, math, os, shutil
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -15,9 +15,9 @@ import pandas as pd
 from fastcore.script import call_parse
 
 from .data import load_image
-from .core import atomic_write_text, cli_errors
+from .core import atomic_write, atomic_write_text, check_writable, cli_errors
 from .lora import read_lora_metadata
-from .eval import EvalResult, evaluate_run, verdict_lines
+from .eval import Comparison, EvalResult, evaluate_run, verdict_lines
 from .run import Run
 
 # %% auto #0
@@ -34,8 +34,7 @@ def _finish(fig, path=None):
 
 def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=None):
     "Train loss (raw + smoothed, from 10 points) with the LR on a twin axis, and val top-1 per epoch; saved to `path` if given."
-    steps = history[history.val_top1.isna()] if "val_top1" in history else history  # epoch rows carry val_top1
-    if steps.empty: steps = history  # a run shorter than log_every_n_steps logged only its epoch ends
+    steps = history.drop_duplicates("step")  # `Run.history`: a row per step, an epoch's val_top1 on its last step's row
     fig, (ax, ax_val) = plt.subplots(2, 1, figsize=(8, 6.5), height_ratios=[2, 1], sharex=True)
     if len(steps) < 10:  # too few points to smooth: each one, marked
         ax.plot(steps.step, steps.loss, "o-", color="tab:blue", lw=2, label="train loss")
@@ -85,8 +84,8 @@ def top_confusions(result:EvalResult, n:int=20) -> pd.DataFrame:
     rows = [(result.classes[i], result.classes[j], int(c[i, j]), int(result.confusion[i].sum())) for i, j in idx if c[i, j]]
     return pd.DataFrame(rows, columns=["true", "predicted", "count", "n_true"])
 
-def plot_confusion(result:EvalResult, path=None, max_classes:int=50, order:list|None=None):
-    "Row-normalised confusion matrix with class names, in `order` (e.g. by training images, commonest first), up to `max_classes`."
+def plot_confusion(result:EvalResult, model:str, path=None, max_classes:int=50, order:list|None=None):
+    "`model`'s row-normalised confusion matrix, classes in `order` (e.g. commonest first), up to `max_classes`."
     if len(result.classes) > max_classes: return None
     ix = [result.classes.index(c) for c in order] if order else list(range(len(result.classes)))
     result = dataclasses.replace(result, confusion=result.confusion[np.ix_(ix, ix)], classes=[result.classes[i] for i in ix])
@@ -102,7 +101,9 @@ def plot_confusion(result:EvalResult, path=None, max_classes:int=50, order:list|
             for j in range(k):
                 if result.confusion[i, j]: ax.text(j, i, result.confusion[i, j], ha="center", va="center", fontsize=8,
                                                    color="white" if c[i, j] > 0.5 else "black")
-    ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title("Confusion matrix\n(colour: share of the true class" + ("; numbers: image counts)" if k <= 20 else ")"), fontsize=10)
+    ax.set_xlabel("predicted"); ax.set_ylabel("true")
+    ax.set_title(f"{model}: confusion matrix on the validation photos\n(colour: share of the true class"
+                 + ("; numbers: image counts)" if k <= 20 else ")"), fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return _finish(fig, path)
 
@@ -161,7 +162,8 @@ def plot_precision_coverage(abstention:dict, path=None):
     t = abstention["target_precision"]
     ax.axhline(t, color="tab:red", lw=1, ls="--", label=f"target precision {t:.0%}")
     ax.set_xlim(0, 1.02); ax.set_ylim(0, 1.05); ax.set_xlabel("coverage: share of photos named"); ax.set_ylabel("precision of the named photos")
-    ax.grid(alpha=0.3); ax.legend(loc="lower left", fontsize=8, frameon=False); ax.set_title("Abstaining: precision against coverage (dots: chosen thresholds)")
+    ax.grid(alpha=0.3); ax.set_title("Abstaining: precision against coverage (dots: chosen thresholds)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8, frameon=False)  # off the curves
     return _finish(fig, path)
 
 def plot_seen_unseen(table:pd.DataFrame, unseen:dict, path=None):
@@ -176,9 +178,14 @@ def plot_seen_unseen(table:pd.DataFrame, unseen:dict, path=None):
     return _finish(fig, path)
 
 # %% ../nbs/04_report.ipynb #04fbb09e
-def plot_examples(result:EvalResult, n:int=12, path=None, seed:int=0):
-    "A grid of validation photos, half right and half wrong where possible: true class, prediction and score."
-    p = result.predictions
+def _pred_probs(result:EvalResult) -> pd.Series|None:
+    "Each photo's probability of its predicted class, as `predict` gives it (softmax of logit scale × cosine)."
+    if result.probs is None: return None  # a frozen-feature baseline's scores are no probabilities
+    return pd.Series(result.probs.max(-1).values.numpy(), index=result.predictions.index)
+
+def plot_examples(result:EvalResult, model:str, n:int=12, path=None, seed:int=0):
+    "A grid of validation photos, half right and half wrong where possible: truth, `model`'s guess and its probability."
+    p, prob = result.predictions, _pred_probs(result)
     rng = np.random.default_rng(seed)
     wrong, right = p[~p.correct], p[p.correct]
     k_wrong = min(len(wrong), n // 2); k_right = min(len(right), n - k_wrong)
@@ -188,9 +195,11 @@ def plot_examples(result:EvalResult, n:int=12, path=None, seed:int=0):
     for ax in axes.flat: ax.axis("off")
     for ax, r in zip(axes.flat, pick.itertuples()):
         ax.imshow(load_image(r.filepath, draft=256))
+        shown = f"{prob[r.Index]:.0%}" if prob is not None else f"{r.top5[0][1]:.2f}"
         color = "tab:green" if r.correct else "tab:red"
-        ax.set_title(f"true: {r.true}\npred: {r.pred} ({r.top5[0][1]:.2f})", fontsize=8, color=color)
-    fig.suptitle("Example predictions (green: right, red: wrong; score = cosine similarity)")
+        ax.set_title(f"true: {r.true}\npred: {r.pred} ({shown})", fontsize=8, color=color)
+    says = "%: the probability of the prediction, as predict gives it" if prob is not None else "the method's score"
+    fig.suptitle(f"{model}: example predictions on the validation photos\n(green: right, red: wrong; {says})")
     fig.tight_layout()
     if path: fig.savefig(path, dpi=110)
     return fig
@@ -211,19 +220,53 @@ def mistake_browser(result:EvalResult):
             out.clear_output(wait=True)
             fig, ax = plt.subplots(figsize=(4, 4)); ax.imshow(load_image(r.filepath, draft=384)); ax.axis("off")
             ax.set_title(f"true: {r.true}\npredicted: {r.pred}", fontsize=9); plt.show()
-            print("\n".join(f"{c}: {s:.3f}" for c, s in r.top5)); print(r.filepath)
+            if result.probs is not None:  # the likeliest classes, as predict gives them
+                p, j = result.probs[r.name].topk(min(5, len(result.classes)))
+                print("\n".join(f"{result.classes[c]}: {v:.1%}" for v, c in zip(p.tolist(), j.tolist())))
+            else: print("\n".join(f"{c}: {s:.3f} (score)" for c, s in r.top5))
+            print(r.filepath)
     cls.observe(lambda _: (setattr(idx, "value", 0), show()), "value"); idx.observe(show, "value")
     show()
     return w.VBox([w.HBox([cls, idx]), out])
 
 # %% ../nbs/04_report.ipynb #37b6f304
 def _md_table(df:pd.DataFrame) -> str:
-    "A Markdown table (pandas' `to_markdown` needs tabulate, which we don't depend on)."
-    cell = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)
+    "A Markdown table (pandas' `to_markdown` needs tabulate, which we don't depend on); a missing value is '–'."
+    missing = lambda v: v is None or (isinstance(v, float) and math.isnan(v))
+    cell = lambda v: "–" if missing(v) else f"{v:.4f}" if isinstance(v, float) else str(v)
     return "\n".join(["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)] +
                      ["| " + " | ".join(map(cell, row)) + " |" for row in df.itertuples(index=False)])
 
-def _open_world_section(summary:dict, table:pd.DataFrame, out:Path) -> list:
+def _shown_table(summary:dict, n_classes:int) -> pd.DataFrame:
+    "The summary's table as the report shows it: no adapter path, no top-k column where k ≥ `n_classes` (always 100 %)."
+    table = pd.DataFrame(summary["table"]).drop(columns="adapter")
+    return table.drop(columns=[f"top{k}" for k in (3, 5) if k >= n_classes and f"top{k}" in table])
+
+# %% ../nbs/04_report.ipynb #2e228236
+_ELSEWHERE = "--out-dir DIR (Python: out_dir=) writes the report elsewhere"
+
+def _report_folder(run_path:Path, out_dir=None, target_precision:float|None=None) -> Path:
+    "Where the report goes (`out_dir`, default `RUN/report`), refused in one line before any model work if unwritable."
+    out = Path(out_dir) if out_dir is not None else Path(run_path)/"report"
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} is a file, where the report's folder goes: move it away, or {_ELSEWHERE}.")
+    for folder in [out] + ([run_path] if out_dir is None else []):  # by default eval.json, loss curve: the run folder
+        try: check_writable(folder)
+        except PermissionError as e: raise PermissionError(f"{str(e).rstrip('.')}: {_ELSEWHERE}.") from None
+    if target_precision is not None:
+        try: check_writable(run_path)
+        except PermissionError:
+            raise PermissionError(f"{run_path}: can't write there, where target_precision stores the run's abstention "
+                                  f"rule (abstain.json): leave it out, or make the folder writable.") from None
+    return out
+
+# %% ../nbs/04_report.ipynb #c9bbc66a
+def _predictions_table(results:dict) -> pd.DataFrame:
+    "Each model's prediction of each photo (`results`: name → `EvalResult`), with its probability: `predictions.csv`."
+    tables = [r.predictions.assign(model=name, probability=_pred_probs(r)) for name, r in results.items()]
+    return pd.concat(tables)[["model", "filepath", "true", "pred", "probability", "correct"]]
+
+def _open_world_section(summary:dict, out:Path) -> list:
     "The report's open-world lines: the abstention sentence, curve and rollup counts; the unseen classes' sentences, table and figure."
     ab, md = summary["abstention"], []
     if not ab: return md
@@ -233,45 +276,40 @@ def _open_world_section(summary:dict, table:pd.DataFrame, out:Path) -> list:
         md += [f"Where LoRA x1 names the {'validation' if split == 'val' else 'unseen'} photos with its threshold, falling back up the taxonomy "
                f"(right: the share named right at that rank):", "", _md_table(pd.DataFrame(rows)), ""]
     if (u := summary["unseen"]):
-        plt.close(plot_seen_unseen(table, u, path=out/"seen_unseen.png"))
+        plt.close(plot_seen_unseen(pd.DataFrame(summary["table"]), u, path=out/"seen_unseen.png"))
         md += [u["sentence"], u["auroc_sentence"], "", f"Unseen classes: {', '.join(u['classes'][:30])}{' …' if len(u['classes']) > 30 else ''}.", "",
                "![seen and unseen top-1 by strength](seen_unseen.png)", ""]
     return md
 
-def make_report(
-    run:Run|str|Path, # a `Run`, or a run folder from `fit`
-    val_data=None, # default: the run's validation split
-    labels=None, # default: the run's labels table
-    templates=None, # default: the run's (see `01_run.run_templates`)
-    device:str|None=None, # default: cuda when there is one
-    workers:int=2, # DataLoader workers
-    progress:bool=True, # progress bars
-    target_precision:float|None=None, # also choose and store the run's abstention threshold for this precision (`Run.calibrate`)
-) -> dict:
-    "Write report.md (the verdict first), loss_curve.png and the figures of a run, evaluated with its own settings (and eval.json)."
-    run = run if isinstance(run, Run) else Run(run)
-    out = run.path/"report"; out.mkdir(exist_ok=True)
-    adapter, meta = run.adapter, read_lora_metadata(run.adapter)
-    history = run.history
-    own = not any(v is not None for v in (val_data, labels, templates))  # the run's own evaluation is its eval.json; another is not
-    comparison = evaluate_run(run, val_data, labels=labels, templates=templates, device=device, workers=workers, progress=progress,
-                              out=None if own else False, target_precision=target_precision)  # settings are checked before any figure is written
-    plt.close(plot_loss_curve(history, path=run.path/"loss_curve.png"))
-    table, lora, base, summary = comparison.table, comparison.lora(1.0), comparison.base, comparison.summary()
+# %% ../nbs/04_report.ipynb #4428166e
+def _write_report(run:Run, c:Comparison, summary:dict, out:Path, loss_png:Path, val_data=None):
+    "Write the report's figures, `eval.json` (the summary it shows), `predictions.csv` and `report.md` into `out`."
+    lora, base, counts = c.lora(1.0), c.base, c.train_counts or {}
+    plt.close(plot_loss_curve(run.history, path=loss_png))
     if summary["per_rank"]: plt.close(plot_rank_accuracy(summary["per_rank"], path=out/"per_rank.png"))
     plt.close(plot_per_class(lora, base, path=out/"per_class.png"))
-    counts = comparison.train_counts or {}
     if counts:
         plt.close(plot_recall_vs_train_size(lora, base, counts, path=out/"recall_vs_train_size.png"))
         plt.close(plot_groups(summary["groups"], path=out/"groups.png"))
-    conf = plot_confusion(lora, path=out/"confusion.png", order=sorted(lora.classes, key=lambda c: -counts.get(c, 0)) if counts else None)
+    order = sorted(lora.classes, key=lambda k: -counts.get(k, 0)) if counts else None  # commonest in training first
+    conf = plot_confusion(lora, "LoRA x1", path=out/"confusion.png", order=order)
     if conf: plt.close(conf)
-    plt.close(plot_examples(lora, path=out/"examples.png"))
+    plt.close(plot_examples(lora, "LoRA x1", path=out/"examples.png"))
+    atomic_write_text(out/"eval.json", json.dumps(summary, indent=2, default=float))
+    preds = _predictions_table({"zero-shot": base, "LoRA x1": lora})
+    atomic_write(out/"predictions.csv", lambda tmp: preds.to_csv(tmp, index=False))
+    meta, per = read_lora_metadata(run.adapter), pd.DataFrame(summary["per_class"])
+    epochs = f"epochs {run.epochs_done} of {run.epochs_planned}" + ("" if run.finished else " (unfinished)")
     weights = f" (pretrained `{meta['pretrained']}`)" if meta["pretrained"] else ""
-    md = [f"# Report: {run.path.name}", "", *verdict_lines(summary), "", f"Model `{meta['base_model']}`{weights}, adapter `{adapter.name}`, validation data "
-          f"`{val_data or run.record['data']['val']['path']}` ({len(lora.predictions)} images, {len(lora.classes)} classes).", "", "## Zero-shot, baselines and LoRA", "",
-          _md_table(table.drop(columns="adapter")), "",
-          "![loss curve](../loss_curve.png)", "", "![per-class accuracy](per_class.png)", ""]
+    unfinished = [] if run.finished or summary.get("unfinished") else [  # said first, unless the verdict says it
+        f"**{epochs}**: the run stopped before its last epoch, so this reports epoch {run.epochs_done}'s adapter. "
+        f"Resume it (`bioclip-lora-train --resume <run folder>`) and report again.", ""]
+    md = [f"# Report: {run.path.name}", "", *unfinished, *verdict_lines(summary), "",
+          f"Model `{meta['base_model']}`{weights}, adapter `{run.adapter.name}`, {epochs}, validation data "
+          f"`{val_data or run.record['data']['val']['path']}` ({per.n.sum()} images of {len(per)} classes).", "",
+          "## Zero-shot, baselines and LoRA", "", _md_table(_shown_table(summary, len(lora.classes))), "",
+          f"![loss curve]({Path(os.path.relpath(loss_png, out)).as_posix()})", "",
+          "![per-class accuracy](per_class.png)", ""]
     if counts:
         md += ["## The long tail", "", _md_table(pd.DataFrame([{"group": g["group"], "classes": g["classes"], **{m: rows[i]["top1"] for m, rows in summary["groups"].items()}}
                                                            for i, g in enumerate(summary["groups"]["LoRA x1"])])), "",
@@ -285,11 +323,41 @@ def make_report(
     if summary["per_rank"]:
         ranks = pd.DataFrame({name: {r["rank"]: r["top1"] for r in rows} for name, rows in summary["per_rank"].items()}).rename_axis("rank").reset_index()
         md += ["## Accuracy per taxonomic rank", "", _md_table(ranks), "", "![per-rank accuracy](per_rank.png)", ""]
-    md += _open_world_section(summary, table, out)
+    md += _open_world_section(summary, out)
     md += ["![confusion matrix, classes by training images, commonest first](confusion.png)"] if conf else ["## Top confusions", "", _md_table(top_confusions(lora))]
-    md += ["", "![examples](examples.png)", ""]
+    md += ["", "![examples](examples.png)", "",
+           "Every number above is in `eval.json` (the evaluation's summary) or counted from `predictions.csv` "
+           "(each photo's prediction by zero-shot and LoRA x1, with its probability), both beside this file.", ""]
     atomic_write_text(out/"report.md", "\n".join(md))
-    return dict(table=table, lora=lora, base=base, history=history, out=out, summary=summary, comparison=comparison)
+
+# %% ../nbs/04_report.ipynb #9c54bbbb
+def make_report(
+    run:Run|str|Path, # a `Run`, or a run folder from `fit`
+    val_data=None, # default: the run's validation split
+    labels=None, # default: the run's labels table
+    templates=None, # default: the run's (see `01_run.run_templates`)
+    device:str|None=None, # default: cuda when there is one
+    workers:int=2, # DataLoader workers
+    progress:bool=True, # progress bars
+    target_precision:float|None=None, # also choose and store the run's abstention threshold for this precision (`Run.calibrate`)
+    out_dir:str|Path|None=None, # where the report goes (default: RUN/report); given, RUN gets only abstain.json
+) -> dict:
+    "Write report.md (the verdict first), the figures, eval.json and predictions.csv of a run, evaluated as it was set."
+    run = run if isinstance(run, Run) else Run(run)
+    out = _report_folder(run.path, out_dir, target_precision)  # before any model work
+    own = not any(v is not None for v in (val_data, labels, templates))  # the run's own evaluation is its eval.json; another is not
+    comparison = evaluate_run(run, val_data, labels=labels, templates=templates, device=device, workers=workers,
+                              progress=progress, out=None if own and out_dir is None else False,
+                              target_precision=target_precision)
+    summary, made = comparison.summary(), not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    loss_png = run.path/"loss_curve.png" if out_dir is None else out/"loss_curve.png"
+    try: _write_report(run, comparison, summary, out, loss_png, val_data)
+    except BaseException:
+        if made: shutil.rmtree(out, ignore_errors=True)  # no half-written report, and no empty folder
+        raise
+    return dict(table=comparison.table, lora=comparison.lora(1.0), base=comparison.base, history=run.history, out=out,
+                summary=summary, comparison=comparison)
 
 def report_run(self:Run, **kw) -> dict:
     "The run's report: its figures and report.md in `RUN/report/` (see `make_report`)."
@@ -297,6 +365,7 @@ def report_run(self:Run, **kw) -> dict:
 
 Run.report = report_run  # `run.report()`: a method of `Run` (01_run), given here, where reports live
 
+# %% ../nbs/04_report.ipynb #9a9f943c
 @call_parse
 def report_cli(
     run_dir:str, # a run folder from bioclip-lora-train
@@ -306,10 +375,14 @@ def report_cli(
     device:str=None, # cuda or cpu (default: cuda when there is one)
     workers:int=2, # DataLoader workers
     target_precision:float=None, # also choose and store the run's abstention threshold for this precision
+    out_dir:str=None, # where the report goes (default: RUN_DIR/report); given, RUN_DIR gets only abstain.json
 ):
     "Write the report of a run (PNGs and report.md) without Jupyter."
-    with cli_errors("bioclip-lora-report"): r = make_report(run_dir, val_data, labels, templates, device, workers, target_precision=target_precision)
-    print(r["table"].drop(columns="adapter").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    with cli_errors("bioclip-lora-report"):
+        r = make_report(run_dir, val_data, labels, templates, device, workers, target_precision=target_precision,
+                        out_dir=out_dir)
+    shown = _shown_table(r["summary"], len(r["lora"].classes))
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="–"))
     if target_precision is not None and not r["comparison"].settings.get("abstain_rule"):
         print("(the abstention rule is not stored: a report with other settings is not the run's own)")
     print(f"wrote {r['out']/'report.md'}")

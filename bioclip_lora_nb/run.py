@@ -208,8 +208,11 @@ class RunDir:
         return found[-1]
 
     def history(self) -> pd.DataFrame:
-        "metrics.jsonl as a DataFrame: step rows, and epoch rows that carry val_top1."
-        return pd.DataFrame(read_jsonl(self.metrics))
+        "metrics.jsonl as a DataFrame, a row per logged step (loss, lr, images_s), with val_top1 where an epoch ended."
+        h = pd.DataFrame(read_jsonl(self.metrics))
+        if "step" not in h: return h  # nothing logged yet
+        # an epoch's end is its own line (val_top1), often at a step also logged as a step (images_s): one row with both
+        return h.groupby("step", sort=False, dropna=False).first().reset_index()[list(h.columns)]
 
     def record(self) -> dict:
         "params.json: the settings, what they resolved to, the data and classes, and the versions."
@@ -296,7 +299,7 @@ class Run:
     classes = property(lambda self: self.record["classes"], doc="Class names (captions), in index order.")
     class_texts = property(lambda self: self.record["class_texts"], doc="`{class: text}`: what the text tower reads for each class.")
     templates = property(lambda self: run_templates(self.record["config"]), doc="The prompts evaluation and prediction use.")
-    history = property(lambda self: self.dir.history(), doc="metrics.jsonl: step rows, and epoch rows with val_top1.")
+    history = property(lambda self: self.dir.history(), doc="metrics.jsonl, a row per step; val_top1 at epoch ends.")
     checkpoints = property(lambda self: self.dir.adapters(), doc="The adapter files, oldest first.")
     adapter = property(lambda self: self.dir.final_adapter(), doc="The final adapter file.")
 
@@ -337,10 +340,9 @@ class Run:
     def __repr__(self):
         r, c = self.record, self.record["config"]
         h = self.history
-        steps = h[h.val_top1.isna()] if "val_top1" in h and h.val_top1.isna().any() else h  # a short run logged only epoch rows
         done = f"{self.epochs_done}/{self.epochs_planned} epochs" + ("" if self.finished else " (unfinished)")
         val = f", val top-1 {h.val_top1.dropna().iloc[-1]:.0%}" if "val_top1" in h and h.val_top1.notna().any() else ""
-        loss = f", final loss {steps.loss.iloc[-1]:.3g}" if len(steps) else ""
+        loss = f", final loss {h.loss.iloc[-1]:.3g}" if "loss" in h else ""
         return (f"Run('{self.path}'): {c['model']} + LoRA r={c['rank']} ({', '.join(c['targets'])}), {len(r['classes'])} classes, "
                 f"{r['n_train']} train / {r['n_val']} val images; {done}{loss}{val}")
 
