@@ -6,14 +6,18 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #14b2d202
 from __future__ import annotations
-import contextlib, errno, os, shutil, tempfile
+import argparse, contextlib, difflib, errno, functools, os, re, shutil, sys, tempfile
 from pathlib import Path
 
 import torch
+from fastcore.script import anno_parser
+from tqdm.auto import tqdm as auto_tqdm
+from tqdm.std import tqdm as text_tqdm
 
 # %% auto #0
 __all__ = ['JOB_CELLS', 'INJECTED_PARAMETERS', 'default_device', 'check_device', 'umask', 'DiskFullError', 'atomic_write',
-           'check_writable', 'atomic_write_text', 'cli_errors', 'JobFilter', 'run_only_the_job']
+           'check_writable', 'atomic_write_text', 'cli_errors', 'closest', 'CliParser', 'cli_flags', 'console_script',
+           'JobFilter', 'run_only_the_job', 'in_job', 'progress_bar']
 
 # %% ../nbs/00_core.ipynb #9926894e
 def default_device() -> str:
@@ -86,6 +90,48 @@ def cli_errors(prog:str):
         if os.environ.get("BIOCLIP_LORA_DEBUG", "") not in ("", "0"): raise
         raise SystemExit(f"{prog}: {e}") from None
 
+# %% ../nbs/00_core.ipynb #0ad08f8f
+def closest(word:str, choices) -> str|None:
+    "The one of `choices` nearest to `word` (a mistyped flag, file or folder name), or None when none is near."
+    near = difflib.get_close_matches(word, list(choices), n=1)
+    return near[0] if near else None
+
+def _unknown_flag(parser:argparse.ArgumentParser, extra:list) -> str:
+    "The arguments `parser` did not take (`extra`) in one line: the first unknown flag, and the nearest real one."
+    flags = [a.split("=")[0] for a in extra if a.startswith("-") and not re.fullmatch(r"-\d*\.?\d+", a)]
+    if not flags: return f"unexpected argument {extra[0]!r}: each value follows its flag (--help lists them)"
+    known = [s for a in parser._actions if a.help != argparse.SUPPRESS for s in a.option_strings if s.startswith("--")]
+    near = closest(flags[0], known)
+    return f"unknown flag {flags[0]}" + (f": did you mean {near}?" if near else "") + " (--help lists them)"
+
+# %% ../nbs/00_core.ipynb #e63272a6
+class CliParser(argparse.ArgumentParser):
+    "An `ArgumentParser` whose usage errors are one line, `prog: what is wrong` (exit 2), naming the flag meant."
+    def parse_args(self, args=None, namespace=None):
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra: self.error(_unknown_flag(self, extra))
+        return ns
+
+    def error(self, message:str):
+        self.exit(2, f"{self.prog}: {message}{'' if '--help' in message else ' (see --help)'}\n")
+
+# %% ../nbs/00_core.ipynb #6fc313a0
+def cli_flags(func, prog:str, argv:list|None=None) -> dict:
+    "`func`'s arguments from a command line (`argv`; default `sys.argv[1:]`): `call_parse`'s flags, our errors."
+    flags = anno_parser(func, prog=prog)
+    p = CliParser(prog=prog, description=flags.description, epilog=flags.epilog, formatter_class=flags.formatter_class,
+                  parents=[flags], add_help=False)  # fastcore's flags and --help, our errors
+    hidden = ("pdb", "xtra")  # fastcore's debugging flags
+    return {k: v for k, v in vars(p.parse_args(argv)).items() if k not in hidden}
+
+def console_script(prog:str):
+    "Decorator in place of fastcore's `call_parse`: `func()` (a console script) reads its arguments from the shell."
+    def decorate(func):
+        @functools.wraps(func)
+        def script(*args, **kwargs): return func(*args, **kwargs) if args or kwargs else func(**cli_flags(func, prog))
+        return script
+    return decorate
+
 # %% ../nbs/00_core.ipynb #b79bd1ce
 JOB_CELLS = ("#| export", "#| slow")  # what a job runs after its parameters: the definitions, and the job itself
 INJECTED_PARAMETERS = "# Parameters"  # the first line of the cell papermill injects (CLI -p/-f/-y, or parameters=…)
@@ -103,3 +149,13 @@ def run_only_the_job():
     from IPython import get_ipython
     if (shell := get_ipython()) and not any(isinstance(t, JobFilter) for t in shell.input_transformers_post):
         shell.input_transformers_post.append(JobFilter())
+
+# %% ../nbs/00_core.ipynb #1253ea8b
+def in_job(shell=None) -> bool:
+    "Is this notebook a job: has the `JobFilter` of `shell` (default: IPython's, if any) seen papermill's parameters?"
+    if shell is None and (ipython := sys.modules.get("IPython")): shell = ipython.get_ipython()
+    return any(isinstance(t, JobFilter) and t.job for t in getattr(shell, "input_transformers_post", []))
+
+def progress_bar(*args, **kwargs):
+    "A progress bar (`tqdm`'s arguments): `tqdm.auto`'s; plain text in a job (its saved notebook keeps widgets at 0 %)."
+    return (text_tqdm if in_job() else auto_tqdm)(*args, **kwargs)

@@ -15,20 +15,18 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.distributed as dist
-from fastcore.script import call_parse
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
-from tqdm.auto import tqdm
 
-from .core import atomic_write, check_writable, cli_errors
+from .core import atomic_write, check_writable, cli_errors, closest, console_script, progress_bar
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'MAX_ASPECT', 'RANKS', 'LABEL_KINDS', 'SAMPLERS', 'DataError', 'load_image',
-           'read_csv_dataset', 'sniff_sep', 'read_imagefolder', 'read_dataset', 'read_labels', 'label_texts',
-           'ValidationReport', 'image_problem', 'validate_dataset', 'check_splits', 'few_shot_split', 'is_hidden',
-           'write_csv', 'PreparedDataset', 'prepare_dataset_from_folders', 'demo_taxonomy', 'make_demo_dataset',
-           'prepare_cli', 'CsvDataset', 'SeededSamples', 'check_distinct', 'sampling_weights', 'epoch_indices',
-           'make_loader']
+__all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'MAX_ASPECT', 'RANKS', 'LABEL_KINDS', 'FEW_VAL', 'SAMPLERS', 'DataError',
+           'load_image', 'did_you_mean', 'read_csv_dataset', 'sniff_sep', 'read_imagefolder', 'read_dataset',
+           'read_labels', 'label_texts', 'ValidationReport', 'image_problem', 'validate_dataset', 'check_splits',
+           'few_shot_split', 'is_hidden', 'write_csv', 'few_val_classes', 'few_val_line', 'PreparedDataset',
+           'prepare_dataset_from_folders', 'demo_taxonomy', 'make_demo_dataset', 'prepare_cli', 'CsvDataset',
+           'SeededSamples', 'check_distinct', 'sampling_weights', 'epoch_indices', 'make_loader']
 
 # %% ../nbs/01_data.ipynb #2ea7d519
 class DataError(ValueError):
@@ -97,6 +95,14 @@ def load_image(path:str|Path|Image.Image|np.ndarray, max_pixels:int=MAX_PIXELS, 
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"{path}: truncated or corrupt image ({e}). Re-export or re-download it, or remove its row.") from None
 
+# %% ../nbs/01_data.ipynb #cb054b9e
+def did_you_mean(path:str|Path) -> str:
+    "` (did you mean '…'?)` naming the file or folder beside `path` nearest to its name, or '' when none is near."
+    path = Path(path)
+    try: near = closest(path.name, [p.name for p in path.parent.iterdir()]) if path.name else None
+    except OSError: near = None  # no such parent folder either
+    return f" (did you mean {str(path.with_name(near))!r}?)" if near else ""
+
 # %% ../nbs/01_data.ipynb #3949fcec
 def _line_list(lines, n=8) -> str:
     lines = list(lines)
@@ -134,7 +140,10 @@ def read_csv_dataset(
 ) -> pd.DataFrame:
     "Read a dataset CSV into `path`, `caption`, `line` columns; `DataError` if its shape is wrong."
     csv_path = Path(csv_path)
-    if not csv_path.is_file(): raise DataError(f"{csv_path}: CSV not found. Check the path (prepare a folder with `bioclip-lora-prepare`).")
+    if not csv_path.exists():
+        raise DataError(f"{csv_path}: no folder or CSV of that name{did_you_mean(csv_path)}. Check the path.")
+    if not csv_path.is_file():
+        raise DataError(f"{csv_path}: not a CSV file. Give the CSV (a folder of class folders: `read_dataset`).")
     df = _read_table(csv_path, sep, "CSV")
     if df.columns.tolist() == ["line"]:
         raise DataError(f"{csv_path}: the file is empty. It needs a header ({img_key}{sep!r}{caption_key}) and one row per image.")
@@ -248,8 +257,10 @@ class ValidationReport:
         return f"ValidationReport({len(self.good)} good rows, {len(self.problems)} problems, {len(self.warnings)} warnings)"
 
     def summary(self, n:int=20) -> str:
+        source = self.good.attrs.get("source")
+        where = "" if source and Path(source).is_dir() else "line {}: "  # a folder of class folders has no lines
         lines = [f"{len(self.good)} usable images, {len(self.problems)} problems:"]
-        lines += [f"  line {r.line}: {r.problem}" for r in self.problems.head(n).itertuples()]
+        lines += [f"  {where.format(r.line)}{r.problem}" for r in self.problems.head(n).itertuples()]
         if len(self.problems) > n: lines.append(f"  … and {len(self.problems) - n} more")
         return "\n".join(lines + [f"  warning: {w}" for w in self.warnings])
 
@@ -282,8 +293,8 @@ def validate_dataset(
         f"{source}: {{r.path}} is listed under several captions ({{r.caption}} here); keep the right one.")
     todo = df[~df.line.isin({p[0] for p in problems})]
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        results = list(tqdm(pool.map(image_problem, todo.path), total=len(todo), disable=not progress,
-                            desc="checking images", leave=False))
+        results = list(progress_bar(pool.map(image_problem, todo.path), total=len(todo), disable=not progress,
+                                    desc="checking images", leave=False))
     problems += [(line, path, msg) for line, path, msg in zip(todo.line, todo.path, results) if msg]
     probs = pd.DataFrame(problems, columns=["line", "path", "problem"]).sort_values("line", ignore_index=True)
     good = df[~df.line.isin(probs.line)].reset_index(drop=True)
@@ -354,6 +365,21 @@ def write_csv(df:pd.DataFrame, path:Path, sep="\t"):
     "Write `df` as a dataset CSV (tab-separated, as the original scripts' files are), atomically."
     atomic_write(path, lambda tmp: df.to_csv(tmp, sep=sep, index=False))
 
+# %% ../nbs/01_data.ipynb #b0d436c5
+FEW_VAL = 5  # validation photos: below this, a class's own numbers (its recall, its precision) mean little
+
+def few_val_classes(val_captions, classes, n:int=FEW_VAL) -> dict:
+    "`{class: its validation photos}` for each of `classes` with fewer than `n` among `val_captions`."
+    counts = pd.Series(list(val_captions), dtype=object).value_counts()
+    return {c: int(counts.get(c, 0)) for c in classes if counts.get(c, 0) < n}
+
+def few_val_line(few:dict, n:int=FEW_VAL) -> str:
+    "The one line the console and a run's log give the classes of `few_val_classes`: how many, and the first few."
+    one = len(few) == 1
+    return (f"{len(few)} {'class has' if one else 'classes have'} fewer than {n} validation photos, "
+            f"so {'its' if one else 'their'} per-class numbers mean little: "
+            + _line_list(f"{c} ({k})" for c, k in few.items()))
+
 # %% ../nbs/01_data.ipynb #a5dee3a1
 @dataclass
 class PreparedDataset:
@@ -367,12 +393,15 @@ class PreparedDataset:
     problems:pd.DataFrame # unreadable images, left out
     unseen_csv:Path|None = None # every image of the classes set aside as never trained on (`unseen`)
     unseen_classes:list = field(default_factory=list) # those classes
+    few_val:dict = field(default_factory=dict) # class → its validation photos, for those with fewer than `FEW_VAL`
 
     def __repr__(self):
         return (f"PreparedDataset({len(self.classes)} classes, {self.classes.n_train.sum()} train / "
                 f"{self.classes.n_val.sum()} val images; {len(self.skipped_classes)} classes skipped, "
                 f"{self.n_ignored_files} non-image files ignored, {self.n_duplicates} duplicate images, "
-                f"{len(self.problems)} unreadable" + (f"; {len(self.unseen_classes)} classes set aside as unseen" if self.unseen_classes else "") + ")")
+                f"{len(self.problems)} unreadable"
+                + (f"; {len(self.unseen_classes)} classes set aside as unseen" if self.unseen_classes else "")
+                + (f"; {len(self.few_val)} classes with fewer than {FEW_VAL} val images" if self.few_val else "") + ")")
 
 def _unseen_classes(unseen, eligible:list, seed:int, where) -> set:
     "The classes to set aside: `unseen` of the `eligible` ones drawn with `seed`, or the ones named; at least 2 must stay to train on."
@@ -402,7 +431,7 @@ def prepare_dataset_from_folders(
 ) -> PreparedDataset:
     "Turn a folder of class folders into the original scripts' train/val CSVs: stratified, seeded, leak-free."
     input_dir, output_dir = Path(input_dir), Path(output_dir)
-    if not input_dir.is_dir(): raise DataError(f"{input_dir}: folder not found.")
+    if not input_dir.is_dir(): raise DataError(f"{input_dir}: folder not found{did_you_mean(input_dir)}.")
     if not 0 <= val_fraction < 1: raise ValueError(f"val_fraction={val_fraction}: use a value in [0, 1).")
     if resize is not None and resize < 8: raise ValueError(f"resize={resize}: give the short side in pixels (e.g. 256), or leave it out.")
     if output_dir.resolve().is_relative_to(input_dir.resolve()):
@@ -456,13 +485,16 @@ def prepare_dataset_from_folders(
             dest = [output_dir/f"images_{resize}"/_resized_name(Path(p).relative_to(input_dir)) for p in df.filepath]
             if len(set(dest)) < len(dest): raise DataError(f"{input_dir}: two photos would be resized into the same file "
                                                            f"({pd.Series(dest)[pd.Series(dest).duplicated()].iloc[0]}). Rename one of them.")
-            df["filepath"] = [str(_write_resized(Path(p), d, resize)) for p, d in zip(tqdm(df.filepath, desc=f"resizing {split}", leave=False), dest)]
+            bar = progress_bar(df.filepath, desc=f"resizing {split}", leave=False)
+            df["filepath"] = [str(_write_resized(Path(p), d, resize)) for p, d in zip(bar, dest)]
         df["filepath"] = [os.path.relpath(p, output_dir) for p in df.filepath]
         write_csv(df, out.setdefault(split, output_dir/f"{split}_data.csv"))
     if "unseen" not in out: (output_dir/"unseen_data.csv").unlink(missing_ok=True)  # an earlier split's unseen classes are not this one's
     classes = pd.DataFrame(rows, columns=["caption", "n_train", "n_val"])
     write_csv(classes, output_dir/"classes.csv")
-    return PreparedDataset(out["train"], out["val"], classes, skipped, n_ignored, n_dup, report.problems, out.get("unseen"), sorted(unseen))
+    few = few_val_classes([c for _, c in splits["val"]], classes.caption) if val_fraction > 0 else {}
+    return PreparedDataset(out["train"], out["val"], classes, skipped, n_ignored, n_dup, report.problems,
+                           out.get("unseen"), sorted(unseen), few)
 
 # %% ../nbs/01_data.ipynb #826e86a9
 _DEMO_CLASSES = [("red", (200, 40, 40)), ("green", (40, 170, 60)), ("blue", (40, 70, 200)), ("yellow", (220, 200, 40)),
@@ -518,7 +550,7 @@ def make_demo_dataset(
     return dest
 
 # %% ../nbs/01_data.ipynb #4c5b4b6e
-@call_parse
+@console_script("bioclip-lora-prepare")
 def prepare_cli(
     input_dir:str=None, # folder with one sub-folder of images per class (required)
     output_dir:str=None, # where train_data.csv, val_data.csv and classes.csv go (required)
@@ -535,6 +567,7 @@ def prepare_cli(
                                                                               unseen=unseen)
     print(p.classes.to_string(index=False))
     print(f"\n{len(p.classes)} classes: {p.classes.n_train.sum()} train / {p.classes.n_val.sum()} val images → {p.train_csv}, {p.val_csv}")
+    if p.few_val: print(few_val_line(p.few_val))
     if p.n_ignored_files: print(f"ignored {p.n_ignored_files} non-image files")
     if p.n_duplicates: print(f"{p.n_duplicates} images are exact duplicates of another (kept in the same split)")
     if p.unseen_classes: print(f"set aside as unseen ({len(p.unseen_classes)} classes, never trained on) → {p.unseen_csv}: {', '.join(p.unseen_classes)}")

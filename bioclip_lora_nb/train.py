@@ -19,19 +19,21 @@ import torch.nn.functional as F
 from fastcore.docments import docments
 from fastcore.meta import delegates
 from fastcore.script import bool_arg
-from tqdm.auto import tqdm
 
 from . import __version__
-from .core import cli_errors, atomic_write, atomic_write_text, check_device, check_writable
+from .core import (CliParser, cli_errors, atomic_write, atomic_write_text, check_device, check_writable,
+                                  progress_bar)
 from .lora import (resolve_model_name, LoraConfig, apply_lora_to_model, get_lora_parameters, image_size,
                                   load_base_model, load_lora_state_dict, encode_text_cut, lora_state_dict, save_lora_weights)
 from .data import (CsvDataset, DataError, check_distinct, check_splits, label_texts, make_demo_dataset, make_loader, read_dataset, sampling_weights,
-                                  prepare_dataset_from_folders, validate_dataset, few_shot_split, write_csv)
+                                  prepare_dataset_from_folders, validate_dataset, few_shot_split, write_csv,
+                                  few_val_classes, few_val_line)
 from .run import PROMPT, TrainConfig, RunDir, Run, read_jsonl, run_name, unfinished_runs
 
 # %% auto #0
-__all__ = ['RESUME_MAY_CHANGE', 'class_prompts', 'ce_loss', 'logit_adjustment', 'step_classes', 'class_columns',
-           'sampled_ce_loss', 'masked_clip_loss', 'lr_lambda', 'encode_classes', 'fit', 'train_parser', 'train_cli']
+__all__ = ['FULL_SOFTMAX_UP_TO', 'RESUME_MAY_CHANGE', 'class_prompts', 'ce_loss', 'logit_adjustment', 'step_classes',
+           'class_columns', 'sampled_ce_loss', 'masked_clip_loss', 'resolve_classes_per_step', 'lr_lambda',
+           'encode_classes', 'fit', 'train_parser', 'train_cli']
 
 # %% ../nbs/02_train.ipynb #cb1604c0
 def class_prompts(classes:list, labels=None, label_kind:str="taxon_com", template:str=PROMPT) -> list:
@@ -87,6 +89,15 @@ def masked_clip_loss(image_features, text_features, labels, logit_scale):
     logits = logits.masked_fill(same & ~torch.eye(len(labels), dtype=torch.bool, device=logits.device), float("-inf"))
     target = torch.arange(len(labels), device=logits.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+# %% ../nbs/02_train.ipynb #6788b144
+FULL_SOFTMAX_UP_TO = 256  # classes: past this, `classes_per_step=None` scores a sample of this many a step
+
+def resolve_classes_per_step(classes_per_step:int|None, n_classes:int, enable_text:bool=True) -> int|None:
+    "How many of `n_classes` a step scores (the sampled softmax), or None for all of them (the full softmax)."
+    if not enable_text: return None  # a frozen text tower: every class's text is encoded once, every step scores all
+    limit = FULL_SOFTMAX_UP_TO if classes_per_step is None else classes_per_step  # None: scales; 0: all, always
+    return None if limit == 0 or n_classes <= limit else limit
 
 # %% ../nbs/02_train.ipynb #e82b291a
 def lr_lambda(total_steps:int, warmup:int):
@@ -168,6 +179,12 @@ def _anchor_paths(csv:Path|None, run:RunDir):
     df["filepath"] = [p if f.is_relative_to(run.path.resolve()) else str(f) for p, f in zip(df.filepath, full)]
     write_csv(df, csv)
 
+def _skipped_photos(folder:Path, problems:pd.DataFrame, n:int=20) -> str:
+    "What the console and out.log say of the unreadable photos a folder's split left out: each, with why."
+    more = [f"  … and {len(problems) - n} more"] if len(problems) > n else []
+    return "\n".join([f"{folder}: skipped {len(problems)} unreadable images (on_bad_data='skip'):",
+                      *(f"  {p}" for p in problems.problem[:n]), *more])
+
 def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
     "Validated train/val tables, and their sources as `read_dataset` arguments; folders and 'demo' are split into `run.data` first."
     if isinstance(cfg.labels, pd.DataFrame):  # a table in memory: kept in the run folder, whose record names the file
@@ -186,8 +203,10 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
         folder = Path(cfg.train_data) if cfg.train_data != "demo" else \
                  make_demo_dataset(run.data/"demo_images", n_classes=5 + cfg.unseen, per_class=20, seed=cfg.seed)
         if folder.is_dir() and not (folder/"metadata.csv").exists():  # a folder of class folders
-            prep = prepare_dataset_from_folders(folder, run.data, seed=cfg.seed, unseen=cfg.unseen)
+            prep = prepare_dataset_from_folders(folder, run.data, seed=cfg.seed, unseen=cfg.unseen,
+                                                on_error=cfg.on_bad_data)  # "raise": stops here, naming each bad photo
             log.info(f"prepared {folder}: {prep}")
+            if len(prep.problems): log.warning(_skipped_photos(folder, prep.problems))  # "skip": left out, and listed
             if prep.skipped_classes:  # a class with one photo can't be in both splits: said before the first step
                 log.warning(f"{folder}: left out {len(prep.skipped_classes)} classes: " +
                             "; ".join(f"{c!r} ({why})" for c, why in list(prep.skipped_classes.items())[:20]))
@@ -220,7 +239,10 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
         write_csv(rows[["filepath", "caption"]], support)
         train = (support, _PREPARED)
         log.info(f"few-shot: {len(tables['train'])} training images ({cfg.shots} per class, seed {cfg.shot_seed}) in {support}")
-    if tables["val"] is not None: check_splits(tables["train"], tables["val"], cfg.labels)
+    if tables["val"] is not None:
+        check_splits(tables["train"], tables["val"], cfg.labels)
+        few = few_val_classes(tables["val"].caption, sorted(set(tables["train"].caption)))
+        if few: log.warning(few_val_line(few))  # their per-class numbers mean little: said before the first step
     sources = {split: dict(path=_in_run(s[0], run), **s[1]) if s else None for split, s in (("train", train), ("val", val), ("unseen", unseen))}
     return tables["train"], tables["val"], {**sources, "labels": _in_run(cfg.labels, run) if cfg.labels else None}
 
@@ -380,11 +402,16 @@ def _restore(loop, resumed:RunDir|None, log) -> tuple:
     log.info(f"resumed from {resumed.latest} at step {state['step']} (epoch {state['epoch']}, batch {state['batch']})")
     return state["step"], state["epoch"], state["batch"]
 
+def _resolved_classes_per_step(cfg:TrainConfig, n_classes:int, resumed:RunDir|None) -> int|None:
+    "`resolve_classes_per_step` for a new run; a resumed run keeps what its record says (old records: as given)."
+    if resumed is None: return resolve_classes_per_step(cfg.classes_per_step, n_classes, cfg.enable_text)
+    return resumed.record()["resolved"].get("classes_per_step", cfg.classes_per_step)
+
 def _start_record(loop, sources:dict, val_ds, steps_per_epoch:int, log):
     "Process 0, before the first step: the run record (params.json, params.txt), log lines (a long tail's too), the tensorboard writer."
     cfg, run, train_ds = loop.cfg, loop.run, loop.train_ds
     resolved = dict(device=str(loop.device), precision=loop.precision, workers=loop.workers, world_size=loop.world,
-                    logit_adjustment=loop.logit_adjust is not None)
+                    logit_adjustment=loop.logit_adjust is not None, classes_per_step=loop.classes_per_step)
     counts = pd.Series(train_ds.targets).value_counts().reindex(range(len(train_ds.classes)), fill_value=0)
     ratio = float(counts.max() / counts.min())
     run.write_record(_run_record(cfg, resolved, sources, train_ds.classes, n_train=len(train_ds),
@@ -395,6 +422,9 @@ def _start_record(loop, sources:dict, val_ds, steps_per_epoch:int, log):
         log.warning(f"The largest class has {ratio:.0f}x the images of the smallest: common classes will win the close calls. "
                     "Consider " + ("loss='ce' (the clip loss has no prior to adjust) with " if cfg.loss == "clip" else "") +
                     "prior_tau=1 (balanced softmax; CLI --prior-tau 1) or sampler='sqrt' (BENCHMARKS.md compares them).")
+    n, k = len(train_ds.classes), loop.classes_per_step
+    log.info(f"classes_per_step={cfg.classes_per_step}: each step scores " +
+             (f"all {n} classes (the full softmax)" if k is None else f"{k} of the {n} classes (the sampled softmax)"))
     log.info(f"training {sum(p.numel() for p in loop.params):,} LoRA parameters on {len(train_ds)} images of "
              f"{len(train_ds.classes)} classes for {cfg.epochs * steps_per_epoch} steps")
     from torch.utils.tensorboard import SummaryWriter
@@ -407,6 +437,7 @@ class _Loop:
     train_ds:object; class_tokens:torch.Tensor; device:torch.device; precision:str; workers:int
     process_rank:int; world:int; n_micro:int; tb:object = None; fixed_class_features:torch.Tensor|None = None
     weights:torch.Tensor|None = None; logit_adjust:torch.Tensor|None = None  # the sampler's per-image weights; τ·log prior per class
+    classes_per_step:int|None = None  # classes a step scores (`resolve_classes_per_step`); None: all
 
     def autocast(self): return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
@@ -416,7 +447,7 @@ class _Loop:
             image_features = self.model.encode_image(images, normalize=True)
             scale = self.model.logit_scale.exp()
             classes, log_q = (None, None) if self.fixed_class_features is not None else \
-                             step_classes(targets, len(self.class_tokens), self.cfg.classes_per_step, key)
+                             step_classes(targets, len(self.class_tokens), self.classes_per_step, key)
             if classes is not None:  # many classes: this step's sample, encoded alone
                 class_features = encode_text_cut(self.model, self.class_tokens[classes.to(self.class_tokens.device)])
                 if self.cfg.loss == "ce": return sampled_ce_loss(image_features, class_features, targets, classes, log_q, scale, self.logit_adjust)
@@ -431,7 +462,8 @@ def _train_epoch(loop:_Loop, epoch:int, skip:int, step:int) -> tuple:
     loader = make_loader(loop.train_ds, cfg.batch_size, workers=loop.workers, seed=cfg.seed, epoch=epoch, device=loop.device, start_batch=skip,
                          weights=loop.weights)
     # a bar without the loader: tqdm.auto's bar calls iter() on an iterable eagerly, starting a DataLoader's workers twice
-    bar = tqdm(desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=loop.process_rank != 0, initial=skip, total=loop.n_micro)
+    bar = progress_bar(desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=loop.process_rank != 0, initial=skip,
+                       total=loop.n_micro)
     t0, seen, step_loss, lossv = time.perf_counter(), 0, 0.0, float("nan")
     for i, (images, targets) in zip(range(skip, loop.n_micro), loader):  # leftover micro-batches are never loaded: dropped
         bar.update()
@@ -487,7 +519,8 @@ def fit(**kwargs) -> Run:
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.epochs * steps_per_epoch, cfg.warmup))
         loop = _Loop(cfg, run, model, params, opt, sched, train_ds, class_tokens, device, precision, workers, process_rank, world,
-                     n_micro=steps_per_epoch * cfg.accum_steps, weights=sampling_weights(train_ds.targets, cfg.sampler))
+                     n_micro=steps_per_epoch * cfg.accum_steps, weights=sampling_weights(train_ds.targets, cfg.sampler),
+                     classes_per_step=_resolved_classes_per_step(cfg, len(train_ds.classes), resumed))
         if cfg.classes_per_step and not cfg.enable_text:
             log.warning(f"classes_per_step={cfg.classes_per_step} does nothing with the text tower frozen (enable_text=False): every class's text is "
                         f"encoded once, before the first step, and every step scores them all.")
@@ -516,8 +549,8 @@ _FLAG_TYPES = {"int": int, "float": float, "bool": bool_arg}
 
 def train_parser(given_only:bool=False) -> argparse.ArgumentParser:
     "`bioclip-lora-train`'s flags: one per `TrainConfig` field (`batch_size` → `--batch-size`) with its doc, and the original spellings; `given_only`: parse only the flags given."
-    p = argparse.ArgumentParser(prog="bioclip-lora-train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                description="Train LoRA adapters for BioCLIP 2 (or any open_clip model).")
+    p = CliParser(prog="bioclip-lora-train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                  description="Train LoRA adapters for BioCLIP 2 (or any open_clip model).")
     docs = docments(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         kind = _FLAG_TYPES.get(f.type.split("|")[0].strip(), str)  # annotations are strings (`from __future__ import annotations`)

@@ -3,8 +3,9 @@
     python tools/save_outputs.py [NOTEBOOK ...]     # default: every numbered notebook
 
 Runs `nbdev-test --save` on each notebook (its tests pass, or nothing is written), then, in the saved
-notebook: drops stderr (progress bars, warnings), replaces temporary folders with `tmp/`, and drops any
-output that still names this machine's paths. Run `nbdev-clean` afterwards, as before every commit.
+notebook: drops stderr (progress bars, warnings) and widgets (a tqdm bar in Jupyter: saved without its
+state, it shows 0 % for ever), replaces temporary folders with `tmp/`, and drops any output that still
+names this machine's paths. Run `nbdev-clean` afterwards, as before every commit.
 """
 import json, re, subprocess, sys
 from pathlib import Path
@@ -12,18 +13,25 @@ from pathlib import Path
 NBS = Path(__file__).resolve().parent.parent/"nbs"
 TMP = re.compile(r"/tmp/tmp[\w-]+")
 MACHINE = re.compile(r"(/root/|/home/|/work/|/Users/|site-packages)")
+WIDGET = "application/vnd.jupyter.widget-view+json"  # a widget's output; its state is not saved with the notebook
 
 
 def scrub(text: str) -> str: return TMP.sub("tmp", text)
 
 
+def dropped(o: dict) -> bool:
+    "Is output `o` one a reader should not see: stderr (progress, warnings) or a widget (frozen without its state)?"
+    return (o.get("output_type") == "stream" and o.get("name") == "stderr") or WIDGET in o.get("data", {})
+
+
 def clean_outputs(path: Path) -> int:
     "Scrub the outputs of one saved notebook in place; returns the outputs kept."
     nb, kept = json.loads(path.read_text()), 0
+    nb.get("metadata", {}).pop("widgets", None)  # the widget state, if a frontend saved any
     for cell in nb["cells"]:
         outs = []
         for o in cell.get("outputs", []):
-            if o.get("output_type") == "stream" and o.get("name") == "stderr": continue
+            if dropped(o): continue
             o = json.loads(scrub(json.dumps(o)))
             text = "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
             if MACHINE.search(text): continue
