@@ -12,10 +12,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from fastcore.script import call_parse
 
 from .data import load_image
-from .core import atomic_write, atomic_write_text, check_writable, cli_errors
+from .core import atomic_write, atomic_write_text, check_writable, cli_errors, console_script
 from .lora import read_lora_metadata
 from .eval import Comparison, EvalResult, evaluate_run, verdict_lines
 from .run import Run
@@ -366,7 +365,7 @@ def report_run(self:Run, **kw) -> dict:
 Run.report = report_run  # `run.report()`: a method of `Run` (01_run), given here, where reports live
 
 # %% ../nbs/04_report.ipynb #9a9f943c
-@call_parse
+@console_script("bioclip-lora-report")
 def report_cli(
     run_dir:str, # a run folder from bioclip-lora-train
     val_data:str=None, # default: the run's validation split

@@ -119,7 +119,7 @@ class TrainConfig:
     shots:int|None = None # few-shot: train on this many images per class (a support set, in the run's data/), None: all
     shot_seed:int = 0 # which images the support set keeps
     grad_checkpointing:bool = False # open_clip's gradient checkpointing: less activation memory, an extra forward per block
-    classes_per_step:int|None = None # many classes, text LoRA, "ce": a step encodes the batch's classes and others drawn at random, this many in all (sampled softmax, log-Q corrected); None: all
+    classes_per_step:int|None = None # many classes, text LoRA, "ce": a step encodes the batch's classes and others drawn at random, this many in all (sampled softmax, log-Q corrected); None: all up to 256 classes, 256 past that; 0: all, always
     unseen:int = 0 # classes of a folder or "demo" set aside and never trained on (RUN/data/unseen_data.csv), scored zero-shot by evaluation
     unseen_data:str|None = None # or: a CSV or imagefolder of classes not trained on, scored zero-shot by evaluation
 
@@ -148,8 +148,9 @@ class TrainConfig:
                   (self.on_bad_data in ("raise", "skip"), f"on_bad_data={self.on_bad_data!r}: use 'raise' or 'skip'"),
                   (self.sampler in SAMPLERS, f"sampler={self.sampler!r}: use one of {SAMPLERS}"),
                   (self.unseen >= 0, f"unseen={self.unseen}: set aside 0 or more classes"),
-                  (self.classes_per_step is None or self.classes_per_step >= 2,
-                   f"classes_per_step={self.classes_per_step}: a step must score at least 2 classes (None: all of them)"),
+                  (self.classes_per_step is None or self.classes_per_step == 0 or self.classes_per_step >= 2,
+                   f"classes_per_step={self.classes_per_step}: a step must score at least 2 classes (None: all up to 256 "
+                   f"classes, then 256 a step; 0: all, always)"),
                   (not (self.unseen and self.unseen_data), f"unseen={self.unseen} and unseen_data={self.unseen_data!r}: give one of the two"),
                   (self.prior_tau >= 0, f"prior_tau={self.prior_tau}: must be >= 0 (0: plain cross-entropy, 1: balanced softmax)"),
                   (self.name is None or (self.name not in (".", "..") and Path(self.name).name == self.name),
