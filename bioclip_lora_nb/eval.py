@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/eval.html.md"""
 
 # %% ../nbs/03_eval.ipynb #870a0688
 from __future__ import annotations
-import copy, functools, hashlib, json, os
+import copy, functools, hashlib, json, os, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,25 +18,27 @@ from fastcore.script import call_parse
 from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from scipy import stats
+from scipy import optimize, stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from tqdm.auto import tqdm
 
 from .core import cli_errors, atomic_write, atomic_write_text, check_device, check_writable
-from .lora import (BIOCLIP2, adapter_base_model, encode_text_cut, eval_transform, load_base_model, load_lora_weights,
-                                  lora_layers, lora_settings, model_tokenizer)
+from .lora import (BIOCLIP2, adapter_base_model, decode_size, encode_text_cut, eval_transform,
+                                  load_base_model, load_lora_weights, lora_layers, lora_settings, model_tokenizer)
 from .data import RANKS, CsvDataset, label_texts, make_loader, read_dataset, read_labels
 from .run import Run, adapter_run, check_template, model_run
 from .openworld import (RULES, AbstainRule, abstention_score, check_target_precision, choose_rule, has_ranks, precision_coverage,
                                        rollup, rollup_counts, rule_context, unknown_auroc)
 
 # %% auto #0
-__all__ = ['feature_cache_dir', 'clear_feature_cache', 'zero_shot_classifier', 'EvalResult', 'image_features', 'scores_to_result',
-           'text_settings', 'check_classes', 'evaluate', 'open_set_probs', 'simpleshot_scores', 'linear_probe_scores',
-           'frozen_feature_baselines', 'paired_verdict', 'paired_balanced_verdict', 'class_groups', 'rank_accuracy',
-           'Comparison', 'compare', 'run_settings', 'verdict_lines', 'evaluate_run', 'calibrate_run', 'eval_cli']
+__all__ = ['FEW_VAL_PHOTOS', 'feature_cache_dir', 'clear_feature_cache', 'zero_shot_classifier', 'EvalResult', 'image_features',
+           'scores_to_result', 'eval_dataset', 'text_settings', 'check_classes', 'evaluate', 'open_set_probs',
+           'simpleshot_scores', 'linear_probe_scores', 'frozen_feature_baselines', 'mcnemar_score', 'score_interval',
+           'paired_verdict', 'two_stage_resamples', 'paired_balanced_verdict', 'class_groups', 'rank_accuracy',
+           'Comparison', 'compare', 'run_settings', 'lora_advice', 'class_notes', 'unfinished_line', 'verdict_lines',
+           'evaluate_run', 'calibrate_run', 'eval_cli']
 
 # %% ../nbs/03_eval.ipynb #ee952ce2
 def _templates(templates) -> list:
@@ -83,11 +85,12 @@ def _weights_key(model) -> list|None:
     lora = [(n, hashlib.sha1(p.detach().cpu().float().numpy().tobytes()).hexdigest()) for n, p in model.named_parameters() if ".lora_" in n]
     return [weights, lora, [(m.strength, m.merged) for m in lora_layers(model)]]
 
-def _features_key(model, paths:list) -> str|None:
-    "Cache key of `model`'s features of `paths`: the weights' identity (`_weights_key`), each file's size and mtime."
+def _features_key(model, paths:list, draft:int|None=None) -> str|None:
+    "Cache key of `model`'s features of `paths`: its weights (`_weights_key`), each file's size and mtime, the decode."
     if (weights := _weights_key(model)) is None: return None
     files = [(str(p), (st := os.stat(p)).st_size, st.st_mtime_ns) for p in paths]
-    return hashlib.sha256(json.dumps([weights, files], default=str).encode()).hexdigest()[:32]
+    key = [weights, files] + ([draft] if draft else [])  # a JPEG decoded at another size: other pixels
+    return hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:32]
 
 def _head_key(model, class_texts:list, templates) -> str|None:
     "Cache key of a zero-shot head: the weights' identity, the class texts in order and the prompts (templates given as callables: not cached)."
@@ -150,13 +153,16 @@ class EvalResult:
         return None if self.scores is None or self.logit_scale is None else (self.logit_scale * self.scores).softmax(-1)
     def summary(self) -> dict: return dict(top1=self.top1, top3=self.top3, top5=self.top5, balanced=self.balanced, macro_f1=self.macro_f1)
     def __repr__(self):
-        return (f"EvalResult(top-1 {self.top1:.1%}, top-3 {self.top3:.1%}, top-5 {self.top5:.1%}, balanced {self.balanced:.1%}, "
+        k = len(self.classes)  # top-k of k or fewer classes is always 100 %: not shown
+        tops = "".join(f"top-{t} {getattr(self, f'top{t}'):.1%}, " for t in (3, 5) if t < k)
+        return (f"EvalResult(top-1 {self.top1:.1%}, {tops}balanced {self.balanced:.1%}, "
                 f"macro-F1 {self.macro_f1:.3f} on {len(self.predictions)} images of {self.per_class['class'].nunique()} classes)")
 
 @torch.inference_mode()
 def image_features(model, dataset, batch_size:int=64, device=None, workers:int=2, progress:bool=True, cache:bool=True) -> torch.Tensor:
     "Normalised image features of every item of `dataset`, in order; cached in `feature_cache_dir()`, never computed twice."
-    key = _features_key(model, list(dataset.df.path)) if cache and hasattr(dataset, "df") else None
+    has_paths = cache and hasattr(dataset, "df")
+    key = _features_key(model, list(dataset.df.path), getattr(dataset, "draft", None)) if has_paths else None
     cached = feature_cache_dir()/f"{key}.safetensors" if key else None
     if cached and (feats := _cached(cached, "features", len(dataset))) is not None: return feats
     device = device or next(model.parameters()).device
@@ -192,6 +198,13 @@ def scores_to_result(scores:torch.Tensor, targets:list, classes:list, paths:list
     return EvalResult(hit(1).float().mean().item(), hit(3).float().mean().item(), hit(5).float().mean().item(),
                       float(rec.mean()), float(f1.mean()), per, conf, preds, list(classes), scores, logit_scale)
 
+# %% ../nbs/03_eval.ipynb #4711c66a
+def eval_dataset(model, table, classes:list|None=None) -> CsvDataset:
+    "What every evaluation route reads: `model`'s transform of JPEGs decoded at `decode_size(model)`, as in training."
+    return CsvDataset(table, eval_transform(model), classes=classes, draft=decode_size(model))
+
+def _logit_scale(model) -> float: return float(model.logit_scale.detach().exp())  # a parameter: no autograd warning
+
 # %% ../nbs/03_eval.ipynb #32034338
 def text_settings(model, labels=None, label_kind:str|None=None, templates=None) -> tuple:
     "`(labels, label_kind, templates)` as given; what is not given is the run's for a model a run trained, else none, 'taxon_com', 'openai'."
@@ -226,11 +239,11 @@ def evaluate(
     if classes is not None: check_classes(classes)
     labels, label_kind, templates = text_settings(model, labels, label_kind, templates)
     table = read_dataset(val_data, **read_kw)  # a table passes through
-    ds = CsvDataset(table, eval_transform(model), classes=classes)
+    ds = eval_dataset(model, table, classes)
     texts = label_texts(ds.classes, labels, label_kind)
     scores = _zero_shot_scores(model, ds, [texts[c] for c in ds.classes], templates, tokenizer or model_tokenizer(model), batch_size, device,
                                strength, workers, progress)
-    return scores_to_result(scores, ds.targets, ds.classes, list(ds.df.path), float(model.logit_scale.exp()))
+    return scores_to_result(scores, ds.targets, ds.classes, list(ds.df.path), _logit_scale(model))
 
 def _zero_shot_scores(model, ds, class_texts:list, templates, tokenizer, batch_size:int, device, strength, workers:int, progress:bool) -> torch.Tensor:
     "`(n_images, n_classes)` cosine similarities of the dataset's images to the class texts, at `strength`, the model's mode restored."
@@ -251,11 +264,11 @@ def open_set_probs(
     tokenizer=None, batch_size:int=64, device=None, workers:int=2, progress:bool=True, **read_kw,
 ) -> torch.Tensor:
     "`(n_images, n_classes)` probabilities over `classes` of images whatever their own class: how sure a model is of photos it can't name."
-    ds = CsvDataset(read_dataset(data, **read_kw), eval_transform(model))
+    ds = eval_dataset(model, read_dataset(data, **read_kw))
     texts = label_texts(classes, labels, label_kind)
     scores = _zero_shot_scores(model, ds, [texts[c] for c in classes], templates, tokenizer or model_tokenizer(model), batch_size, device,
                                strength, workers, progress)
-    return (float(model.logit_scale.exp()) * scores).softmax(-1)
+    return (_logit_scale(model) * scores).softmax(-1)
 
 # %% ../nbs/03_eval.ipynb #171fdc22
 def simpleshot_scores(
@@ -307,35 +320,73 @@ def frozen_feature_baselines(
     train = train[train.caption.isin(classes)]  # the label set every method shares: the validation split's classes
     feats = {}
     for split, table in (("train", train), ("val", val)):
-        ds = CsvDataset(table, eval_transform(model), classes=classes)
+        ds = eval_dataset(model, table, classes)
         feats[split] = (image_features(model, ds, batch_size, workers=workers, progress=progress), torch.as_tensor(ds.targets), list(ds.df.path))
     (xs, ys, _), (xq, yq, paths) = feats["train"], feats["val"]
     return {name: scores_to_result(f(xs, ys, xq, len(classes)), yq.tolist(), classes, paths)
             for name, f in (("SimpleShot", simpleshot_scores), ("linear probe", linear_probe_scores))}
 
 # %% ../nbs/03_eval.ipynb #f60c84a9
+def mcnemar_score(
+    gained:int, # images only the second model gets right
+    lost:int, # images only the first model gets right
+    n:int, # images in all
+    delta:float=0.0, # the change in top-1 to test
+) -> float:
+    "Tango's score statistic for a change `delta` in paired top-1; at 0, McNemar's (gained − lost)/√(gained + lost)."
+    a, b, c = 2 * n, -gained - lost + (2 * n - gained + lost) * delta, -lost * delta * (1 - delta)
+    p_lost = (np.sqrt(max(b * b - 4 * a * c, 0.0)) - b) / (2 * a)  # the likeliest share of lost images, given `delta`
+    num, var = gained - lost - n * delta, n * (2 * p_lost + delta * (1 - delta))
+    return num / np.sqrt(var) if var > 0 else 0.0 if num == 0 else float(np.copysign(np.inf, num))
+
+def score_interval(gained:int, lost:int, n:int, level:float=0.95) -> tuple:
+    "The changes in top-1 `mcnemar_score` does not reject (Tango's interval): it excludes 0 exactly when p < 1 - level."
+    z, est, e = stats.norm.isf((1 - level) / 2), (gained - lost) / n, 1e-12
+    f = lambda d, side: mcnemar_score(gained, lost, n, d) - side * z  # falls as the change rises: one root each side
+    lo = -1.0 if f(-1 + e, 1) <= 0 else optimize.brentq(f, -1 + e, est, args=(1,), xtol=1e-12)
+    hi = 1.0 if f(1 - e, -1) >= 0 else optimize.brentq(f, est, 1 - e, args=(-1,), xtol=1e-12)
+    return float(lo), float(hi)
+
+# %% ../nbs/03_eval.ipynb #27d3a335
 def paired_verdict(
     before:np.ndarray, # per image: right (True) or wrong under the first model, e.g. zero-shot
     after:np.ndarray, # the same images under the second model, e.g. LoRA
     before_name:str="zero-shot", # what to call them in the sentence
     after_name:str="LoRA", #
-    seed:int=0, # the bootstrap's resampling
-    n_resamples:int=9999, # bootstrap resamples
+    level:float=0.95, # the interval's level; significant: p < 1 - level
 ) -> dict:
-    "The change in top-1 from `before` to `after`, with a 95 % paired bootstrap interval, an exact McNemar p-value and one sentence."
+    "The change in top-1 from `before` to `after`: McNemar's test and Tango's interval, which agree, and one sentence."
     a, b = np.asarray(before, bool), np.asarray(after, bool)
+    if len(a) != len(b) or not len(a):
+        raise ValueError(f"paired_verdict: {len(a)} and {len(b)} images; score both models on the same images.")
     n, gained, lost = len(a), int((~a & b).sum()), int((a & ~b).sum())
-    p = stats.binomtest(gained, gained + lost, 0.5).pvalue if gained + lost else 1.0
-    ci = stats.bootstrap((a.astype(float), b.astype(float)), lambda x, y, axis: y.mean(axis) - x.mean(axis), paired=True,
-                         vectorized=True, n_resamples=n_resamples, method="percentile", random_state=seed).confidence_interval
-    lo, hi = (0.0, 0.0) if gained + lost == 0 else (ci.low, ci.high)  # no discordant image: no spread to resample
+    p = float(2 * stats.norm.sf(abs(mcnemar_score(gained, lost, n))))
+    lo, hi = score_interval(gained, lost, n, level)
     v = dict(before=before_name, after=after_name, n=n, top1_before=a.mean(), top1_after=b.mean(), delta=b.mean() - a.mean(),
-             ci_low=lo, ci_high=hi, gained=gained, lost=lost, p_value=p, significant=bool(p < 0.05))
-    detail = (f"{v['delta'] * 100:+.1f} points, 95 % CI {lo * 100:+.1f} to {hi * 100:+.1f}; McNemar p = {p:.2g}; {n} images")
-    v["sentence"] = (f"{after_name} {'raised' if v['delta'] > 0 else 'lowered'} top-1 from {before_name}'s {a.mean():.1%} to "
-                     f"{b.mean():.1%} ({detail})." if v["significant"] else
-                     f"{after_name} vs {before_name}: no significant difference on {n} images (top-1 {b.mean():.1%} vs {a.mean():.1%}; {detail}).")
+             ci_low=lo, ci_high=hi, gained=gained, lost=lost, p_value=p, significant=bool(p < 1 - level))
+    v["detail"] = (f"{v['delta'] * 100:+.1f} points, {level * 100:g} % CI {lo * 100:+.1f} to {hi * 100:+.1f}; "
+                   f"McNemar p = {p:.2g}")
+    v["sentence"] = (f"{after_name} {'raised' if v['delta'] > 0 else 'lowered'} top-1 from {before_name}'s "
+                     f"{a.mean():.1%} to {b.mean():.1%} ({v['detail']}; {n} images)." if v["significant"] else
+                     f"{after_name} vs {before_name}: no significant difference on {n} images "
+                     f"(top-1 {b.mean():.1%} vs {a.mean():.1%}; {v['detail']}).")
     return v
+
+# %% ../nbs/03_eval.ipynb #b0b35c8c
+def two_stage_resamples(
+    counts:np.ndarray, # (n_classes, 3): each class's images gained, lost and unchanged
+    n_resamples:int=4999, # bootstrap resamples
+    seed:int=0, # the resampling's generator
+) -> np.ndarray:
+    "`(n_resamples,)` changes in balanced accuracy: classes drawn with replacement, then each drawn class's images."
+    rng, counts = np.random.default_rng(seed), np.asarray(counts, dtype=np.int64)
+    n, k, out = counts.sum(1), len(counts), []
+    step = max(1, 2_000_000 // k)  # resamples at a time: memory stays bounded at 10,000 classes
+    for i in range(0, n_resamples, step):
+        drawn = rng.integers(0, k, size=(min(step, n_resamples - i), k))  # stage 1: the classes
+        c = rng.multinomial(n[drawn], counts[drawn] / n[drawn, None])  # stage 2: their images, (resamples, k, 3)
+        out.append(((c[..., 0] - c[..., 1]) / n[drawn]).mean(1))
+    return np.concatenate(out)
 
 # %% ../nbs/03_eval.ipynb #47d97d47
 def paired_balanced_verdict(
@@ -345,28 +396,32 @@ def paired_balanced_verdict(
     before_name:str="zero-shot", # what to call them in the sentence
     after_name:str="LoRA", #
     seed:int=0, # the bootstrap's resampling
-    n_resamples:int=9999, # bootstrap resamples
+    n_resamples:int=4999, # bootstrap resamples
+    level:float=0.95, # the interval's level
 ) -> dict:
-    "The change in balanced accuracy from `before` to `after`, with a 95 % bootstrap interval (images resampled within each class, and classes resampled), and one sentence."
-    a, b, y = np.asarray(before, float), np.asarray(after, float), np.asarray(targets)
-    diffs = [b[y == c] - a[y == c] for c in np.unique(y)]  # per image: +1 gained, -1 lost, 0 the same
-    recall = lambda x: np.mean([x[y == c].mean() for c in np.unique(y)])
-    delta = float(np.mean([d.mean() for d in diffs]))
-    boot = lambda samples, stat: stats.bootstrap(samples, stat, vectorized=True, n_resamples=n_resamples, method="percentile",
-                                                random_state=seed).confidence_interval
-    # within classes (each keeps its size), and across classes (a class of 1 or 2 images can't vary within): the wider of the two
-    within = (delta, delta) if all((d == d[0]).all() for d in diffs) else \
-             boot(diffs, lambda *ds, axis: np.mean([d.mean(axis=axis) for d in ds], axis=0))
-    per_class = np.array([d.mean() for d in diffs])
-    across = (delta, delta) if (per_class == per_class[0]).all() else boot((per_class,), lambda x, axis: x.mean(axis))
-    lo, hi = float(min(within[0], across[0])), float(max(within[1], across[1]))
-    v = dict(before=before_name, after=after_name, n_classes=len(diffs), balanced_before=recall(a), balanced_after=recall(b),
-             delta=delta, ci_low=lo, ci_high=hi, significant=bool(lo > 0 or hi < 0))
-    detail = f"{delta * 100:+.1f} points, 95 % CI {lo * 100:+.1f} to {hi * 100:+.1f}; {len(diffs)} classes"
-    v["sentence"] = (f"{after_name} {'raised' if delta > 0 else 'lowered'} balanced accuracy from {before_name}'s {v['balanced_before']:.1%} "
-                     f"to {v['balanced_after']:.1%} ({detail})." if v["significant"] else
-                     f"{after_name} vs {before_name}: no clear difference in balanced accuracy ({v['balanced_after']:.1%} vs "
-                     f"{v['balanced_before']:.1%}; {detail}).")
+    "The change in balanced accuracy from `before` to `after`, a two-stage bootstrap interval and one sentence."
+    a, b = np.asarray(before, bool), np.asarray(after, bool)
+    y = np.unique(np.asarray(targets), return_inverse=True)[1]
+    counts = np.stack([np.bincount(y, x) for x in (~a & b, a & ~b, a == b)], 1).astype(np.int64)  # (classes, 3)
+    k, n = len(counts), counts.sum(1)
+    bal_a, bal_b = (np.bincount(y, a) / n).mean(), (np.bincount(y, b) / n).mean()  # the mean of per-class recalls
+    delta = ((counts[:, 0] - counts[:, 1]) / n).mean()
+    v = dict(before=before_name, after=after_name, n_classes=k, balanced_before=float(bal_a),
+             balanced_after=float(bal_b), delta=float(delta), ci_low=None, ci_high=None, significant=False,
+             no_interval=None)
+    if k < 2:
+        v["no_interval"] = "one class, so balanced accuracy is its top-1: see the top-1 verdict"
+        v["sentence"] = (f"{after_name} vs {before_name}: balanced accuracy {bal_b:.1%} vs {bal_a:.1%} "
+                         f"({delta * 100:+.1f} points); no interval: {v['no_interval']}.")
+        return v
+    tail = stats.norm.sf(np.sqrt(k / (k - 1)) * stats.t.isf((1 - level) / 2, k - 1))  # Hesterberg's expanded percentile
+    lo, hi = map(float, np.quantile(two_stage_resamples(counts, n_resamples, seed), [tail, 1 - tail]))
+    v.update(ci_low=lo, ci_high=hi, significant=lo > 0 or hi < 0)
+    detail = f"{delta * 100:+.1f} points, {level * 100:g} % CI {lo * 100:+.1f} to {hi * 100:+.1f}; {k} classes"
+    v["sentence"] = (f"{after_name} {'raised' if delta > 0 else 'lowered'} balanced accuracy from {before_name}'s "
+                     f"{bal_a:.1%} to {bal_b:.1%} ({detail})." if v["significant"] else
+                     f"{after_name} vs {before_name}: no clear difference in balanced accuracy "
+                     f"({bal_b:.1%} vs {bal_a:.1%}; {detail}).")
     return v
 
 # %% ../nbs/03_eval.ipynb #518c97b4
@@ -423,11 +478,12 @@ class Comparison:
         found = [r for k, r in (self.unseen or {}).items() if isinstance(k, tuple) and k[1] == strength]
         return found[-1] if found else None
     def __repr__(self):
-        shown = self.table.drop(columns="adapter").to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        trivial = [f"top{k}" for k in (3, 5) if k >= len(self.base.classes)]  # top-5 of 5 classes is always 100 %
+        shown = self.table.drop(columns=["adapter", *trivial]).to_string(index=False, float_format=lambda v: f"{v:.4f}")
         s = self.summary()
         open_world = [s["abstention"]["sentence"]] if s["abstention"] else []
         if s["unseen"]: open_world += [s["unseen"]["sentence"], s["unseen"]["auroc_sentence"]]
-        return "\n".join([shown, *verdict_lines(s), *open_world])
+        return "\n".join([shown, *verdict_lines(s), *class_notes(s), *open_world])
 
 def compare(
     val_data, # the split every model is evaluated on
@@ -504,14 +560,77 @@ def run_settings(run) -> dict:
         settings["unseen_data"] = read_dataset(unseen["path"], img_key=unseen["img_key"], caption_key=unseen["caption_key"], sep=unseen["sep"])
     return settings
 
+# %% ../nbs/03_eval.ipynb #b5571532
+def lora_advice(
+    zero_shot:np.ndarray, # per image: right (True) or wrong under zero-shot
+    by_strength:dict, # adapter strength → per image right or wrong at that strength (1.0 among them)
+) -> str|None:
+    "What to do, in plain words, when LoRA x1 is clearly worse than zero-shot or a lower strength clearly beats it."
+    x1 = np.asarray(by_strength[1.0], bool)
+    lower = {s: np.asarray(r, bool) for s, r in by_strength.items() if 0 < s < 1}
+    best = max(lower, key=lambda s: (lower[s].mean(), s)) if lower else None  # the best lower one (ties: the stronger)
+    worse = paired_verdict(zero_shot, x1, "zero-shot", "LoRA x1")  # the same test as the verdict
+    if worse["significant"] and worse["delta"] < 0:
+        tried = f" (x{best:g} scored {lower[best].mean():.1%} top-1)" if best is not None else ""
+        return (f"LoRA x1 is worse than zero-shot on the validation split (top-1 {x1.mean():.1%} vs "
+                f"{worse['top1_before']:.1%}; {worse['detail']}): don't use it as is. Try a lower strength{tried}, "
+                f"fewer epochs or a lower learning rate, or more photos per class.")
+    v = paired_verdict(x1, lower[best], "LoRA x1", f"LoRA x{best:g}") if best is not None else None
+    if v and v["significant"] and v["delta"] > 0:
+        return (f"LoRA x{best:g} beats x1 on the validation split (top-1 {v['top1_after']:.1%} vs "
+                f"{v['top1_before']:.1%}; {v['detail']}): the full adapter goes too far. Use it at strength {best:g} "
+                f"(`set_lora_strength(run.model, {best:g})`), or train again with fewer epochs or a lower learning "
+                f"rate.")
+    return None
+
+# %% ../nbs/03_eval.ipynb #f64fee54
+FEW_VAL_PHOTOS = 5  # a class with fewer validation photos: its own numbers mean little
+
+def _counted(names, one:str, many:str) -> tuple:
+    "('1 class has', 'a') or ('3 classes have', 'a, b, c'): the count, said, and at most 10 names."
+    names = list(names)
+    more = f" … ({len(names)} in all)" if len(names) > 10 else ""
+    return f"{len(names)} {one if len(names) == 1 else many}", ", ".join(names[:10]) + more
+
+def class_notes(summary:dict) -> list:
+    "A line each for classes that weigh on balanced accuracy unseen: few validation photos, none, or no training photo."
+    few, none, new = (summary.get(k) or {} for k in ("few_val_classes", "no_val_classes", "val_only_classes"))
+    lines = []
+    if few:
+        what, names = _counted((f"{c} ({k})" for c, k in few.items()), "class has", "classes have")
+        lines.append(f"{what} fewer than {FEW_VAL_PHOTOS} validation photos, so their own numbers (recall, precision, "
+                     f"F1) mean little: {names}.")
+    if none:
+        what, names = _counted(none, "class has", "classes have")
+        lines.append(f"{what} training photos but no validation photo: accuracy unknown, not zero, and left out of "
+                     f"balanced accuracy: {names}.")
+    if new:
+        what, names = _counted(new, "class of the validation split has", "classes of the validation split have")
+        it = "it" if len(new) == 1 else "them"
+        lines.append(f"{what} no training photo: only zero-shot can know {it}, and balanced accuracy counts {it}: "
+                     f"{names}.")
+    return lines
+
+# %% ../nbs/03_eval.ipynb #83c697c7
+def unfinished_line(settings:dict) -> str|None:
+    "What is said first of a run evaluated before its last epoch (`epochs_done` < `epochs_planned`), else None."
+    done, planned = settings.get("epochs_done"), settings.get("epochs_planned")
+    if done is None or planned is None or done >= planned: return None
+    return (f"This run is unfinished: {done} of {planned} epochs trained, and these numbers are its epoch-{done} "
+            f"adapter's. Finish it with `bioclip-lora-train --resume {settings.get('run', 'RUN')}`, then evaluate "
+            f"again.")
+
 # %% ../nbs/03_eval.ipynb #1051b733
 @patch
 def summary(self:Comparison, many:int=100, few:int=20) -> dict:
     "The comparison as `eval.json` holds it: the table; LoRA x1 against zero-shot and the best baseline in top-1 and in balanced accuracy; groups and ranks."
     t, results = self.table, self.results
-    out = dict(table=t.astype(object).where(t.notna(), None).to_dict("records"), verdicts=[], balanced_verdicts=[], disagreement=None,
-               per_rank={}, groups={}, no_val_classes=[], val_only_classes=[], per_class=[], abstention=None, unseen=None,
-               settings=dict(self.settings or {}))  # JSON: null, not NaN
+    out = dict(table=t.astype(object).where(t.notna(), None).to_dict("records"),  # JSON: null, not NaN
+               unfinished=unfinished_line(self.settings or {}), advice=None, verdicts=[], balanced_verdicts=[],
+               disagreement=None, per_rank={}, groups={}, no_val_classes=[], val_only_classes=[], per_class=[],
+               abstention=None, unseen=None, settings=dict(self.settings or {}))
+    small = self.base.per_class[self.base.per_class.n < FEW_VAL_PHOTOS].sort_values("n")
+    out["few_val_classes"] = dict(zip(small["class"], small.n.astype(int).tolist()))  # class → validation photos
     if (lora := self.lora(1.0)) is None: return out
     rivals = [("zero-shot", self.base)]
     rivals += sorted(((k, results[k]) for k in ("SimpleShot", "linear probe") if k in results), key=lambda kr: -kr[1].top1)[:1]
@@ -519,6 +638,9 @@ def summary(self:Comparison, many:int=100, few:int=20) -> dict:
     out["verdicts"] = [paired_verdict(r.predictions.correct.values, lora.predictions.correct.values, name, "LoRA x1") for name, r in rivals]
     out["balanced_verdicts"] = [paired_balanced_verdict(r.predictions.correct.values, lora.predictions.correct.values, y, name, "LoRA x1")
                                 for name, r in rivals]
+    adapter = [k for k in results if isinstance(k, tuple) and results[k] is lora][-1][0]  # its other strengths
+    swept = {k[1]: r.predictions.correct.values for k, r in results.items() if isinstance(k, tuple) and k[0] == adapter}
+    out["advice"] = lora_advice(self.base.predictions.correct.values, swept)
     top1, bal = out["verdicts"][0], out["balanced_verdicts"][0]
     if top1["delta"] * bal["delta"] < 0:  # the images and the classes tell two stories: said first
         out["disagreement"] = (f"Careful: over zero-shot, LoRA x1 {'raised' if top1['delta'] > 0 else 'lowered'} top-1 ({top1['delta'] * 100:+.1f} points) "
@@ -538,7 +660,7 @@ def summary(self:Comparison, many:int=100, few:int=20) -> dict:
 
 def verdict_lines(summary:dict) -> list:
     "The verdict as sentences, in the order a reader needs them (what to know first, then top-1, then balanced accuracy), from `summary()` or eval.json."
-    first = [summary["disagreement"]] if summary.get("disagreement") else []
+    first = [summary[k] for k in ("unfinished", "advice", "disagreement") if summary.get(k)]
     return first + [v["sentence"] for v in summary.get("verdicts", []) + summary.get("balanced_verdicts", [])]
 
 def _records(df:pd.DataFrame) -> list: return df.astype(object).where(df.notna(), None).to_dict("records")  # JSON: null, not NaN
@@ -555,12 +677,15 @@ def _abstention_summary(c:Comparison, lora:EvalResult) -> dict:
                                 best_precision=max(float(precision_coverage(abstention_score(r.probs, k), ok).precision.max()) for k in RULES))
         pc = precision_coverage(abstention_score(r.probs, models[name]["rule"] or "maxprob"), ok)
         curves[name] = _records(pc.iloc[np.unique(np.linspace(0, len(pc) - 1, min(len(pc), 200)).round().astype(int))])  # at most 200 points
-    lo, zs = models["LoRA x1"], models["zero-shot"]
-    zero = f"{zs['coverage']:.0%}" if zs["reached"] else f"none, its best precision is {zs['best_precision']:.0%}"
-    out = dict(target_precision=t, models=models, curves=curves, rollup={},
-               sentence=(f"At {t:.0%} precision LoRA x1 names a species for {lo['coverage']:.0%} of photos (zero-shot: {zero}), by the {lo['rule']} rule."
-                         if lo["reached"] else f"LoRA x1 reaches {t:.0%} precision on no share of the photos: its best is {lo['best_precision']:.0%} "
-                         f"(zero-shot: {zero if not zs['reached'] else zero + ' of photos'})."))
+    lo, zs, n = models["LoRA x1"], models["zero-shot"], len(lora.predictions)
+    zero = (f"zero-shot names {zs['coverage']:.0%} of them at that precision" if zs["reached"] else
+            f"zero-shot can't reach it{'' if lo['reached'] else ' either'} "
+            f"(its best precision at any threshold: {zs['best_precision']:.0%})")
+    sentence = (f"At {t:.0%} precision on the {n} validation photos, LoRA x1 names {lo['coverage']:.0%} of them "
+                f"(by the {lo['rule']} rule); {zero}." if lo["reached"] else
+                f"No threshold gives LoRA x1 {t:.0%} precision on the {n} validation photos: its best precision at any "
+                f"threshold is {lo['best_precision']:.0%}; {zero}.")
+    out = dict(target_precision=t, models=models, curves=curves, rollup={}, sentence=sentence)
     if (rule := rules.get("LoRA x1")) and has_ranks(c.labels):  # photos no species is sure enough of, named higher up
         out["rollup"]["val"] = _records(rollup_counts(rollup(lora.probs, lora.classes, rule, c.labels), lora.predictions.true, c.labels))
         if c.unseen_probs and "LoRA x1" in c.unseen_probs:
@@ -593,6 +718,14 @@ def write(self:Comparison, path:str|Path) -> Path:
     return atomic_write_text(path, json.dumps(self.summary(), indent=2, default=float))
 
 # %% ../nbs/03_eval.ipynb #09a33e79
+def _check_run_writable(run:Run, what:str, fix:str|None=None):
+    "Refuse in one line, before any model work, a run folder this process can't write `what` into: the folder, the fix."
+    try: tempfile.TemporaryFile(dir=run.path).close()
+    except OSError as e:
+        raise PermissionError(f"{run.path}: can't write {what} into this run folder ({e.strerror or e}). Make the "
+                              f"folder writable, or copy the run somewhere you can write and use the copy"
+                              f"{'; or ' + fix if fix else ''}.") from None
+
 def evaluate_run(self:Run,
     val_data=None, # default: the run's validation split
     strengths=(0.0, 0.25, 0.5, 0.75, 1.0), # adapter strengths to sweep
@@ -610,18 +743,21 @@ def evaluate_run(self:Run,
     if overrides and out is None:
         raise ValueError(f"{', '.join(overrides)} given: this evaluation is not the run's own, so it is not written as {self.path/'eval.json'} "
                          f"(the model card and report read that). Pass out= (CLI: --out) to write it elsewhere, or out=False.")
+    stores_rule = target_precision is not None and not overrides and not given.get("lora_weights")  # the run's own rule
+    if stores_rule: _check_run_writable(self, "its abstention rule (abstain.json)")  # before the work, not after
+    if out is None: _check_run_writable(self, "eval.json", "pass out= (CLI: --out) to write eval.json elsewhere")
+    elif out is not False: check_writable(Path(out).parent)
     s = {**run_settings(self), **overrides}
     if not s.get("val_data"): raise ValueError(f"{self.path}: the run had no validation split: pass val_data (CLI: --val-data).")
-    if out is not False: check_writable(Path(out or self.path/"eval.json").parent)  # before the work whose result goes there
     if (self.path/"abstain.json").is_dir(): raise ValueError(f"{self.path/'abstain.json'} is a folder, where the run's abstention rule goes: remove it.")
     if target_precision is not None: target = check_target_precision(target_precision)  # a stored rule, even a damaged one, is to be replaced
     else: target = (stored.target_precision if (stored := self.abstain_rule) else 0.9)
     # the run's own threshold (its final adapter, its val split), chosen first: a target the split can't reach stops before the long part
-    rule = self.calibrate(target, batch_size=batch_size, workers=workers, progress=progress, save=False) \
-           if target_precision is not None and not overrides and not given.get("lora_weights") else None
+    rule = (self.calibrate(target, batch_size=batch_size, workers=workers, progress=progress, save=False)
+            if stores_rule else None)
     c = compare(**s, strengths=strengths, baselines=baselines, device=device or self.device, batch_size=batch_size, workers=workers, progress=progress,
                 target_precision=target)
-    c.settings["run"] = str(self.path)  # compare recorded the rest: adapters, split, labels, templates
+    c.settings.update(run=str(self.path), epochs_done=self.epochs_done, epochs_planned=self.epochs_planned)
     if (unseen := self.data_source("unseen")) and "unseen_data" not in given: c.settings["unseen_data"] = unseen["path"]
     if rule: rule.save(self.path/"abstain.json"); c.settings["abstain_rule"] = vars(rule)  # stored once the evaluation is done
     if out is not False: c.write(out or self.path/"eval.json")
@@ -638,6 +774,7 @@ def calibrate_run(self:Run,
 ) -> AbstainRule:
     "Choose the run's abstention rule on its validation split for `target_precision` (see `03_openworld`) and store it as RUN/abstain.json, where predictions and exports find it."
     check_target_precision(target_precision)
+    if save: _check_run_writable(self, "its abstention rule (abstain.json)", "pass save=False to only see the rule")
     if not (val := self.data_source("val")):
         raise ValueError(f"{self.path}: the run had no validation split to choose a threshold on: train with val_data, or pick a rule with "
                          f"`03_openworld.choose_rule` on held-out photos of your own.")

@@ -25,7 +25,7 @@ from .core import atomic_write, default_device
 
 # %% auto #0
 __all__ = ['BIOCLIP2', 'TINY_RANDOM_CONFIG', 'ATTN_TARGETS', 'ALL_TARGETS', 'register_tiny_random', 'HubUnavailableError',
-           'resolve_model_name', 'load_base_model', 'encode_text_cut', 'image_size', 'eval_transform',
+           'resolve_model_name', 'load_base_model', 'encode_text_cut', 'image_size', 'decode_size', 'eval_transform',
            'model_tokenizer', 'LoraConfig', 'LoraLayer', 'LoraLinear', 'LoraMultiheadAttention', 'apply_lora_to_model',
            'lora_layers', 'get_lora_parameters', 'lora_state_dict', 'count_lora_blocks', 'randomize_lora_',
            'set_lora_strength', 'merge_lora', 'unmerge_lora', 'base_state_dict', 'lora_settings',
@@ -142,6 +142,10 @@ def image_size(model:nn.Module) -> tuple:
     "`(height, width)` of the images `model` takes."
     size = model.visual.image_size
     return tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+
+def decode_size(model:nn.Module) -> int:
+    "The JPEG draft size every route decodes at for `model` (`01_data.load_image(draft=...)`): twice its input side."
+    return 2 * max(image_size(model))
 
 def eval_transform(model:nn.Module):
     "open_clip's evaluation transform for `model`, from its own preprocessing config (e.g. BioCLIP 2's)."

@@ -63,7 +63,7 @@ class AbstainRule:
     def named(self, probs) -> torch.Tensor: return abstention_score(probs, self.rule) >= self.threshold
     def sentence(self) -> str:
         score = dict(maxprob="the top class's probability", margin="the margin between the top two probabilities")[self.rule]
-        others = [f"the {r} rule {c:.0%}" if c is not None else f"the {r} rule can't reach it"
+        others = [f"the {r} rule would name {c:.0%}" if c is not None else f"the {r} rule can't reach the target"
                   for r, c in self.coverage_by_rule.items() if r != self.rule]
         return (f"Names a class when {score} is at least {self.threshold:.3f}: {self.coverage:.0%} of the {self.n} validation photos named, "
                 f"at {self.precision:.1%} precision (target {self.target_precision:.0%})" + (f"; {', '.join(others)}." if others else "."))
@@ -95,6 +95,20 @@ def check_target_precision(target_precision) -> float:
         raise ValueError(f"target_precision={target_precision!r}: give a precision in (0, 1], e.g. 0.9 for 9 right calls in 10.")
     return t
 
+def _unreachable(target:float, curves:dict, n:int) -> str:
+    "Why no threshold reaches `target` on `n` photos, and what to ask instead: the best precision, or nothing at all."
+    if not any(c.precision.max() > 0 for c in curves.values()):
+        return (f"target_precision={target:g}: no threshold works on the {n} validation photos: none of them has "
+                f"its top class right, so every threshold's precision is 0. Check the class texts and labels, or train "
+                f"further, before abstaining.")
+    r, c = max(curves.items(), key=lambda rc: rc[1].precision.max())
+    top = c.loc[c.precision.idxmax()]
+    digits = max(3, int(np.ceil(-np.log10(top.precision))) + 1)  # enough decimals to say a precision above 0
+    most = np.floor(top.precision * 10 ** digits) / 10 ** digits
+    return (f"target_precision={target:g}: no threshold reaches it on the {n} validation photos; the best precision "
+            f"any threshold reaches is {top.precision:.{digits}f} ({r} rule, naming {top.coverage:.0%} of them). "
+            f"Ask for at most {most:.{digits}f}.")
+
 def choose_rule(
     probs, # (n_photos, n_classes) validation-split probabilities
     correct, # (n_photos,) whether each top class is right
@@ -108,11 +122,7 @@ def choose_rule(
     curves = {r: precision_coverage(abstention_score(probs, r), correct) for r in rules}
     best = {r: (c[c.precision >= target].sort_values(["coverage", "threshold"], ascending=[False, True]).iloc[0]
                 if (c.precision >= target).any() else None) for r, c in curves.items()}
-    if all(b is None for b in best.values()):
-        r, c = max(((r, c) for r, c in curves.items()), key=lambda rc: rc[1].precision.max())
-        top = c.loc[c.precision.idxmax()]
-        raise ValueError(f"target_precision={target:g}: no threshold reaches it on the {len(correct)} validation photos; the best reachable "
-                         f"is {top.precision:.3f} ({r} rule, naming {top.coverage:.0%} of them). Ask for at most {np.floor(top.precision * 1000) / 1000:.3f}.")
+    if all(b is None for b in best.values()): raise ValueError(_unreachable(target, curves, len(correct)))
     rule = max((r for r in rules if best[r] is not None), key=lambda r: best[r].coverage)  # ties: the first, maxprob
     b, score = best[rule], abstention_score(probs, rule).numpy().astype(np.float64)
     below = score[score < b.threshold]  # the threshold goes midway to the next score down: float noise can't flip the boundary photo
