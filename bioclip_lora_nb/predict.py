@@ -6,8 +6,9 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/predict.html.md"""
 
 # %% ../nbs/05_predict.ipynb #0f11dd92
 from __future__ import annotations
-import argparse, base64, glob, html, io, json, sys, warnings
+import argparse, base64, glob, html, io, json, os, re, sys, warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import open_clip
@@ -28,9 +29,9 @@ from .eval import check_classes, text_settings, verdict_lines, zero_shot_classif
 from .openworld import AbstainRule, check_target_precision, fits, has_ranks, lineage, rollup, rule_context
 
 # %% auto #0
-__all__ = ['rollup_calls', 'EMBEDDING_FORMATS', 'list_images', 'PredictionStream', 'predict', 'show_predictions', 'predict_run',
-           'embed', 'write_embeddings', 'export_merged_model', 'write_model_card', 'export_run', 'export_cli',
-           'predict_parser', 'cli_adapter', 'predict_cli', 'embed_cli']
+__all__ = ['rollup_calls', 'EMBEDDING_FORMATS', 'list_images', 'Skipped', 'PredictionStream', 'predict', 'show_predictions',
+           'predict_run', 'embed', 'write_embeddings', 'export_merged_model', 'write_model_card', 'export_run',
+           'export_cli', 'predict_parser', 'cli_adapter', 'predict_cli', 'embed_cli']
 
 # %% ../nbs/05_predict.ipynb #5bacf632
 def list_images(images) -> list:
@@ -51,10 +52,19 @@ def list_images(images) -> list:
 
 def _items(images) -> list:
     "What `predict` reads: paths (from `list_images`) and images already in memory (PIL images, arrays), in order."
-    if isinstance(images, (Image.Image, np.ndarray)): return [images]
-    if isinstance(images, (list, tuple)) and any(isinstance(i, (Image.Image, np.ndarray)) for i in images):
-        return [i if isinstance(i, (Image.Image, np.ndarray)) else Path(i) for i in images]
-    return list_images(images)
+    if isinstance(images, (Image.Image, np.ndarray)): images = [images]
+    in_memory = lambda i: isinstance(i, (Image.Image, np.ndarray))
+    if not (isinstance(images, (list, tuple)) and any(map(in_memory, images))): return list_images(images)
+    for i in images:  # decoded here: a loader worker shares an open file's offset, and would leave it unreadable here
+        if isinstance(i, Image.Image):
+            try: i.load()
+            except (OSError, SyntaxError, ValueError): pass  # unreadable: the loader says so, and skips it
+    return [i if in_memory(i) else Path(i) for i in images]
+
+class Skipped(NamedTuple):
+    "An image that could not be read, and why: in `.attrs['skipped']` of `predict` and `embed`."
+    file_name:str
+    problem:str
 
 class _Photos(torch.utils.data.Dataset):
     "Images for prediction: `(tensor, index)`, or `(zeros, -1 - index)` for one that can't be read (skipped, not fatal)."
@@ -84,17 +94,18 @@ class _PhotoBatches:
                 if ok.any(): yield x[ok].to(self.device), idx[ok].tolist()
 
     @property
-    def skipped(self) -> pd.DataFrame:
-        "The images that could not be read so far, and why."
-        return pd.DataFrame(dict(file_name=[self.names[i] for i in self.bad], problem=[image_problem(self.items[i]) or "unreadable" for i in self.bad]))
+    def skipped(self) -> tuple:
+        "The images that could not be read so far, and why: `Skipped` pairs (plain values, as pandas `attrs` need)."
+        return tuple(Skipped(self.names[i], image_problem(self.items[i]) or "unreadable") for i in self.bad)
 
-    def finish(self) -> pd.DataFrame:
+    def finish(self) -> tuple:
         "After the last batch: refuse a pass in which no image could be read, warn of the ones skipped; returns them."
-        skipped = self.skipped
+        skipped, problems = self.skipped, [s.problem for s in self.skipped]
         if len(skipped) == len(self.items):
-            raise DataError(f"{self.what}: none of the {len(self.items)} images could be read: " + "; ".join(skipped.problem[:5]) + (" …" if len(self.items) > 5 else ""))
+            raise DataError(f"{self.what}: none of the {len(self.items)} images could be read: "
+                            + "; ".join(problems[:5]) + (" …" if len(self.items) > 5 else ""))
         if len(skipped): warnings.warn(f"{self.what}: skipped {len(skipped)} of {len(self.items)} images that can't be read (listed in .attrs['skipped']): "
-                                       + "; ".join(skipped.problem[:3]) + (" …" if len(skipped) > 3 else ""))
+                                       + "; ".join(problems[:3]) + (" …" if len(skipped) > 3 else ""))
         return skipped
 
 # %% ../nbs/05_predict.ipynb #b9962bcb
@@ -122,6 +133,19 @@ def _model_state(model, adapter) -> dict:
     strengths = {m.strength for m in lora_layers(model)}
     return dict(adapter=Path(adapter).name if adapter else None, strength=strengths.pop() if len(strengths) == 1 else None)
 
+def _check_rule_storable(run_dir:str|Path) -> Path:
+    "A threshold chosen now is stored as RUN/abstain.json: refuse a folder where it can't be, before any model work."
+    path = Path(run_dir)/"abstain.json"
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: a threshold chosen now is stored in that file. Remove the folder, or "
+                         f"predict without a target precision.")
+    try: check_writable(run_dir)
+    except PermissionError:
+        raise PermissionError(f"{run_dir}: can't write there, so it can't store the threshold a target precision chooses "
+                              f"(abstain.json). Copy the run folder where you can write and predict with the copy, or "
+                              f"predict without a target precision.") from None
+    return path
+
 def _abstain_rule(abstain, run, model, adapter, class_texts:list, templates) -> AbstainRule|None:
     "The rule `predict` abstains by: none (False), the one given, one chosen now on the run's val split (a target precision), or the stored one (None)."
     if abstain is False: return None
@@ -139,6 +163,7 @@ def _abstain_rule(abstain, run, model, adapter, class_texts:list, templates) -> 
             raise ValueError(f"abstain={abstain!r} (--target-precision) chooses the threshold of the run's own model: its final adapter at strength 1, "
                              f"its classes, texts and prompts; this prediction uses other ones (adapter {state['adapter']}, strength {state['strength']}, "
                              f"{len(class_texts)} classes). Predict with the run's own, or without a target.")
+        _check_rule_storable(run.path)
         rule, given = run.calibrate(abstain, progress=False), True  # stored: the next prediction uses it without being told
     same_model = "adapter" not in rule.context or run is None or (rule.context["adapter"], rule.context.get("strength", 1.0)) == (state["adapter"], state["strength"])
     if not (fits(rule, class_texts, templates) and same_model):
@@ -150,6 +175,22 @@ def _abstain_rule(abstain, run, model, adapter, class_texts:list, templates) -> 
         warnings.warn(msg + ": not applied (every photo gets its top class).")
         return None
     return rule
+
+def _class_texts(classes:list, run:Run|None, labels=None, label_kind:str="taxon_com") -> dict:
+    "`{class: text}`: a run's classes keep the text they trained with; a class new to it: its labels row, else name."
+    if run is None: return label_texts(classes, labels, label_kind)
+    new = [c for c in classes if c not in run.class_texts]
+    table = read_labels(run.labels).index if new and run.labels else ()
+    listed = [c for c in new if c in table]  # e.g. the classes the run set aside as unseen
+    named = label_texts([c for c in new if c not in listed])
+    own = {c: run.class_texts[c] for c in classes if c in run.class_texts}
+    return {**named, **(label_texts(listed, run.labels, label_kind) if listed else {}), **own}
+
+def _unfinished_note(run:Run|None) -> str|None:
+    "What to say of a run that has not trained all its epochs, with how to finish it (None: a finished run, or none)."
+    if run is None or run.finished: return None
+    return (f"{run.path} is unfinished: it trained {run.epochs_done} of its {run.epochs_planned} epochs. "
+            f"If its training stopped, finish it with `bioclip-lora-train --resume {run.path}`")
 
 class PredictionStream:
     "`predict`'s rows a batch of photos at a time: memory is one batch (probabilities stay on the device; only the top `k` leave it), whatever the number of photos."
@@ -175,8 +216,9 @@ class PredictionStream:
         if not classes: raise ValueError("predict: pass `classes` (or a run, whose classes are the default).")
         check_classes(classes)
         if run is None and templates is None and (exported := _export_rule(net)): templates = exported.context.get("templates")  # as it was chosen
+        asked = labels is not None or label_kind is not None  # other text than the run's, asked for
         labels, label_kind, templates = text_settings(net, labels, label_kind, templates)
-        texts = label_texts(classes, labels, label_kind)
+        texts = _class_texts(classes, None if asked else run, labels, label_kind)
         rule = _abstain_rule(abstain, run, net, adapter, [texts[c] for c in classes], templates)
         if rollup and rule is None: raise ValueError("rollup=True names unsure photos higher up the taxonomy, which needs an abstention rule: pass abstain= "
                                                      "(a target precision), or store one with `Run.calibrate`.")
@@ -190,6 +232,8 @@ class PredictionStream:
         net.eval()
         self.classifier = zero_shot_classifier(net, tokenizer, [texts[c] for c in classes], templates)  # (n_classes, d), on the model's device
         self.net, self.classes, self.texts, self.rule, self.k = net, classes, texts, rule, min(k, len(classes))
+        self.run = run
+        if (note := _unfinished_note(run)): warnings.warn(f"predict: {note}.")
         self.ranks = labels if rule is not None and rollup is not False and has_ranks(labels) else None
         table = read_labels(labels) if labels is not None else None
         self.taxonomy = table[[c for c in (*RANKS, "common_name") if c in table.columns]] if table is not None else None
@@ -219,20 +263,6 @@ class PredictionStream:
         "After the last batch: refuse a run in which no image could be read, warn of the ones skipped; returns them."
         return self.batches.finish()
 
-def predict(model, images, classes:list|None=None, labels=None, k:int=5, label_kind:str|None=None, templates=None, batch_size:int=32,
-            device:str|None=None, workers:int=2, progress:bool=True, abstain=None, rollup:bool|None=None) -> pd.DataFrame:
-    "Top-`k` classes of each photo: `file_name, classification, score, top, text` (+ `rank, taxon, taxon_score` when abstaining; + taxonomy); unreadable files in `.attrs['skipped']`. The arguments are `PredictionStream`'s."
-    stream = PredictionStream(model, images, classes, labels, k, label_kind, templates, batch_size, device, workers, progress, abstain, rollup)
-    frames = list(stream)
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=stream.columns)
-    out.attrs["skipped"] = stream.finish()
-    out.attrs["images"] = {stream.names[n]: i for n, i in enumerate(stream.items) if not isinstance(i, Path)}  # for `show_predictions`
-    out.attrs["abstain"] = stream.rule
-    return out
-
-rollup_calls = rollup  # `predict`'s own argument is named `rollup`
-
-# %% ../nbs/05_predict.ipynb #6127277f
 def _thumbnail(image, size:int=160) -> str:
     "A `data:` URI of a small JPEG of `image` (a path or an image in memory)."
     im = load_image(image, draft=size)
@@ -240,6 +270,23 @@ def _thumbnail(image, size:int=160) -> str:
     buf = io.BytesIO(); im.save(buf, "JPEG", quality=85)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
+def predict(model, images, classes:list|None=None, labels=None, k:int=5, label_kind:str|None=None, templates=None, batch_size:int=32,
+            device:str|None=None, workers:int=2, progress:bool=True, abstain=None, rollup:bool|None=None) -> pd.DataFrame:
+    "Top-`k` classes of each photo: `file_name, classification, score, top, text` (+ `rank, taxon, taxon_score` when abstaining; + taxonomy); unreadable files in `.attrs['skipped']`. The arguments are `PredictionStream`'s."
+    # attrs hold plain values only: pandas copies them at every column access, and compares them in concat and merge
+    stream = PredictionStream(model, images, classes, labels, k, label_kind, templates, batch_size, device, workers, progress, abstain, rollup)
+    frames = list(stream)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=stream.columns)
+    out.attrs["skipped"] = stream.finish()
+    unread = {s.file_name for s in out.attrs["skipped"]}
+    out.attrs["thumbnails"] = {name: _thumbnail(i) for name, i in zip(stream.names, stream.items)  # show_predictions's
+                               if not isinstance(i, Path) and name not in unread}  # of the images given in memory
+    out.attrs["abstain"] = stream.rule
+    return out
+
+rollup_calls = rollup  # `predict`'s own argument is named `rollup`
+
+# %% ../nbs/05_predict.ipynb #6127277f
 class _Html(str):
     "HTML that Jupyter shows as such, and a plain string elsewhere."
     def _repr_html_(self): return str(self)
@@ -248,8 +295,7 @@ def show_predictions(preds:pd.DataFrame, max_images:int=12, size:int=160) -> str
     "A grid of thumbnails with each image's top classes and probabilities (what `predict` returned)."
     cells = []
     for name, g in list(preds.groupby("file_name", sort=False))[:max_images]:
-        image = preds.attrs.get("images", {}).get(name, name)
-        try: src = _thumbnail(image, size)
+        try: src = preds.attrs.get("thumbnails", {}).get(name) or _thumbnail(name, size)  # in memory: predict's
         except DataError: continue
         rows = "".join(f"<tr><td>{html.escape(str(t))}</td><td style='text-align:right'>{s:.0%}</td></tr>" for t, s in zip(g.text, g.score))
         if "rank" in g:  # abstaining: what the model commits to
@@ -337,6 +383,22 @@ def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None, overw
 # %% ../nbs/05_predict.ipynb #f552b1c5
 def _hub_id(model_id:str) -> str|None: return model_id.removeprefix("hf-hub:") if model_id.startswith("hf-hub:") else None
 
+def _epochs_trained(adapter, run:RunDir, planned:int) -> str:
+    "The card's epochs: those planned; `N of M` for an earlier epoch's adapter, `(unfinished)` if the run stopped."
+    m = re.fullmatch(r"lora_epoch_(\d+)\.safetensors", Path(adapter).name)
+    if m is None or int(m[1]) == planned: return f"`{planned}`"
+    return f"{m[1]} of {planned}" + ("" if run.finished() else " (unfinished)")
+
+_SCORES = (("top1", "top-1"), ("top3", "top-3"), ("top5", "top-5"), ("balanced", "balanced accuracy"),
+           ("macro_f1", "macro-F1"))
+
+def _score_table(rows:list) -> list:
+    "eval.json's table as markdown lines: the scores it holds (a top-k left out where it means nothing is not shown)."
+    cols = [(k, name) for k, name in _SCORES if any(r.get(k) is not None for r in rows)]
+    cell = lambda v: "–" if v is None else f"{v:.3f}"
+    return ["| model | " + " | ".join(n for _, n in cols) + " |", "|---" * (len(cols) + 1) + "|",
+            *[f"| {r['model']} | " + " | ".join(cell(r.get(k)) for k, _ in cols) + " |" for r in rows]]
+
 def write_model_card(
     out_dir:str|Path, # the exported folder
     adapter:str|Path, # the adapter that was merged
@@ -361,12 +423,17 @@ def write_model_card(
         texts = [record["class_texts"][c] for c in record["classes"]]
         atomic_write_text(out_dir/"classes.txt", "\n".join(texts) + "\n")
         cfg = record["config"]
+        values = {**{k: f"`{cfg[k]}`" for k in cfg}, "epochs": _epochs_trained(adapter, run, cfg["epochs"])}
+        last = run.adapters()[-1].stem.split("_")[-1]
+        stopped = "" if run.finished() else f" Unfinished: training stopped after epoch {last} of {cfg['epochs']}."
         keep = ("model", "pretrained", "rank", "alpha", "dropout", "targets", "layers", "loss", "prior_tau", "sampler", "classes_per_step", "epochs", "batch_size",
                 "lr", "label_kind", "template", "shots", "unseen", "unseen_data")
         lines += ["", "## Training", "", f"{record['n_train']} training images of {len(texts)} classes, {record['n_val']} validation images "
                   f"({record['resolved']['precision']} on {record['resolved']['device']})." + (f" Training images per class: {min(record['class_counts'].values())} to "
-                  f"{max(record['class_counts'].values())} (imbalance ratio {record['imbalance_ratio']:.3g})." if record.get("class_counts") else ""), "", "| setting | value |", "|---|---|",
-                  *[f"| {k} | `{cfg[k]}` |" for k in keep if cfg.get(k) is not None and not (k == "unseen" and not cfg[k])], "",
+                  f"{max(record['class_counts'].values())} (imbalance ratio {record['imbalance_ratio']:.3g})."
+                  if record.get("class_counts") else "") + stopped, "", "| setting | value |", "|---|---|",
+                  *[f"| {k} | {values[k]} |" for k in keep if cfg.get(k) is not None and (k != "unseen" or cfg[k])],
+                  "",
                   f"Classes ({len(texts)}, the text each was trained on; also in `classes.txt`): " + "; ".join(texts[:50]) + (" …" if len(texts) > 50 else "")]
         ev = json.loads((run.path/"eval.json").read_text()) if (run.path/"eval.json").exists() else None
         evaluated = [str(Path(p).resolve()) for p in (ev or {}).get("settings", {}).get("lora_weights", [])]
@@ -374,9 +441,7 @@ def write_model_card(
             ev = None; lines += ["", f"(The run's eval.json evaluated {evaluated or 'an unrecorded adapter'}, not this adapter: run `bioclip-lora-eval --run` again.)"]
         if ev:
             lines += ["", "## Evaluation", "", *verdict_lines(ev), "",
-                      "| model | top-1 | top-3 | top-5 | balanced accuracy | macro-F1 |", "|---|---|---|---|---|---|",
-                      *[f"| {r['model']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['top5']:.3f} | {r.get('balanced', float('nan')):.3f} | "
-                        f"{r.get('macro_f1', float('nan')):.3f} |" for r in ev["table"]]]
+                      f"On the run's validation split ({record['n_val']} images):", "", *_score_table(ev["table"])]
             if (u := ev.get("unseen")):
                 lines += ["", "## Species it never saw", "", f"{u['sentence']} {u['auroc_sentence']}", "", "| model | strength | top-1 on unseen species |", "|---|---|---|",
                           *[f"| {r['model']} | {r['strength']:g} | {r['top1']:.3f} |" for r in u["table"]]]
@@ -398,8 +463,20 @@ def write_model_card(
     return atomic_write_text(out_dir/"README.md", "\n".join(lines) + "\n")
 
 # %% ../nbs/05_predict.ipynb #73cda035
-def export_run(self:Run, out_dir:str|Path, overwrite:bool=False, license:str="mit") -> Path:
+def _check_finished(run:Run, unfinished:bool=False):
+    "Refuse to export a run that has not trained all its epochs, unless asked (`unfinished`); its model card says so."
+    if (note := _unfinished_note(run)) and not unfinished:
+        raise ValueError(f"{note}, or pass unfinished=True (CLI: --unfinished) to export it as it is (its model card "
+                         f"says so).")
+
+def export_run(self:Run,
+    out_dir:str|Path, # the folder to write
+    overwrite:bool=False, # replace the files of a non-empty folder
+    license:str="mit", # the model card's license
+    unfinished:bool=False, # export a run that has not trained all its epochs (else refused); its model card says so
+) -> Path:
     "Merge the run's adapter into its base model and write a model repository: open_clip `local-dir:` files, model card, classes.txt."
+    _check_finished(self, unfinished)
     _check_export_dir(Path(out_dir), overwrite, self.record["config"]["model"])  # before a model is loaded only to refuse the folder
     rule = self.abstain_rule  # a damaged abstain.json is refused here, before anything is written
     export_merged_model(self.model, out_dir, overwrite=overwrite)
@@ -420,13 +497,16 @@ def export_cli(
     pretrained:str=None, # base model's pretrained tag or checkpoint (default: the adapter's record)
     force_base:bool=False, # use --model although the adapter records another base (a copy of it elsewhere)
     overwrite:bool=False, # replace the files of a non-empty --out-dir
+    unfinished:bool=False, # export a run that has not trained all its epochs (its model card says so)
 ):
     "Merge an adapter into its base model and write a model repository: open_clip `local-dir:` files, model card, classes.txt."
     if not (out_dir and (lora_weights or run)): raise SystemExit("bioclip-lora-export: --out-dir and --run (or --lora-weights) are required.")
     with cli_errors("bioclip-lora-export"):
         adapter, run = cli_adapter(run, lora_weights)
+        if run: _check_finished(Run(run), unfinished)
         _check_export_dir(Path(out_dir), overwrite)  # before loading a model only to refuse the folder
-        if run and adapter == RunDir(run).final_adapter() and not (model or pretrained): Run(run).export(out_dir, overwrite)
+        if run and adapter == RunDir(run).final_adapter() and not (model or pretrained):
+            Run(run).export(out_dir, overwrite, unfinished=unfinished)
         else:
             net = load_lora_weights(load_base_model(*adapter_base_model(adapter, model, pretrained, force_base))[0], adapter, force=force_base)
             export_merged_model(net, out_dir, overwrite=overwrite)
@@ -469,7 +549,9 @@ def predict_parser() -> argparse.ArgumentParser:
     "`bioclip-lora-predict`'s flags: pybioclip's `bioclip predict` where they apply, plus `--run` and `--lora-weights`."
     p = _model_parser("bioclip-lora-predict", "Predict the classes of photos with a fine-tuned model.",
                       "base model, or an exported model (local-dir:DIR) with --cls")
-    p.add_argument("--cls", help="classes: comma-separated, or a text file with one per line (default: the run's)")
+    p.add_argument("--cls", help="classes: comma-separated, or a file: .txt with one per line, .csv/.tsv with one "
+                   "column (or a class, species or caption column) (default: the run's; its classes keep their "
+                   "trained text)")
     p.add_argument("--labels", help="labels table: class text and taxonomy columns")
     p.add_argument("--k", type=int, default=5, help="predictions per image")
     p.add_argument("--format", choices=("csv", "table"), default="csv", help="output format")
@@ -480,9 +562,33 @@ def predict_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-rollup", action="store_true", help="when abstaining, don't name unsure photos at genus, family, … (default: when the labels have ranks)")
     return p
 
+_CLASS_COLUMNS = ("class", "classes", "species", "caption", "label", "name", "text", "taxon")  # a header, not a class
+
+def _class_column(path:Path) -> list:
+    "The classes of a .csv/.tsv: its one column, or the one named like classes; a header is not a class."
+    if not path.stat().st_size: return []
+    sep = "\t" if path.suffix.lower() == ".tsv" else sniff_sep(path)
+    rows = pd.read_csv(path, sep=sep, dtype=str, header=None, keep_default_na=False, encoding="utf-8-sig")
+    header = [str(v).strip() for v in rows.iloc[0]] if len(rows) else []
+    named = [n for n, h in enumerate(header) if h.lower() in _CLASS_COLUMNS]
+    if len(header) > 1 and not named:
+        raise ValueError(f"--cls {path}: which column holds the classes? Its first row is {header}: name that column "
+                         f"class (or species, caption).")
+    col = named[0] if named else 0
+    return [v.strip() for v in rows.iloc[1 if named else 0:, col] if v.strip()]
+
 def _read_cls(cls:str|None) -> list|None:
+    "The classes `--cls` names: comma-separated, or a file (.txt: one a line, as pybioclip reads it; or .csv/.tsv)."
     if not cls: return None
-    return [c.strip() for c in (Path(cls).read_text().splitlines() if Path(cls).is_file() else cls.split(",")) if c.strip()]
+    path = Path(cls)
+    if path.is_file():
+        if path.suffix.lower() in (".csv", ".tsv"): return _class_column(path)
+        return [c.strip() for c in path.read_text(encoding="utf-8-sig").splitlines() if c.strip()]
+    if path.suffix.lower() in (".txt", ".csv", ".tsv") or "/" in cls or os.sep in cls:  # a missing file: no class
+        raise FileNotFoundError(f"--cls {cls}: {'is a folder' if path.is_dir() else 'no such file'}. Give a file of "
+                                f"classes that exists, or the classes themselves comma-separated (a class name with "
+                                f"'/' goes in a file).")
+    return [c.strip() for c in cls.split(",") if c.strip()]
 
 def cli_adapter(run:str|None, lora_weights:str|None) -> tuple:
     "`(adapter, run folder or None)` from `--run` and `--lora-weights`: the adapter given (its own run), else the run's final one; two runs mixed are refused."
@@ -503,10 +609,16 @@ def predict_cli(argv:list|None=None):
         classes = _read_cls(a.cls)
         if a.cls is not None and not classes: raise ValueError(f"--cls {a.cls!r} names no classes: give them comma-separated, or a file with one per line.")
         if a.target_precision is not None and a.no_abstain: raise ValueError("--target-precision and --no-abstain: give one of the two.")
+        own_run = a.run or (adapter_run(a.lora_weights) if a.lora_weights else None)  # its classes keep their text
+        if a.target_precision is not None and own_run: _check_rule_storable(own_run)  # before any model work
         source, images = _cli_model(a), _cli_images(a.images)
-        stream = PredictionStream(source, images, classes, a.labels, k=a.k, label_kind="asis" if a.cls and not a.labels else None,
-                                  batch_size=a.batch_size, device=a.device, workers=a.workers,
-                                  abstain=False if a.no_abstain else a.target_precision, rollup=False if a.no_rollup else None)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "predict: .* is unfinished")  # said in one line below
+            stream = PredictionStream(source, images, classes, a.labels, k=a.k, batch_size=a.batch_size,
+                                      label_kind=None if own_run or a.labels or not a.cls else "asis",
+                                      device=a.device, workers=a.workers,
+                                      abstain=False if a.no_abstain else a.target_precision,
+                                      rollup=False if a.no_rollup else None)
         def write(f):  # CSV: a batch at a time, as it comes (memory: one batch); a table needs every row to align its columns
             if a.format == "table": frames = list(stream); f.write(pd.concat(frames).to_string(index=False) + "\n" if frames else ""); return
             for n, frame in enumerate(stream): f.write(frame.to_csv(index=False, header=n == 0)); f.flush()
@@ -518,10 +630,11 @@ def predict_cli(argv:list|None=None):
             if a.output: atomic_write(a.output, to_file)
             else: write(sys.stdout); stream.finish()
     skipped = stream.skipped
+    if (note := _unfinished_note(stream.run)): print(f"bioclip-lora-predict: {note}.", file=sys.stderr)
     if (rule := stream.rule): print(f"bioclip-lora-predict: abstaining by the stored rule. {rule.sentence()}", file=sys.stderr)
     print(f"bioclip-lora-predict: {len(stream.items) - len(skipped)} images predicted" + (f"; skipped {len(skipped)} that can't be read:" if len(skipped) else ""),
           file=sys.stderr)
-    for r in skipped.itertuples(): print(f"  {r.problem}", file=sys.stderr)
+    for s in skipped: print(f"  {s.problem}", file=sys.stderr)
 
 # %% ../nbs/05_predict.ipynb #fef071d2
 def embed_cli(argv:list|None=None):
@@ -539,4 +652,4 @@ def embed_cli(argv:list|None=None):
         with warnings.catch_warnings(): warnings.simplefilter("ignore"); emb = embed(source, images, not a.no_normalize, a.batch_size, a.device, a.workers)
         write_embeddings(emb, out, a.overwrite)
     print(f"bioclip-lora-embed: {len(emb)} embeddings of dimension {emb.shape[1]} → {out}", file=sys.stderr)
-    for r in emb.attrs["skipped"].itertuples(): print(f"  skipped: {r.problem}", file=sys.stderr)
+    for s in emb.attrs["skipped"]: print(f"  skipped: {s.problem}", file=sys.stderr)

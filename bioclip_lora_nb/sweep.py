@@ -17,7 +17,7 @@ from .train import RESUME_MAY_CHANGE, TrainConfig, fit
 from .eval import evaluate_run
 
 # %% auto #0
-__all__ = ['few_shot_sweep', 'sweep_table']
+__all__ = ['METHODS', 'few_shot_sweep', 'sweep_table']
 
 # %% ../nbs/06_sweep.ipynb #4adc896a
 def _sweep_run(root:Path, name:str, **settings) -> Run:
@@ -31,6 +31,8 @@ def _sweep_run(root:Path, name:str, **settings) -> Run:
     if folder.finished(): return Run(folder.path)
     if folder.params_json.exists() and folder.trained(): return fit(logs=str(root), name=name, resume="latest")
     return fit(**settings, logs=str(root), name=name)
+
+METHODS = {"base (zero-shot)": "zero-shot", "LoRA x1": "LoRA"}  # the evaluation's names, as the sweep's table says them
 
 def few_shot_sweep(
     train_data:str="demo", # the images support sets are drawn from: a CSV, a folder of class folders, or "demo"
@@ -56,15 +58,18 @@ def few_shot_sweep(
             run = _sweep_run(root, f"{k}shot_seed{seed}", **{**fit_kw, "batch_size": min(fit_kw.get("batch_size", 32), k * n_classes)},
                              train_data=str(train_data), val_data=str(val_data), shots=k, shot_seed=seed)
             table = evaluate_run(run, strengths=(1.0,), device=fit_kw.get("device"), workers=fit_kw.get("workers") or 0, progress=progress).table
-            rows += [dict(method={"base (zero-shot)": "zero-shot", "LoRA x1": "LoRA"}.get(r.model, r.model), shots=k, seed=seed,
-                          top1=r.top1, top3=r.top3, top5=r.top5) for r in table.itertuples()]
+            scores = [m for m in ("top1", "top3", "top5") if m in table.columns]  # a top-k eval left out: here too
+            rows += [dict(method=METHODS.get(r["model"], r["model"]), shots=k, seed=seed, **{m: r[m] for m in scores})
+                     for r in table.to_dict("records")]
     sweep = pd.DataFrame(rows)
     atomic_write(root/"sweep.csv", lambda tmp: sweep.to_csv(tmp, index=False))
     return sweep
 
 def sweep_table(sweep:pd.DataFrame, metric:str="top1") -> pd.DataFrame:
-    "The few-shot table: a row per method, `mean ± std` of `metric` in % over the seeds (one seed: `n = 1`, no spread), a column per shot count."
+    "The few-shot table: per method and shot count, mean ± std over seeds of `metric` on val, in % (n = 1: one seed)."
     g = sweep.groupby(["method", "shots"], sort=False)[metric].agg(["mean", "std", "count"])
     cells = g.apply(lambda r: f"{r['mean'] * 100:.1f} ± {r['std'] * 100:.1f}" if r["count"] > 1 else f"{r['mean'] * 100:.1f} (n = 1)",
                     axis=1).unstack("shots")
-    return cells.reindex(index=list(dict.fromkeys(sweep.method)), columns=sorted(set(sweep.shots))).rename(columns=lambda k: f"{k}-shot")
+    cells = cells.reindex(index=list(dict.fromkeys(sweep.method)), columns=sorted(set(sweep.shots)))
+    score = f"val {metric.replace('top', 'top-')} (%)"  # which split, which score
+    return cells.rename(columns=lambda k: f"{k}-shot").rename_axis(columns=score)
