@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .core import atomic_write, atomic_write_text, check_device, check_writable, cli_errors
-from .lora import (adapter_base_model, base_state_dict, eval_transform, image_size, load_base_model, load_lora_weights,
+from .lora import (adapter_base_model, base_state_dict, decode_size, eval_transform, image_size, load_base_model, load_lora_weights,
                                   lora_layers, lora_settings, model_tokenizer, read_lora_metadata)
 from .data import (IMAGE_EXTENSIONS, RANKS, DataError, check_distinct, image_problem, is_hidden, label_texts, load_image, make_loader,
                                   read_labels, sniff_sep)
@@ -81,7 +81,7 @@ class _PhotoBatches:
         if not self.items: raise FileNotFoundError(f"{what}: {images!r} names no images (a folder without images, or a glob that matches nothing).")
         self.names = [str(i) if isinstance(i, Path) else f"<image {n}>" for n, i in enumerate(self.items)]
         size, self.device = image_size(net), next(net.parameters()).device
-        self.loader = make_loader(_Photos(self.items, eval_transform(net), size, draft=2 * size[0]), batch_size, shuffle=False, workers=workers,
+        self.loader = make_loader(_Photos(self.items, eval_transform(net), size, draft=decode_size(net)), batch_size, shuffle=False, workers=workers,
                                   device=self.device, shard=False)
 
     def __iter__(self):

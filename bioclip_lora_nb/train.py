@@ -23,7 +23,7 @@ from fastcore.script import bool_arg
 from . import __version__
 from .core import (CliParser, cli_errors, atomic_write, atomic_write_text, check_device, check_writable,
                                   progress_bar)
-from .lora import (resolve_model_name, LoraConfig, apply_lora_to_model, get_lora_parameters, image_size,
+from .lora import (resolve_model_name, LoraConfig, apply_lora_to_model, get_lora_parameters, decode_size,
                                   load_base_model, load_lora_state_dict, encode_text_cut, lora_state_dict, save_lora_weights)
 from .data import (CsvDataset, DataError, check_distinct, check_splits, label_texts, make_demo_dataset, make_loader, read_dataset, sampling_weights,
                                   prepare_dataset_from_folders, validate_dataset, few_shot_split, write_csv,
@@ -324,7 +324,7 @@ def _build(cfg:TrainConfig, device, run:RunDir, log, process_rank:int, world:int
     model, preprocess_train, preprocess_val, tokenizer = load_base_model(cfg.model, cfg.pretrained, device)
     apply_lora_to_model(model, LoraConfig(**cfg.lora_kwargs()))
     if cfg.grad_checkpointing: model.set_grad_checkpointing(True)
-    draft = 2 * image_size(model)[0]  # JPEGs decode at >= 2x the input size
+    draft = decode_size(model)  # every route decodes JPEGs alike (eval, predict)
     train_ds = CsvDataset(train_df, preprocess_train, draft=draft)
     val_ds = CsvDataset(val_df, preprocess_val, classes=train_ds.classes, draft=draft) if val_df is not None else None
     prompts = class_prompts(train_ds.classes, cfg.labels, cfg.label_kind, cfg.template)
