@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #14b2d202
 from __future__ import annotations
-import argparse, contextlib, difflib, errno, functools, os, re, shutil, sys, tempfile
+import argparse, contextlib, difflib, errno, functools, os, re, shutil, sys, tempfile, warnings
 from pathlib import Path
 
 import torch
@@ -16,8 +16,8 @@ from tqdm.std import tqdm as text_tqdm
 
 # %% auto #0
 __all__ = ['JOB_CELLS', 'INJECTED_PARAMETERS', 'default_device', 'check_device', 'umask', 'DiskFullError', 'atomic_write',
-           'check_writable', 'atomic_write_text', 'cli_errors', 'closest', 'CliParser', 'cli_flags', 'console_script',
-           'JobFilter', 'run_only_the_job', 'in_job', 'progress_bar']
+           'check_writable', 'atomic_write_text', 'cli_errors', 'closest', 'DefaultsFormatter', 'CliParser',
+           'cli_flags', 'console_script', 'JobFilter', 'run_only_the_job', 'in_job', 'progress_bar', 'warn']
 
 # %% ../nbs/00_core.ipynb #9926894e
 def default_device() -> str:
@@ -105,8 +105,16 @@ def _unknown_flag(parser:argparse.ArgumentParser, extra:list) -> str:
     return f"unknown flag {flags[0]}" + (f": did you mean {near}?" if near else "") + " (--help lists them)"
 
 # %% ../nbs/00_core.ipynb #e63272a6
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    "`--help` shows a flag's default when it has one to show: not when its help already says it, nor None or False."
+    def _get_help_string(self, action):
+        if "default" in (action.help or "") or action.default in (None, False, argparse.SUPPRESS): return action.help
+        return super()._get_help_string(action)
+
 class CliParser(argparse.ArgumentParser):
-    "An `ArgumentParser` whose usage errors are one line, `prog: what is wrong` (exit 2), naming the flag meant."
+    "An `ArgumentParser` whose usage errors are one line, `prog: what is wrong` (exit 2), naming the flag meant; `--help` shows defaults once."
+    def __init__(self, *args, formatter_class=DefaultsFormatter, **kwargs): super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
     def parse_args(self, args=None, namespace=None):
         ns, extra = self.parse_known_args(args, namespace)
         if extra: self.error(_unknown_flag(self, extra))
@@ -159,3 +167,11 @@ def in_job(shell=None) -> bool:
 def progress_bar(*args, **kwargs):
     "A progress bar (`tqdm`'s arguments): `tqdm.auto`'s; plain text in a job (its saved notebook keeps widgets at 0 %)."
     return (text_tqdm if in_job() else auto_tqdm)(*args, **kwargs)
+
+# %% ../nbs/00_core.ipynb #75d71f8a
+def warn(message:str, category=UserWarning):
+    "`warnings.warn`, shown at the caller's line outside this package (the user's call), not at ours."
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(__package__ or "bioclip_lora_nb"):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #2c50fe95
 from __future__ import annotations
-import csv, hashlib, io, os, re, shutil, warnings
+import csv, hashlib, io, os, re, shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ import torch.distributed as dist
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from .core import atomic_write, check_writable, cli_errors, closest, console_script, progress_bar
+from .core import atomic_write, check_writable, cli_errors, closest, console_script, progress_bar, warn
 
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'MAX_ASPECT', 'RANKS', 'LABEL_KINDS', 'FEW_VAL', 'SAMPLERS', 'DataError',
@@ -73,8 +73,8 @@ def load_image(path:str|Path|Image.Image|np.ndarray, max_pixels:int=MAX_PIXELS, 
     if isinstance(path, Image.Image): return _to_rgb(ImageOps.exif_transpose(path))
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: file not found. Fix the path (in the CSV or the command) or restore the file.")
-    if path.is_dir(): raise DataError(f"{path}: is a folder, not an image file. Remove its row, or rename the folder.")
-    if path.stat().st_size == 0: raise DataError(f"{path}: file is empty (0 bytes). Re-copy it or remove its row.")
+    if path.is_dir(): raise DataError(f"{path}: is a folder, not an image file. Remove it from the data, or rename the folder.")
+    if path.stat().st_size == 0: raise DataError(f"{path}: file is empty (0 bytes). Re-copy it or remove it.")
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -83,7 +83,7 @@ def load_image(path:str|Path|Image.Image|np.ndarray, max_pixels:int=MAX_PIXELS, 
                                 f"(a decompression bomb, or an uncompressed scan). Downscale it, or raise max_pixels if you trust it.")
             if max(w, h) > max_aspect * max(1, min(w, h)):
                 raise DataError(f"{path}: {w}x{h} is a strip ({max(w, h) / max(1, min(w, h)):.0f}:1, the limit is {max_aspect:g}:1); "
-                                f"resizing its short side to the model's input would make it enormous. Crop it, or remove its row.")
+                                f"resizing its short side to the model's input would make it enormous. Crop it, or remove it.")
             if draft: im.draft("RGB", (draft, draft))  # JPEG: decode at reduced scale, still reads every byte
             im.load()
             return _to_rgb(ImageOps.exif_transpose(im))
@@ -91,9 +91,9 @@ def load_image(path:str|Path|Image.Image|np.ndarray, max_pixels:int=MAX_PIXELS, 
         if str(e).startswith(str(path)): raise
         raise DataError(f"{path}: {e}") from None
     except UnidentifiedImageError:
-        raise DataError(f"{path}: not an image PIL can read (wrong extension, or another kind of file). Remove its row.") from None
+        raise DataError(f"{path}: not an image PIL can read (wrong extension, or another kind of file). Remove it.") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"{path}: truncated or corrupt image ({e}). Re-export or re-download it, or remove its row.") from None
+        raise DataError(f"{path}: truncated or corrupt image ({e}). Re-export or re-download it, or remove it.") from None
 
 # %% ../nbs/01_data.ipynb #cb054b9e
 def did_you_mean(path:str|Path) -> str:
@@ -236,7 +236,7 @@ def label_texts(captions, labels:str|Path|pd.DataFrame|None=None, kind:str="taxo
     if labels is None or kind == "asis":
         numeric = [c for c in captions if re.fullmatch(r"\d+", c)]
         if numeric and labels is None:
-            warnings.warn(f"Captions {numeric[:5]} are bare numbers and no labels table was given: numeric IDs mean "
+            warn(f"Captions {numeric[:5]} are bare numbers and no labels table was given: numeric IDs mean "
                           f"nothing to the text tower. Pass a labels table mapping them to taxonomic names.")
         return {c: c.replace("_", " ") for c in captions}
     table = read_labels(labels)
@@ -303,9 +303,11 @@ def validate_dataset(
     if warn_single and (counts == 1).any(): notes.append(f"classes with a single image (can't be in both splits): {list(counts[counts == 1].index[:8])}")
     if good.empty and not problems: problems.append((0, source, f"{source}: no rows."))
     report = ValidationReport(good, probs, notes)
-    if on_error == "raise" and len(probs): raise DataError(f"{source}: " + report.summary())
+    if on_error == "raise" and len(probs):  # every problem, then how to go on without them
+        raise DataError(f"{source}: " + report.summary() + "\nFix or remove them, or leave them out: on_bad_data='skip' "
+                        "(bioclip-lora-train --on-bad-data skip; validate_dataset's on_error='skip').")
     if on_error == "skip" and good.empty: raise DataError(f"{source}: no usable images left. " + report.summary())
-    for w in notes: warnings.warn(w)
+    for w in notes: warn(w)
     return report
 
 # %% ../nbs/01_data.ipynb #ab3ae6f6

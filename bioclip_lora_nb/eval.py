@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import torch
 from fastcore.basics import patch
-from fastcore.script import call_parse
 from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
@@ -22,9 +21,8 @@ from scipy import optimize, stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from tqdm.auto import tqdm
 
-from .core import cli_errors, atomic_write, atomic_write_text, check_device, check_writable
+from .core import cli_errors, atomic_write, atomic_write_text, check_device, check_writable, console_script, progress_bar, warn
 from .lora import (BIOCLIP2, adapter_base_model, decode_size, encode_text_cut, eval_transform,
                                   load_base_model, load_lora_weights, lora_layers, lora_settings, model_tokenizer)
 from .data import RANKS, CsvDataset, label_texts, make_loader, read_dataset, read_labels
@@ -168,7 +166,7 @@ def image_features(model, dataset, batch_size:int=64, device=None, workers:int=2
     device = device or next(model.parameters()).device
     loader = make_loader(dataset, batch_size, shuffle=False, workers=workers, device=device, shard=False)
     feats = []
-    with tqdm(total=len(loader), desc="image features", disable=not progress, leave=False) as bar:  # no iterable: see `02_train.fit`
+    with progress_bar(total=len(loader), desc="image features", disable=not progress, leave=False) as bar:  # no iterable: see `02_train.fit`
         for x, _ in loader: feats.append(model.encode_image(x.to(device), normalize=True).float().cpu()); bar.update()
     feats = torch.cat(feats)
     if cached:
@@ -485,6 +483,14 @@ class Comparison:
         if s["unseen"]: open_world += [s["unseen"]["sentence"], s["unseen"]["auroc_sentence"]]
         return "\n".join([shown, *verdict_lines(s), *class_notes(s), *open_world])
 
+def _check_strengths(strengths):
+    "Strengths scale the adapter's update: refuse negative ones; warn that those above 1 extrapolate past the adapter as trained."
+    if any(not float(s) >= 0 for s in strengths):
+        raise ValueError(f"strengths={tuple(strengths)}: give strengths >= 0 (0 is the base model, 1 the adapter as trained).")
+    if (past := [s for s in strengths if float(s) > 1]):
+        warn(f"strengths {past} extrapolate past the adapter as trained (x1, the model that is exported); "
+             f"a strength chosen on val is scored on val only.")
+
 def compare(
     val_data, # the split every model is evaluated on
     model:str|None=None, # the base model (default: the one the adapters record; see `00_lora.load_base_model`)
@@ -507,6 +513,7 @@ def compare(
 ) -> Comparison:
     "Zero-shot, the frozen-feature baselines (given `train_data`) and each adapter at each strength, on the same split: one table, and the verdict."
     _templates(templates)  # checked where they enter, before a model is loaded
+    _check_strengths(strengths)
     check_target_precision(target_precision)
     if batch_size < 1: raise ValueError(f"batch_size={batch_size}: must be >= 1.")
     device = check_device(device)
@@ -740,6 +747,7 @@ def evaluate_run(self:Run,
 ) -> Comparison:
     "The run's comparison on its validation split, with its own settings (anything given overrides them); writes eval.json."
     overrides = {k: v for k, v in dict(val_data=val_data, **given).items() if v is not None}
+    if 1.0 not in map(float, strengths): overrides["strengths without 1"] = strengths  # the card and report read x1: the model exported
     if overrides and out is None:
         raise ValueError(f"{', '.join(overrides)} given: this evaluation is not the run's own, so it is not written as {self.path/'eval.json'} "
                          f"(the model card and report read that). Pass out= (CLI: --out) to write it elsewhere, or out=False.")
@@ -788,7 +796,7 @@ def calibrate_run(self:Run,
 Run.calibrate = calibrate_run
 
 # %% ../nbs/03_eval.ipynb #7a653381
-@call_parse
+@console_script("bioclip-lora-eval")
 def eval_cli(
     run:str=None, # a run folder: its final adapter, split, labels, label text and templates are the defaults
     val_data:str=None, # validation CSV or imagefolder (default: the run's)

@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/predict.html.md"""
 
 # %% ../nbs/05_predict.ipynb #0f11dd92
 from __future__ import annotations
-import argparse, base64, glob, html, io, json, os, re, sys, warnings
+import argparse, base64, glob, html, io, itertools, json, os, re, sys, warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -14,15 +14,13 @@ import numpy as np
 import open_clip
 import pandas as pd
 import torch
-from fastcore.script import call_parse
 from PIL import Image
 from safetensors.torch import save_file
-from tqdm.auto import tqdm
 
-from .core import atomic_write, atomic_write_text, check_device, check_writable, cli_errors
+from .core import CliParser, atomic_write, atomic_write_text, check_device, check_writable, cli_errors, console_script, progress_bar, warn
 from .lora import (adapter_base_model, base_state_dict, decode_size, eval_transform, image_size, load_base_model, load_lora_weights,
                                   lora_layers, lora_settings, model_tokenizer, read_lora_metadata)
-from .data import (IMAGE_EXTENSIONS, RANKS, DataError, check_distinct, image_problem, is_hidden, label_texts, load_image, make_loader,
+from .data import (IMAGE_EXTENSIONS, RANKS, DataError, check_distinct, did_you_mean, image_problem, is_hidden, label_texts, load_image, make_loader,
                                   read_labels, sniff_sep)
 from .run import Run, RunDir, adapter_run, model_run
 from .eval import check_classes, text_settings, verdict_lines, zero_shot_classifier
@@ -48,6 +46,7 @@ def list_images(images) -> list:
         col = col or df.columns[0]
         return [q if (q := Path(v.strip()).expanduser()).is_absolute() else p.parent/q for v in df[col] if v.strip()]
     if any(c in str(images) for c in "*?["): return sorted(Path(q) for q in glob.glob(str(images), recursive=True))
+    if not p.exists(): raise FileNotFoundError(f"{p}: no such image file or folder{did_you_mean(p)}.")  # a mistyped name: said, not skipped
     return [p]
 
 def _items(images) -> list:
@@ -74,19 +73,21 @@ class _Photos(torch.utils.data.Dataset):
         try: return self.transform(load_image(self.items[i], draft=self.draft)), i
         except DataError: return torch.zeros(3, *self.size), -1 - i
 
+_IN_MEMORY = itertools.count()  # `<image N>`: one N per photo given in memory this session, so tables concatenate unambiguously
+
 class _PhotoBatches:
     "The readable photos of `images` a batch at a time, `(images on the model's device, their indices)`; the unreadable ones are remembered (`skipped`), not fatal."
     def __init__(self, what:str, desc:str, images, net, batch_size:int, workers:int, progress:bool):
         self.what, self.desc, self.items, self.progress, self.bad = what, desc, _items(images), progress, []
         if not self.items: raise FileNotFoundError(f"{what}: {images!r} names no images (a folder without images, or a glob that matches nothing).")
-        self.names = [str(i) if isinstance(i, Path) else f"<image {n}>" for n, i in enumerate(self.items)]
+        self.names = [str(i) if isinstance(i, Path) else f"<image {next(_IN_MEMORY)}>" for i in self.items]
         size, self.device = image_size(net), next(net.parameters()).device
         self.loader = make_loader(_Photos(self.items, eval_transform(net), size, draft=decode_size(net)), batch_size, shuffle=False, workers=workers,
                                   device=self.device, shard=False)
 
     def __iter__(self):
         self.bad = []  # a second pass starts afresh
-        with tqdm(total=len(self.items), desc=self.desc, disable=not self.progress, leave=False) as bar:  # no iterable: see `02_train.fit`
+        with progress_bar(total=len(self.items), desc=self.desc, disable=not self.progress, leave=False) as bar:  # no iterable: see `02_train.fit`
             for x, idx in self.loader:
                 ok = idx >= 0
                 self.bad += [-1 - i for i in idx[~ok].tolist()]
@@ -104,7 +105,7 @@ class _PhotoBatches:
         if len(skipped) == len(self.items):
             raise DataError(f"{self.what}: none of the {len(self.items)} images could be read: "
                             + "; ".join(problems[:5]) + (" …" if len(self.items) > 5 else ""))
-        if len(skipped): warnings.warn(f"{self.what}: skipped {len(skipped)} of {len(self.items)} images that can't be read (listed in .attrs['skipped']): "
+        if len(skipped): warn(f"{self.what}: skipped {len(skipped)} of {len(self.items)} images that can't be read (listed in .attrs['skipped']): "
                                        + "; ".join(problems[:3]) + (" …" if len(skipped) > 3 else ""))
         return skipped
 
@@ -172,7 +173,7 @@ def _abstain_rule(abstain, run, model, adapter, class_texts:list, templates) -> 
                f"the abstention rule was chosen for adapter {rule.context['adapter']} at strength {rule.context.get('strength', 1.0)}; this "
                f"prediction's probabilities come from adapter {state['adapter']} at strength {state['strength']}") + ", so its threshold means nothing here"
         if given: raise ValueError(msg + ": predict with the run's classes, prompts and adapter, or choose a rule for these.")
-        warnings.warn(msg + ": not applied (every photo gets its top class).")
+        warn(msg + ": not applied (every photo gets its top class).")
         return None
     return rule
 
@@ -209,7 +210,8 @@ class PredictionStream:
         abstain=None, # None: the rule stored with the run or export (`Run.calibrate`), if chosen for these classes; False: never abstain; a target precision: choose a rule on the run's val split now (and store it); or an `AbstainRule`
         rollup:bool|None=None, # when abstaining, name unsure photos at genus, family, … (None: when the labels table has rank columns)
     ):
-        if not (isinstance(k, int) and k >= 1): raise ValueError(f"k={k!r}: predict at least 1 class per image (k >= 1).")
+        if not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
+            raise ValueError(f"k={k!r}: give the number of classes per image as an int, at least 1.")
         net, run, adapter = _prediction_model(model, None if isinstance(model, torch.nn.Module) else check_device(device))
         if classes is not None and not len(classes): raise ValueError("predict: `classes` is empty (--cls names no classes): give at least 2, or none for the run's.")
         classes = list(classes if classes is not None else run.classes if run else [])
@@ -233,7 +235,7 @@ class PredictionStream:
         self.classifier = zero_shot_classifier(net, tokenizer, [texts[c] for c in classes], templates)  # (n_classes, d), on the model's device
         self.net, self.classes, self.texts, self.rule, self.k = net, classes, texts, rule, min(k, len(classes))
         self.run = run
-        if (note := _unfinished_note(run)): warnings.warn(f"predict: {note}.")
+        if (note := _unfinished_note(run)): warn(f"predict: {note}.")
         self.ranks = labels if rule is not None and rollup is not False and has_ranks(labels) else None
         table = read_labels(labels) if labels is not None else None
         self.taxonomy = table[[c for c in (*RANKS, "common_name") if c in table.columns]] if table is not None else None
@@ -488,7 +490,7 @@ def export_run(self:Run,
 Run.export = export_run  # `run.export(...)`: a method of `Run` (01_run), given here, where exporting lives
 
 # %% ../nbs/05_predict.ipynb #3b35d7a2
-@call_parse
+@console_script("bioclip-lora-export")
 def export_cli(
     out_dir:str=None, # folder for open_clip_config.json + open_clip_model.safetensors (required)
     run:str=None, # a run folder: its final adapter is exported
@@ -517,7 +519,7 @@ def export_cli(
 # %% ../nbs/05_predict.ipynb #017d781f
 def _model_parser(prog:str, description:str, model_help:str) -> argparse.ArgumentParser:
     "The flags `bioclip-lora-predict` and `bioclip-lora-embed` share: the images, which model (pybioclip's `--model`, `--pretrained`, plus a run or an adapter), where it runs."
-    p = argparse.ArgumentParser(prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = CliParser(prog=prog, description=description)  # one-line usage errors naming the flag meant
     p.add_argument("images", nargs="+", help="image files, folders (recursive), globs or CSVs with a filepath column")
     p.add_argument("--run", help="a run folder: its final adapter, classes, label text and base model")
     p.add_argument("--lora-weights", help="an adapter file (its run's classes are the default)")

@@ -16,7 +16,7 @@ import pandas as pd
 from .data import load_image
 from .core import atomic_write, atomic_write_text, check_writable, cli_errors, console_script
 from .lora import read_lora_metadata
-from .eval import Comparison, EvalResult, evaluate_run, verdict_lines
+from .eval import Comparison, EvalResult, class_notes, evaluate_run, verdict_lines
 from .run import Run
 
 # %% auto #0
@@ -306,6 +306,7 @@ def _write_report(run:Run, c:Comparison, summary:dict, out:Path, loss_png:Path, 
     md = [f"# Report: {run.path.name}", "", *unfinished, *verdict_lines(summary), "",
           f"Model `{meta['base_model']}`{weights}, adapter `{run.adapter.name}`, {epochs}, validation data "
           f"`{val_data or run.record['data']['val']['path']}` ({per.n.sum()} images of {len(per)} classes).", "",
+          *[x for line in class_notes(summary) for x in (line, "")],  # classes whose numbers mean little, or weigh unseen
           "## Zero-shot, baselines and LoRA", "", _md_table(_shown_table(summary, len(lora.classes))), "",
           f"![loss curve]({Path(os.path.relpath(loss_png, out)).as_posix()})", "",
           "![per-class accuracy](per_class.png)", ""]
@@ -313,12 +314,6 @@ def _write_report(run:Run, c:Comparison, summary:dict, out:Path, loss_png:Path, 
         md += ["## The long tail", "", _md_table(pd.DataFrame([{"group": g["group"], "classes": g["classes"], **{m: rows[i]["top1"] for m, rows in summary["groups"].items()}}
                                                            for i, g in enumerate(summary["groups"]["LoRA x1"])])), "",
                "![recall against training images](recall_vs_train_size.png)", "", "![groups](groups.png)", ""]
-        if summary["val_only_classes"]:
-            md += [f"Classes in the validation split with no training image (only zero-shot can know them; LoRA and the baselines were not "
-                   f"taught them): {', '.join(summary['val_only_classes'][:30])}{' …' if len(summary['val_only_classes']) > 30 else ''}.", ""]
-        if summary["no_val_classes"]:
-            md += [f"Classes with no validation image (their accuracy is unknown, not zero): {', '.join(summary['no_val_classes'][:30])}"
-                   f"{' …' if len(summary['no_val_classes']) > 30 else ''}.", ""]
     if summary["per_rank"]:
         ranks = pd.DataFrame({name: {r["rank"]: r["top1"] for r in rows} for name, rows in summary["per_rank"].items()}).rename_axis("rank").reset_index()
         md += ["## Accuracy per taxonomic rank", "", _md_table(ranks), "", "![per-rank accuracy](per_rank.png)", ""]

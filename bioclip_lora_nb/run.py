@@ -288,6 +288,11 @@ def run_templates(config:dict):
     return "openai" if config["template"] == PROMPT else config["template"]
 
 # %% ../nbs/01_run.ipynb #e694dc8d
+def _eval_top1(path:Path) -> float|None:
+    "LoRA x1's top-1 in a run's eval.json (None: not evaluated, or not readable)."
+    try: return next(r["top1"] for r in json.loads(path.read_text())["table"] if r["model"] == "LoRA x1")
+    except (OSError, ValueError, KeyError, TypeError, StopIteration): return None
+
 class Run:
     "A training run: its folder, settings, classes, history and adapters, and its model (loaded on first use). `fit` returns one."
     def __init__(self, path:str|Path, model=None, device:str|None=None):
@@ -342,10 +347,14 @@ class Run:
         r, c = self.record, self.record["config"]
         h = self.history
         done = f"{self.epochs_done}/{self.epochs_planned} epochs" + ("" if self.finished else " (unfinished)")
-        val = f", val top-1 {h.val_top1.dropna().iloc[-1]:.0%}" if "val_top1" in h and h.val_top1.notna().any() else ""
+        # training's check scores one prompt a class; evaluation scores the run's prompts (80 for the default): say which is which
+        val = (f", val top-1 {h.val_top1.dropna().iloc[-1]:.0%} with the training prompt"
+               if "val_top1" in h and h.val_top1.notna().any() else "")
         loss = f", final loss {h.loss.iloc[-1]:.3g}" if "loss" in h else ""
+        ev = _eval_top1(self.path/"eval.json")
+        ev = f"; eval.json: LoRA x1 val top-1 {ev:.0%} with the run's prompts" if ev is not None else ""
         return (f"Run('{self.path}'): {c['model']} + LoRA r={c['rank']} ({', '.join(c['targets'])}), {len(r['classes'])} classes, "
-                f"{r['n_train']} train / {r['n_val']} val images; {done}{loss}{val}")
+                f"{r['n_train']} train / {r['n_val']} val images; {done}{loss}{val}{ev}")
 
 def model_run(model) -> Run|None:
     "The run an in-memory model belongs to (`fit`'s, or a `Run`'s), whose class texts and prompts its predictions must use."

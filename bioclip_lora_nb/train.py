@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/train.html.md"""
 
 # %% ../nbs/02_train.ipynb #cecb729e
 from __future__ import annotations
-import argparse, contextlib, dataclasses, json, logging, math, os, shutil, sys, time, warnings
+import argparse, contextlib, dataclasses, json, logging, math, os, shutil, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from fastcore.script import bool_arg
 
 from . import __version__
 from .core import (CliParser, cli_errors, atomic_write, atomic_write_text, check_device, check_writable,
-                                  progress_bar)
+                                  progress_bar, warn)
 from .lora import (resolve_model_name, LoraConfig, apply_lora_to_model, get_lora_parameters, decode_size,
                                   load_base_model, load_lora_state_dict, encode_text_cut, lora_state_dict, save_lora_weights)
 from .data import (CsvDataset, DataError, check_distinct, check_splits, label_texts, make_demo_dataset, make_loader, read_dataset, sampling_weights,
@@ -303,7 +303,7 @@ def _logger(path:Path|None) -> logging.Logger:
 def _resolve_precision(precision:str, device:torch.device) -> str:
     if precision == "auto": return "bf16" if device.type == "cuda" else "fp32"
     if precision == "bf16" and device.type == "cpu":
-        warnings.warn("precision='bf16' on a CPU: most CPUs lack bf16 units and run it ~40x slower than fp32. "
+        warn("precision='bf16' on a CPU: most CPUs lack bf16 units and run it ~40x slower than fp32. "
                       "Use precision='auto' (fp32 on CPU).")
     return precision
 
@@ -389,8 +389,9 @@ def _open_run(cfg:TrainConfig, resumed:RunDir|None, precision:str, workers:int, 
             run.metrics.unlink(missing_ok=True); shutil.rmtree(run.path/"tensorboard", ignore_errors=True)
         run.checkpoints.mkdir(parents=True, exist_ok=True)
         yield run
-    except BaseException:
+    except BaseException as e:
         if new and not run.params_json.exists(): shutil.rmtree(run.path, ignore_errors=True)  # refused before it began: no folder left
+        elif isinstance(e, KeyboardInterrupt): e.run_path = run.path  # Ctrl-C: the CLI says how to continue it
         raise
     finally: run.release()
 
@@ -549,8 +550,7 @@ _FLAG_TYPES = {"int": int, "float": float, "bool": bool_arg}
 
 def train_parser(given_only:bool=False) -> argparse.ArgumentParser:
     "`bioclip-lora-train`'s flags: one per `TrainConfig` field (`batch_size` → `--batch-size`) with its doc, and the original spellings; `given_only`: parse only the flags given."
-    p = CliParser(prog="bioclip-lora-train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                  description="Train LoRA adapters for BioCLIP 2 (or any open_clip model).")
+    p = CliParser(prog="bioclip-lora-train", description="Train LoRA adapters for BioCLIP 2 (or any open_clip model).")
     docs = docments(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         kind = _FLAG_TYPES.get(f.type.split("|")[0].strip(), str)  # annotations are strings (`from __future__ import annotations`)
@@ -570,13 +570,24 @@ def _ask_which(runs:list) -> str:
     if not pick.isdigit() or not 1 <= int(pick) <= len(runs): raise ValueError(f"no run {pick!r}: pass --name to say which.")
     return runs[int(pick) - 1].path.name
 
+@contextlib.contextmanager
+def _interrupt_line():
+    "Ctrl-C: one line on stderr saying what was kept and how to go on (exit status 130), not a traceback."
+    try: yield
+    except KeyboardInterrupt as e:
+        path = getattr(e, "run_path", None)
+        kept = (f"{path} keeps what it saved; continue it with: bioclip-lora-train --resume {path}" if path else
+                "nothing was saved yet")
+        print(f"bioclip-lora-train: interrupted; {kept}", file=sys.stderr)
+        raise SystemExit(130) from None
+
 def train_cli(argv:list|None=None):
     "`bioclip-lora-train`: `fit` from the command line (`--help` lists every flag)."
     train_parser().parse_args(argv)  # --help, and every value checked, with the defaults shown
     args = vars(train_parser(given_only=True).parse_args(argv))  # fit gets only what was given: a resume keeps the run's settings
     args.pop("dataset_type", None)
     if not args.pop("use_lora", True): raise SystemExit("bioclip-lora-train: --use-lora false: this tool trains LoRA adapters only.")
-    with cli_errors("bioclip-lora-train"):
+    with cli_errors("bioclip-lora-train"), _interrupt_line():
         if args.get("resume") == "latest" and not args.get("name") and sys.stdin.isatty():
             if len(runs := unfinished_runs(args.get("logs", TrainConfig.logs))) > 1: args["name"] = _ask_which(runs)
         res = fit(**args)
