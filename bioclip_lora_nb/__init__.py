@@ -1,6 +1,4 @@
 __version__ = "0.1.0"
 
-# `Run` (run.py) gets its evaluate, report, predict and export methods from the modules that own those jobs;
-# importing them here gives every `Run` all four, however the package was imported.
-from . import eval, report, predict
-__all__ = ["__version__", "eval", "report", "predict"]
+# `Run` (run.py) gets its evaluate, report, predict and export methods from the modules that own those jobs (`@patch`);
+# `Run` imports each on first use, so importing the package (or `bioclip_lora_nb.run`) loads none of them.

@@ -31,12 +31,12 @@ from .openworld import (RULES, AbstainRule, abstention_score, check_target_preci
                                        rollup, rollup_counts, rule_context, unknown_auroc)
 
 # %% auto #0
-__all__ = ['FEW_VAL_PHOTOS', 'feature_cache_dir', 'clear_feature_cache', 'zero_shot_classifier', 'EvalResult', 'image_features',
-           'scores_to_result', 'eval_dataset', 'text_settings', 'check_classes', 'evaluate', 'open_set_probs',
-           'simpleshot_scores', 'linear_probe_scores', 'frozen_feature_baselines', 'mcnemar_score', 'score_interval',
-           'paired_verdict', 'two_stage_resamples', 'paired_balanced_verdict', 'class_groups', 'rank_accuracy',
-           'Comparison', 'compare', 'run_settings', 'lora_advice', 'class_notes', 'unfinished_line', 'verdict_lines',
-           'evaluate_run', 'calibrate_run', 'eval_cli']
+__all__ = ['FEW_VAL_PHOTOS', 'evaluate_run', 'calibrate_run', 'feature_cache_dir', 'clear_feature_cache', 'zero_shot_classifier',
+           'EvalResult', 'image_features', 'scores_to_result', 'eval_dataset', 'text_settings', 'check_classes',
+           'evaluate', 'open_set_probs', 'simpleshot_scores', 'linear_probe_scores', 'frozen_feature_baselines',
+           'mcnemar_score', 'score_interval', 'paired_verdict', 'two_stage_resamples', 'paired_balanced_verdict',
+           'class_groups', 'rank_accuracy', 'Comparison', 'compare', 'run_settings', 'lora_advice', 'class_notes',
+           'unfinished_line', 'verdict_lines', 'eval_cli']
 
 # %% ../nbs/03_eval.ipynb #ee952ce2
 def _templates(templates) -> list:
@@ -558,13 +558,12 @@ def compare(
 def run_settings(run) -> dict:
     "`compare`'s arguments for a run (a `Run` or its folder), from its record: final adapter, val and train splits, labels, label kind, templates."
     run = run if isinstance(run, Run) else Run(run)
-    val, train = run.data_source("val"), run.data_source("train")
+    val = run.data_source("val")
     settings = dict(lora_weights=[run.adapter], labels=run.labels, label_kind=run.record["config"]["label_kind"], templates=run.templates)
     if val: settings.update(val_data=val["path"], img_key=val["img_key"], caption_key=val["caption_key"], sep=val["sep"])
     # read here: its CSV may be written another way than the val split's
-    settings["train_data"] = read_dataset(train["path"], img_key=train["img_key"], caption_key=train["caption_key"], sep=train["sep"])
-    if (unseen := run.data_source("unseen")):  # classes set aside, never trained on
-        settings["unseen_data"] = read_dataset(unseen["path"], img_key=unseen["img_key"], caption_key=unseen["caption_key"], sep=unseen["sep"])
+    settings["train_data"] = run.split("train")
+    if (unseen := run.split("unseen")) is not None: settings["unseen_data"] = unseen  # classes set aside, never trained on
     return settings
 
 # %% ../nbs/03_eval.ipynb #b5571532
@@ -733,7 +732,10 @@ def _check_run_writable(run:Run, what:str, fix:str|None=None):
                               f"folder writable, or copy the run somewhere you can write and use the copy"
                               f"{'; or ' + fix if fix else ''}.") from None
 
-def evaluate_run(self:Run,
+_evaluate = evaluate  # the function: `@patch` below keeps the module's `evaluate` as it is (and pyflakes needs to see it used)
+
+@patch
+def evaluate(self:Run,
     val_data=None, # default: the run's validation split
     strengths=(0.0, 0.25, 0.5, 0.75, 1.0), # adapter strengths to sweep
     baselines:bool=True, # SimpleShot and the linear probe, trained on the run's training split
@@ -771,9 +773,10 @@ def evaluate_run(self:Run,
     if out is not False: c.write(out or self.path/"eval.json")
     return c
 
-Run.evaluate = evaluate_run  # `run.evaluate()`: a method of `Run` (01_run), given here, where evaluation lives
+evaluate_run = Run.evaluate  # its former name, which forwards: `run.evaluate()` is `Run`'s (01_run) method, given here
 
-def calibrate_run(self:Run,
+@patch
+def calibrate(self:Run,
     target_precision:float=0.9, # the precision the named photos must reach on the validation split, in (0, 1]
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
@@ -783,17 +786,16 @@ def calibrate_run(self:Run,
     "Choose the run's abstention rule on its validation split for `target_precision` (see `03_openworld`) and store it as RUN/abstain.json, where predictions and exports find it."
     check_target_precision(target_precision)
     if save: _check_run_writable(self, "its abstention rule (abstain.json)", "pass save=False to only see the rule")
-    if not (val := self.data_source("val")):
+    if (table := self.split("val")) is None:
         raise ValueError(f"{self.path}: the run had no validation split to choose a threshold on: train with val_data, or pick a rule with "
                          f"`03_openworld.choose_rule` on held-out photos of your own.")
-    table = read_dataset(val["path"], img_key=val["img_key"], caption_key=val["caption_key"], sep=val["sep"])
     r = evaluate(self.model, table, classes=self.classes, batch_size=batch_size, workers=workers, progress=progress)  # every class: as predict scores
     context = rule_context([self.class_texts[c] for c in self.classes], self.templates, self.adapter, strength=1.0)
     rule = choose_rule(r.probs, r.predictions.correct.values, target_precision, context=context)
     if save: rule.save(self.path/"abstain.json")
     return rule
 
-Run.calibrate = calibrate_run
+calibrate_run = Run.calibrate  # its former name, which forwards
 
 # %% ../nbs/03_eval.ipynb #7a653381
 @console_script("bioclip-lora-eval")

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from sklearn.metrics import precision_recall_curve, roc_auc_score
 
 from .core import atomic_write_text
+from .run import Run
 from .data import RANKS, read_labels
 
 # %% auto #0
@@ -223,3 +225,9 @@ def rule_context(class_texts:list, templates, adapter=None, strength:float=1.0) 
 def fits(rule:AbstainRule, class_texts:list, templates) -> bool:
     "Whether `rule` was chosen for these class texts and prompts (else its threshold means nothing here); a rule made by hand, without a context, is taken as given."
     return "texts_digest" not in rule.context or rule.context["texts_digest"] == rule_context(class_texts, templates)["texts_digest"]
+
+# %% ../nbs/03_openworld.ipynb #4ac2abb3
+@patch(as_prop=True)  # not run by the chapter's tests: they share a process, and `Run`, with other chapters' tests
+def abstain_rule(self:Run) -> AbstainRule|None:
+    "The abstention rule chosen on the run's validation split (`Run.calibrate`, in `03_eval`), if one was."
+    return AbstainRule.load(self.path/"abstain.json") if (self.path/"abstain.json").exists() else None

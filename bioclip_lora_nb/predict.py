@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/predict.html.md"""
 
 # %% ../nbs/05_predict.ipynb #0f11dd92
 from __future__ import annotations
-import argparse, base64, glob, html, io, itertools, json, os, re, sys, warnings
+import argparse, base64, glob, html, importlib.util, io, itertools, json, os, re, sys, warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -14,6 +14,7 @@ import numpy as np
 import open_clip
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from PIL import Image
 from safetensors.torch import save_file
 
@@ -27,9 +28,10 @@ from .eval import check_classes, text_settings, verdict_lines, zero_shot_classif
 from .openworld import AbstainRule, check_target_precision, fits, has_ranks, lineage, rollup, rule_context
 
 # %% auto #0
-__all__ = ['rollup_calls', 'EMBEDDING_FORMATS', 'list_images', 'Skipped', 'PredictionStream', 'predict', 'show_predictions',
-           'predict_run', 'embed', 'write_embeddings', 'export_merged_model', 'write_model_card', 'export_run',
-           'export_cli', 'predict_parser', 'cli_adapter', 'predict_cli', 'embed_cli']
+__all__ = ['rollup_calls', 'predict_run', 'EMBEDDING_FORMATS', 'PREDICTION_FORMATS', 'export_run', 'list_images', 'Skipped',
+           'PredictionStream', 'predict', 'show_predictions', 'embed', 'write_embeddings', 'write_predictions',
+           'export_merged_model', 'write_model_card', 'export_cli', 'predict_parser', 'cli_adapter', 'predict_cli',
+           'embed_cli']
 
 # %% ../nbs/05_predict.ipynb #5bacf632
 def list_images(images) -> list:
@@ -309,11 +311,14 @@ def show_predictions(preds:pd.DataFrame, max_images:int=12, size:int=160) -> str
     return _Html(f"<div style='display:flex;flex-wrap:wrap'>{''.join(cells)}</div>")
 
 # %% ../nbs/05_predict.ipynb #de7d9134
-def predict_run(self:Run, images, k:int=5, **kw) -> pd.DataFrame:
-    "Top-`k` classes of `images` (files, folders, globs, CSVs, PIL images, arrays) with the run's model, classes and prompts; see `predict`."
-    return predict(self, images, k=k, **kw)
+_predict = predict  # the function: `@patch` below keeps the module's `predict` as it is (and pyflakes needs to see it used)
 
-Run.predict = predict_run  # `run.predict(...)`: a method of `Run` (01_run), given here, where prediction lives
+@patch
+def predict(self:Run, images, k:int=5, **kw) -> pd.DataFrame:
+    "Top-`k` classes of `images` (files, folders, globs, CSVs, PIL images, arrays) with the run's model, classes and prompts; see `predict`."
+    return _predict(self, images, k=k, **kw)
+
+predict_run = Run.predict  # its former name, which forwards: `run.predict(...)` is `Run`'s (01_run) method, given here
 
 # %% ../nbs/05_predict.ipynb #2431faaf
 def _embedding_model(model, device):
@@ -357,6 +362,44 @@ def write_embeddings(emb:pd.DataFrame, path:str|Path, overwrite:bool=False) -> P
     def npz(tmp):
         with open(tmp, "wb") as f: np.savez(f, file_name=np.asarray(emb.index, dtype=str), embeddings=emb.to_numpy(np.float32))
     return atomic_write(path, npz) if path.suffix.lower() == ".npz" else atomic_write(path, lambda tmp: emb.to_csv(tmp))
+
+# %% ../nbs/05_predict.ipynb #8cde424c
+PREDICTION_FORMATS = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+
+def _check_predictions_path(path:Path) -> Path:
+    "Refuse, before any model work, a file `write_predictions` can't write: its format, a folder, a missing pyarrow, no access."
+    if path.suffix.lower() not in PREDICTION_FORMATS:
+        raise ValueError(f"{path}: name the file with the format to write: {', '.join(PREDICTION_FORMATS)} "
+                         f"('{path.suffix}' is none of them).")
+    if path.is_dir(): raise ValueError(f"{path} is a folder: name a file to write the predictions to.")
+    if path.suffix.lower() == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise ImportError(f"{path}: parquet needs pyarrow (pip install pyarrow), or write .csv.")
+    check_writable(path.parent)
+    return path
+
+def _plain(frame:pd.DataFrame) -> pd.DataFrame:
+    "The table without `attrs` (skipped files, thumbnails): parquet would store them as metadata."
+    frame = frame.copy(deep=False); frame.attrs = {}
+    return frame
+
+# %% ../nbs/05_predict.ipynb #78233024
+def write_predictions(preds, path:str|Path) -> Path:
+    "Write `predict`'s table (or a `PredictionStream`'s batches) to `path` in the format of its extension; whole or not at all."
+    path, frames = _check_predictions_path(Path(path)), [preds] if isinstance(preds, pd.DataFrame) else preds
+    ext = path.suffix.lower()
+    def write(tmp):
+        if ext in (".csv", ".tsv", ".jsonl"):  # a batch at a time, as it comes
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                for n, frame in enumerate(frames):
+                    if ext == ".jsonl": f.write(frame.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n") + "\n")
+                    else: frame.to_csv(f, sep="," if ext == ".csv" else "\t", index=False, header=n == 0)
+                    f.flush()
+        else:
+            table = _plain(pd.concat([_plain(f) for f in frames], ignore_index=True))
+            if ext == ".json": table.to_json(tmp, orient="records", force_ascii=False, indent=1)
+            else: table.to_parquet(tmp, index=False)
+        if hasattr(preds, "finish"): preds.finish()  # a stream in which no image could be read leaves no file
+    return atomic_write(path, write)
 
 # %% ../nbs/05_predict.ipynb #da8f282b
 def _check_export_dir(out_dir:Path, overwrite:bool, base:str=""):
@@ -471,7 +514,8 @@ def _check_finished(run:Run, unfinished:bool=False):
         raise ValueError(f"{note}, or pass unfinished=True (CLI: --unfinished) to export it as it is (its model card "
                          f"says so).")
 
-def export_run(self:Run,
+@patch
+def export(self:Run,
     out_dir:str|Path, # the folder to write
     overwrite:bool=False, # replace the files of a non-empty folder
     license:str="mit", # the model card's license
@@ -487,7 +531,7 @@ def export_run(self:Run,
     write_model_card(out_dir, self.adapter, self.path, license)
     return Path(out_dir)
 
-Run.export = export_run  # `run.export(...)`: a method of `Run` (01_run), given here, where exporting lives
+export_run = Run.export  # its former name, which forwards: `run.export(...)` is `Run`'s (01_run) method, given here
 
 # %% ../nbs/05_predict.ipynb #3b35d7a2
 @console_script("bioclip-lora-export")
@@ -556,8 +600,9 @@ def predict_parser() -> argparse.ArgumentParser:
                    "trained text)")
     p.add_argument("--labels", help="labels table: class text and taxonomy columns")
     p.add_argument("--k", type=int, default=5, help="predictions per image")
-    p.add_argument("--format", choices=("csv", "table"), default="csv", help="output format")
-    p.add_argument("--output", help="write to this file (default: stdout)")
+    p.add_argument("--format", choices=("csv", "table"), default="csv", help="format on stdout")
+    p.add_argument("--output", help=f"write to this file, in the format its extension names ({', '.join(PREDICTION_FORMATS)}) "
+                   "(default: stdout)")
     p.add_argument("--target-precision", type=float, help="abstain: choose a threshold on the run's val split for this precision, store it in the "
                    "run and use it (default: the threshold stored with the run or export, if any)")
     p.add_argument("--no-abstain", action="store_true", help="name a class for every photo, even with a stored threshold")
@@ -606,7 +651,7 @@ def predict_cli(argv:list|None=None):
     "`bioclip-lora-predict`: top-k classes of photos as CSV or a table, pybioclip's columns first."
     a = predict_parser().parse_args(argv)
     with cli_errors("bioclip-lora-predict"):
-        if a.output: check_writable(Path(a.output).parent)  # before the work whose result goes there
+        if a.output: _check_predictions_path(Path(a.output))  # before the work whose result goes there
         if not (a.run or a.lora_weights or (a.model and a.cls)): raise ValueError("give --run, --lora-weights, or --model with --cls.")
         classes = _read_cls(a.cls)
         if a.cls is not None and not classes: raise ValueError(f"--cls {a.cls!r} names no classes: give them comma-separated, or a file with one per line.")
@@ -624,12 +669,9 @@ def predict_cli(argv:list|None=None):
         def write(f):  # CSV: a batch at a time, as it comes (memory: one batch); a table needs every row to align its columns
             if a.format == "table": frames = list(stream); f.write(pd.concat(frames).to_string(index=False) + "\n" if frames else ""); return
             for n, frame in enumerate(stream): f.write(frame.to_csv(index=False, header=n == 0)); f.flush()
-        def to_file(tmp):  # all or nothing: a run in which no image could be read leaves no file
-            with open(tmp, "w") as f: write(f)
-            stream.finish()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if a.output: atomic_write(a.output, to_file)
+            if a.output: write_predictions(stream, a.output)  # the format its name says; whole or not at all
             else: write(sys.stdout); stream.finish()
     skipped = stream.skipped
     if (note := _unfinished_note(stream.run)): print(f"bioclip-lora-predict: {note}.", file=sys.stderr)

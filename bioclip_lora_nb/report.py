@@ -10,6 +10,7 @@ import dataclasses, json, math, os, shutil
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from fastcore.basics import patch
 import numpy as np
 import pandas as pd
 
@@ -20,9 +21,9 @@ from .eval import Comparison, EvalResult, class_notes, evaluate_run, verdict_lin
 from .run import Run
 
 # %% auto #0
-__all__ = ['plot_loss_curve', 'plot_per_class', 'top_confusions', 'plot_confusion', 'plot_rank_accuracy',
+__all__ = ['report_run', 'plot_loss_curve', 'plot_per_class', 'top_confusions', 'plot_confusion', 'plot_rank_accuracy',
            'plot_recall_vs_train_size', 'plot_groups', 'plot_precision_coverage', 'plot_seen_unseen', 'plot_examples',
-           'mistake_browser', 'make_report', 'report_run', 'report_cli']
+           'mistake_browser', 'make_report', 'report_cli']
 
 # %% ../nbs/04_report.ipynb #a4107aec
 def _finish(fig, path=None):
@@ -353,11 +354,12 @@ def make_report(
     return dict(table=comparison.table, lora=comparison.lora(1.0), base=comparison.base, history=run.history, out=out,
                 summary=summary, comparison=comparison)
 
-def report_run(self:Run, **kw) -> dict:
+@patch
+def report(self:Run, **kw) -> dict:
     "The run's report: its figures and report.md in `RUN/report/` (see `make_report`)."
     return make_report(self, **kw)
 
-Run.report = report_run  # `run.report()`: a method of `Run` (01_run), given here, where reports live
+report_run = Run.report  # its former name, which forwards: `run.report()` is `Run`'s (01_run) method, given here
 
 # %% ../nbs/04_report.ipynb #9a9f943c
 @console_script("bioclip-lora-report")

@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/run.html.md"""
 
 # %% ../nbs/01_run.ipynb #d076f15b
 from __future__ import annotations
-import codecs, dataclasses, datetime, json, math, os, re, secrets, socket, string
+import codecs, dataclasses, datetime, importlib, json, math, os, re, secrets, socket, string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +16,7 @@ from fastcore.basics import patch
 
 from .core import atomic_write_text, default_device
 from .lora import BIOCLIP2, LoraConfig, adapter_base_model, load_base_model, load_lora_weights
-from .data import LABEL_KINDS, SAMPLERS
-from .openworld import AbstainRule
+from .data import LABEL_KINDS, SAMPLERS, read_dataset
 
 # %% auto #0
 __all__ = ['PROMPT', 'check_template', 'unescape', 'TrainConfig', 'run_name', 'read_jsonl', 'RunDir', 'unfinished_runs',
@@ -300,6 +299,15 @@ class Run:
         self.record = self.dir.record()  # a folder without params.json is refused here, by name
         self._model, self.device = model, device
 
+    _LATER = dict(evaluate="eval", calibrate="eval", report="report", predict="predict", export="predict",
+                  abstain_rule="openworld")  # what the chapters owning those jobs add with `@patch`
+    def __getattr__(self, name:str):
+        "`run.evaluate()` and the other methods of later chapters: the module that owns the job is imported on first use."
+        if name in Run._LATER and name not in Run.__dict__:
+            importlib.import_module(f"bioclip_lora_nb.{Run._LATER[name]}")  # its `@patch` adds the method to `Run`
+            if name in Run.__dict__: return getattr(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     path = property(lambda self: self.dir.path, doc="The run folder.")
     settings = property(lambda self: TrainConfig(**self.record["config"]), doc="The `TrainConfig` the run trained with (from the record read at opening).")
     classes = property(lambda self: self.record["classes"], doc="Class names (captions), in index order.")
@@ -314,10 +322,12 @@ class Run:
         s = self.record["data"].get(split)
         return None if s is None else {**s, "path": str(self.path/s["path"])}  # an absolute path stays itself
 
-    @property
-    def abstain_rule(self) -> AbstainRule|None:
-        "The abstention rule chosen on the run's validation split (`Run.calibrate`, in `03_eval`), if one was: predictions and exports use it."
-        return AbstainRule.load(self.path/"abstain.json") if (self.path/"abstain.json").exists() else None
+    SPLITS = ("train", "val", "test", "unseen")  # the splits a run may record
+    def split(self, name:str) -> pd.DataFrame|None:
+        "The run's `name` split (`SPLITS`) as `read_dataset` reads it, or None when the run has none."
+        if name not in self.SPLITS: raise ValueError(f"split={name!r}: a run's splits are {', '.join(self.SPLITS)}.")
+        if not (s := self.data_source(name)): return None
+        return read_dataset(s["path"], img_key=s["img_key"], caption_key=s["caption_key"], sep=s["sep"])
 
     @property
     def labels(self) -> str|None:
