@@ -84,11 +84,13 @@ def atomic_write_text(path:str|Path, text:str) -> Path:
 # %% ../nbs/00_core.ipynb #a747b46c
 @contextlib.contextmanager
 def cli_errors(prog:str):
-    "Turn the errors a user can fix into one line `prog: message` on stderr (exit 1); `BIOCLIP_LORA_DEBUG=1` keeps the traceback."
-    try: yield
-    except (ValueError, FileNotFoundError, FileExistsError, PermissionError, DiskFullError, ConnectionError, FloatingPointError) as e:  # DataError is a ValueError
-        if os.environ.get("BIOCLIP_LORA_DEBUG", "") not in ("", "0"): raise
-        raise SystemExit(f"{prog}: {e}") from None
+    "Turn the errors a user can fix into one line `prog: message` on stderr (exit 1), and warnings into `prog: warning: message`; `BIOCLIP_LORA_DEBUG=1` keeps the traceback."
+    with warnings.catch_warnings():  # a warning's source line means nothing on a command line
+        warnings.showwarning = lambda message, *_, **__: print(f"{prog}: warning: {message}", file=sys.stderr)
+        try: yield
+        except (ValueError, FileNotFoundError, FileExistsError, PermissionError, DiskFullError, ConnectionError, FloatingPointError) as e:  # DataError is a ValueError
+            if os.environ.get("BIOCLIP_LORA_DEBUG", "") not in ("", "0"): raise
+            raise SystemExit(f"{prog}: {e}") from None
 
 # %% ../nbs/00_core.ipynb #0ad08f8f
 def closest(word:str, choices) -> str|None:

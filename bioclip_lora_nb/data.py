@@ -156,7 +156,7 @@ def read_csv_dataset(
         raise DataError(f"{csv_path}: needs columns {img_key!r} and {caption_key!r} but has {found}.{hint} "
                         f"Rename the columns or pass img_key/caption_key (CLI: --csv-img-key/--csv-caption-key).")
     if df.empty: raise DataError(f"{csv_path}: has a header but no rows. Add one row per image.")
-    out = pd.DataFrame(dict(path=[str(_resolve(csv_path.parent, p)) for p in df[img_key]],
+    out = pd.DataFrame(dict(path=[str(_resolve(csv_path.parent, p)) if p.strip() else "" for p in df[img_key]],  # "": said by validation
                             caption=df[caption_key].str.strip(), line=df.line))
     out.attrs["source"] = str(csv_path)
     return out
@@ -285,6 +285,7 @@ def validate_dataset(
     problems, notes = [], []
     def bad(rows, msg): problems.extend((r.line, r.path, msg.format(r=r)) for r in rows.itertuples())
     bad(df[df.caption == ""], f"{source}: empty caption for {{r.path}}. Fill in the class or remove the row.")
+    bad(df[(df.path == "") & (df.caption != "")], f"{source}: no image path for a {{r.caption}} photo (its path is empty). Fill it in or remove the row.")
     named = df[df.caption != ""]
     dup = named.duplicated(["path", "caption"])
     bad(named[dup], f"{source}: duplicate row ({{r.path}}, {{r.caption}}). Remove the repeat.")
@@ -387,7 +388,7 @@ def few_val_line(few:dict, n:int=FEW_VAL) -> str:
 class PreparedDataset:
     "What `prepare_dataset_from_folders` wrote and what it left out."
     train_csv:Path
-    val_csv:Path
+    val_csv:Path|None # None with val_fraction=0: every photo trains, and training needs a val split of its own
     classes:pd.DataFrame # caption, n_train, n_val
     skipped_classes:dict # caption → why it was left out
     n_ignored_files:int # non-image files (sidecars, notes)
@@ -482,6 +483,7 @@ def prepare_dataset_from_folders(
     output_dir.mkdir(parents=True, exist_ok=True)
     out = {}
     for split, items in splits.items():
+        if split == "val" and not items: (output_dir/"val_data.csv").unlink(missing_ok=True); continue  # val_fraction=0: no val split
         df = pd.DataFrame(items, columns=["filepath", "caption"])
         if resize:
             dest = [output_dir/f"images_{resize}"/_resized_name(Path(p).relative_to(input_dir)) for p in df.filepath]
@@ -495,7 +497,7 @@ def prepare_dataset_from_folders(
     classes = pd.DataFrame(rows, columns=["caption", "n_train", "n_val"])
     write_csv(classes, output_dir/"classes.csv")
     few = few_val_classes([c for _, c in splits["val"]], classes.caption) if val_fraction > 0 else {}
-    return PreparedDataset(out["train"], out["val"], classes, skipped, n_ignored, n_dup, report.problems,
+    return PreparedDataset(out["train"], out.get("val"), classes, skipped, n_ignored, n_dup, report.problems,
                            out.get("unseen"), sorted(unseen), few)
 
 # %% ../nbs/01_data.ipynb #826e86a9
@@ -568,7 +570,8 @@ def prepare_cli(
     with cli_errors("bioclip-lora-prepare"): p = prepare_dataset_from_folders(input_dir, output_dir, val_fraction, seed, min_per_class, full_path_classes, resize,
                                                                               unseen=unseen)
     print(p.classes.to_string(index=False))
-    print(f"\n{len(p.classes)} classes: {p.classes.n_train.sum()} train / {p.classes.n_val.sum()} val images → {p.train_csv}, {p.val_csv}")
+    print(f"\n{len(p.classes)} classes: {p.classes.n_train.sum()} train / {p.classes.n_val.sum()} val images → {p.train_csv}, "
+          f"{p.val_csv or 'no val split (val_fraction=0): give training one with --val-data'}")
     if p.few_val: print(few_val_line(p.few_val))
     if p.n_ignored_files: print(f"ignored {p.n_ignored_files} non-image files")
     if p.n_duplicates: print(f"{p.n_duplicates} images are exact duplicates of another (kept in the same split)")

@@ -483,13 +483,23 @@ class Comparison:
         if s["unseen"]: open_world += [s["unseen"]["sentence"], s["unseen"]["auroc_sentence"]]
         return "\n".join([shown, *verdict_lines(s), *class_notes(s), *open_world])
 
-def _check_strengths(strengths):
-    "Strengths scale the adapter's update: refuse negative ones; warn that those above 1 extrapolate past the adapter as trained."
-    if any(not float(s) >= 0 for s in strengths):
-        raise ValueError(f"strengths={tuple(strengths)}: give strengths >= 0 (0 is the base model, 1 the adapter as trained).")
-    if (past := [s for s in strengths if float(s) > 1]):
+def _strengths(strengths) -> tuple:
+    "Adapter strengths as a tuple of floats (one number is one strength); anything else refused in one line."
+    number = lambda s: isinstance(s, (int, float, np.number)) and not isinstance(s, bool)
+    items = (strengths,) if number(strengths) else tuple(strengths) if isinstance(strengths, (list, tuple, np.ndarray)) else ()
+    if not items or not all(map(number, items)):
+        raise ValueError(f"strengths={strengths!r}: give adapter strengths as numbers, e.g. (0.0, 0.5, 1.0) (1 is the adapter as trained).")
+    if any(not float(s) >= 0 for s in items):
+        raise ValueError(f"strengths={tuple(items)}: give strengths >= 0 (0 is the base model, 1 the adapter as trained).")
+    return tuple(map(float, items))
+
+def _check_strengths(strengths) -> tuple:
+    "Strengths scale the adapter's update: refuse all but numbers >= 0; warn that those above 1 extrapolate past the adapter as trained."
+    strengths = _strengths(strengths)
+    if (past := [s for s in strengths if s > 1]):
         warn(f"strengths {past} extrapolate past the adapter as trained (x1, the model that is exported); "
              f"a strength chosen on val is scored on val only.")
+    return strengths
 
 def compare(
     val_data, # the split every model is evaluated on
@@ -513,7 +523,7 @@ def compare(
 ) -> Comparison:
     "Zero-shot, the frozen-feature baselines (given `train_data`) and each adapter at each strength, on the same split: one table, and the verdict."
     _templates(templates)  # checked where they enter, before a model is loaded
-    _check_strengths(strengths)
+    strengths = _check_strengths(strengths)
     check_target_precision(target_precision)
     if batch_size < 1: raise ValueError(f"batch_size={batch_size}: must be >= 1.")
     device = check_device(device)
@@ -748,12 +758,13 @@ def evaluate(self:Run,
     **given, # any other `compare` argument (labels, label_kind, templates, lora_weights, model, pretrained, force_base), overriding the run's
 ) -> Comparison:
     "The run's comparison on its validation split, with its own settings (anything given overrides them); writes eval.json."
+    strengths = _strengths(strengths)  # checked before any work
     overrides = {k: v for k, v in dict(val_data=val_data, **given).items() if v is not None}
-    if 1.0 not in map(float, strengths): overrides["strengths without 1"] = strengths  # the card and report read x1: the model exported
-    if overrides and out is None:
-        raise ValueError(f"{', '.join(overrides)} given: this evaluation is not the run's own, so it is not written as {self.path/'eval.json'} "
+    changed = [*overrides, *(["strengths without 1"] if 1.0 not in strengths else [])]  # the card and report read x1: the model exported
+    if changed and out is None:
+        raise ValueError(f"{', '.join(changed)} given: this evaluation is not the run's own, so it is not written as {self.path/'eval.json'} "
                          f"(the model card and report read that). Pass out= (CLI: --out) to write it elsewhere, or out=False.")
-    stores_rule = target_precision is not None and not overrides and not given.get("lora_weights")  # the run's own rule
+    stores_rule = target_precision is not None and not changed and not given.get("lora_weights")  # the run's own rule
     if stores_rule: _check_run_writable(self, "its abstention rule (abstain.json)")  # before the work, not after
     if out is None: _check_run_writable(self, "eval.json", "pass out= (CLI: --out) to write eval.json elsewhere")
     elif out is not False: check_writable(Path(out).parent)

@@ -16,7 +16,7 @@ from fastcore.basics import patch
 
 from .core import atomic_write_text, default_device
 from .lora import BIOCLIP2, LoraConfig, adapter_base_model, load_base_model, load_lora_weights
-from .data import LABEL_KINDS, SAMPLERS, read_dataset
+from .data import LABEL_KINDS, SAMPLERS, did_you_mean, read_dataset
 
 # %% auto #0
 __all__ = ['PROMPT', 'check_template', 'unescape', 'TrainConfig', 'run_name', 'read_jsonl', 'RunDir', 'unfinished_runs',
@@ -216,6 +216,7 @@ class RunDir:
 
     def record(self) -> dict:
         "params.json: the settings, what they resolved to, the data and classes, and the versions."
+        if not self.path.is_dir(): raise FileNotFoundError(f"{self.path}: no such run folder{did_you_mean(self.path)}.")
         if not self.params_json.exists():
             raise FileNotFoundError(f"{self.path} has no params.json: pass a run folder written by `fit` (bioclip-lora-train).")
         return json.loads(self.params_json.read_text())

@@ -383,7 +383,7 @@ def _open_run(cfg:TrainConfig, resumed:RunDir|None, precision:str, workers:int, 
     run.acquire()
     try:
         if resumed is None and run.trained():
-            raise FileExistsError(f"{run.path} holds a run with saved checkpoints: pass resume='latest' (and its name) to continue it, "
+            raise FileExistsError(f"{run.path} holds a run with saved checkpoints: pass resume='latest' (CLI: --resume latest) and its name to continue it, "
                                   f"or choose another name.")
         if resumed is None or not run.latest.exists():  # starting at step 0: metrics of an attempt that saved nothing go
             run.metrics.unlink(missing_ok=True); shutil.rmtree(run.path/"tensorboard", ignore_errors=True)
