@@ -528,6 +528,8 @@ def fit(**kwargs) -> Run:
         if cfg.loss == "ce" and (adjust := logit_adjustment(train_ds.targets, cfg.sampler, cfg.prior_tau)) is not None:
             loop.logit_adjust = adjust.to(device)  # the in-batch clip loss has no class prior: prior_tau does not apply to it
         step, start_epoch, start_batch = _restore(loop, resumed, log)
+        if start_epoch == cfg.epochs and process_rank == 0 and not loop.run.adapter(cfg.epochs).exists():
+            save_lora_weights(model, loop.run.adapter(cfg.epochs))  # trained, its final adapter deleted: written again from latest.pt
         if process_rank == 0: _start_record(loop, sources, val_ds, steps_per_epoch, log)
         if not cfg.enable_text:  # a frozen text tower: the class texts are encoded once
             with torch.no_grad(), loop.autocast(): loop.fixed_class_features = encode_classes(model, class_tokens)
