@@ -237,7 +237,7 @@ def label_texts(captions, labels:str|Path|pd.DataFrame|None=None, kind:str="taxo
         numeric = [c for c in captions if re.fullmatch(r"\d+", c)]
         if numeric and labels is None:
             warn(f"Captions {numeric[:5]} are bare numbers and no labels table was given: numeric IDs mean "
-                          f"nothing to the text tower. Pass a labels table mapping them to taxonomic names.")
+                 f"nothing to the text tower. Pass a labels table mapping them to taxonomic names.")
         return {c: c.replace("_", " ") for c in captions}
     table = read_labels(labels)
     unknown = [c for c in captions if c not in table.index]

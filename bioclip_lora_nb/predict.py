@@ -383,19 +383,22 @@ def _plain(frame:pd.DataFrame) -> pd.DataFrame:
     return frame
 
 # %% ../nbs/05_predict.ipynb #78233024
+def _write_rows(frames, f, ext:str=".csv"):
+    "Write `frames` (batches of one table) into the open text file `f` as .csv, .tsv or .jsonl, each as it comes."
+    for n, frame in enumerate(frames):
+        if ext == ".jsonl": f.write(frame.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n") + "\n")
+        else: frame.to_csv(f, sep="," if ext == ".csv" else "\t", index=False, header=n == 0)
+        f.flush()
+
 def write_predictions(preds, path:str|Path) -> Path:
     "Write `predict`'s table (or a `PredictionStream`'s batches) to `path` in the format of its extension; whole or not at all."
     path, frames = _check_predictions_path(Path(path)), [preds] if isinstance(preds, pd.DataFrame) else preds
     ext = path.suffix.lower()
     def write(tmp):
         if ext in (".csv", ".tsv", ".jsonl"):  # a batch at a time, as it comes
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
-                for n, frame in enumerate(frames):
-                    if ext == ".jsonl": f.write(frame.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n") + "\n")
-                    else: frame.to_csv(f, sep="," if ext == ".csv" else "\t", index=False, header=n == 0)
-                    f.flush()
+            with open(tmp, "w", encoding="utf-8", newline="") as f: _write_rows(frames, f, ext)
         else:
-            table = _plain(pd.concat([_plain(f) for f in frames], ignore_index=True))
+            table = pd.concat([_plain(f) for f in frames], ignore_index=True)  # frames without attrs: so is their concatenation
             if ext == ".json": table.to_json(tmp, orient="records", force_ascii=False, indent=1)
             else: table.to_parquet(tmp, index=False)
         if hasattr(preds, "finish"): preds.finish()  # a stream in which no image could be read leaves no file
@@ -668,7 +671,7 @@ def predict_cli(argv:list|None=None):
                                       rollup=False if a.no_rollup else None)
         def write(f):  # CSV: a batch at a time, as it comes (memory: one batch); a table needs every row to align its columns
             if a.format == "table": frames = list(stream); f.write(pd.concat(frames).to_string(index=False) + "\n" if frames else ""); return
-            for n, frame in enumerate(stream): f.write(frame.to_csv(index=False, header=n == 0)); f.flush()
+            _write_rows(stream, f)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if a.output: write_predictions(stream, a.output)  # the format its name says; whole or not at all
