@@ -24,7 +24,9 @@ from .lora import (adapter_base_model, base_state_dict, decode_size, eval_transf
 from .data import (IMAGE_EXTENSIONS, RANKS, DataError, check_distinct, did_you_mean, image_problem, is_hidden, label_texts, load_image, make_loader,
                                   read_labels, sniff_sep)
 from .run import Run, RunDir, adapter_run, model_run
-from .eval import check_classes, text_settings, verdict_lines, zero_shot_classifier
+from .eval import check_classes, text_settings
+from .features import zero_shot_classifier
+from .stats import verdict_lines
 from .openworld import AbstainRule, check_target_precision, fits, has_ranks, lineage, rollup, rule_context
 
 # %% auto #0

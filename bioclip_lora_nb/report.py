@@ -17,7 +17,8 @@ import pandas as pd
 from .data import load_image
 from .core import atomic_write, atomic_write_text, check_writable, cli_errors, console_script
 from .lora import read_lora_metadata
-from .eval import Comparison, EvalResult, class_notes, evaluate_run, verdict_lines
+from .eval import Comparison, EvalResult, evaluate_run
+from .stats import class_notes, verdict_lines
 from .run import Run
 
 # %% auto #0
