@@ -45,14 +45,16 @@ def precision_coverage(
     score, correct = np.asarray(score, dtype=np.float64), np.asarray(correct, dtype=bool)
     if len(score) == 0: raise ValueError("precision_coverage: no photos to measure.")
     if correct.any(): precision, _, thresholds = precision_recall_curve(correct, score)  # one point per distinct score
-    else: thresholds = np.unique(score); precision = np.zeros(len(thresholds) + 1)  # nothing right: precision 0 everywhere
+    # nothing right: precision 0 everywhere
+    else: thresholds = np.unique(score); precision = np.zeros(len(thresholds) + 1)
     coverage = 1 - np.searchsorted(np.sort(score), thresholds, side="left") / len(score)
     return pd.DataFrame(dict(threshold=thresholds, precision=precision[:-1], coverage=coverage))
 
 # %% ../nbs/03_openworld.ipynb #a6ffbfe8
 @dataclass
 class AbstainRule:
-    "Name a photo's top class when its `rule` score reaches `threshold`; chosen on a validation split for `target_precision`."
+    """Name a photo's top class when its `rule` score reaches `threshold`; chosen on a validation split for
+    `target_precision`."""
     rule:str # "maxprob" or "margin"
     threshold:float # name the top class when the score is at least this
     target_precision:float # what it was chosen for
@@ -64,11 +66,15 @@ class AbstainRule:
 
     def named(self, probs) -> torch.Tensor: return abstention_score(probs, self.rule) >= self.threshold
     def sentence(self) -> str:
-        score = dict(maxprob="the top class's probability", margin="the margin between the top two probabilities")[self.rule]
+        score = dict(maxprob="the top class's probability",
+                     margin="the margin between the top two probabilities")[self.rule]
         others = [f"the {r} rule would name {c:.0%}" if c is not None else f"the {r} rule can't reach the target"
                   for r, c in self.coverage_by_rule.items() if r != self.rule]
-        return (f"Names a class when {score} is at least {self.threshold:.3f}: {self.coverage:.0%} of the {self.n} validation photos named, "
-                f"at {self.precision:.1%} precision (target {self.target_precision:.0%})" + (f"; {', '.join(others)}." if others else "."))
+        return (
+            f"Names a class when {score} is at least {self.threshold:.3f}: {self.coverage:.0%} of the {self.n}"
+            f" validation photos named, at {self.precision:.1%} precision (target {self.target_precision:.0%})"
+            + (f"; {', '.join(others)}." if others else ".")
+        )
     def save(self, path) -> Path: return atomic_write_text(path, json.dumps(asdict(self), indent=2))
     @classmethod
     def load(cls, path) -> AbstainRule:
@@ -79,22 +85,33 @@ class AbstainRule:
             rule = cls(**{k: d[k] for k in ("rule", "threshold", "target_precision", "precision", "coverage", "n")},
                        coverage_by_rule=d.get("coverage_by_rule", {}), context=d.get("context", {}))
             ok = rule.rule in RULES and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
-                                            for v in (rule.threshold, rule.target_precision, rule.precision, rule.coverage))
-            if not ok or not 0 <= rule.threshold <= 1 or not 0 < rule.target_precision <= 1: raise ValueError("values out of range")
-            if not (isinstance(rule.context, dict) and isinstance(rule.coverage_by_rule, dict)): raise TypeError("context is not a mapping")
-            if not isinstance(rule.context.get("strength", 1.0), (int, float)) or isinstance(rule.context.get("strength"), bool):
+                                            for v in (rule.threshold, rule.target_precision,
+                                                      rule.precision, rule.coverage))
+            if not ok or not 0 <= rule.threshold <= 1 or not 0 < rule.target_precision <= 1:
+                raise ValueError("values out of range")
+            if not (isinstance(rule.context, dict) and isinstance(rule.coverage_by_rule, dict)):
+                raise TypeError("context is not a mapping")
+            if not isinstance(rule.context.get("strength", 1.0), (int, float)) or isinstance(
+                rule.context.get("strength"), bool
+            ):
                 raise TypeError("context.strength is not a number")
         except (OSError, ValueError, TypeError, KeyError) as e:
-            raise ValueError(f"{path}: not an abstention rule this package wrote ({type(e).__name__}: {e}): {fix}.") from None
+            raise ValueError(
+                f"{path}: not an abstention rule this package wrote ({type(e).__name__}: {e}): {fix}."
+            ) from None
         return rule
 
+# %% ../nbs/03_openworld.ipynb #d9346cc3
 def check_target_precision(target_precision) -> float:
     "`target_precision` as a float in (0, 1], or the fix (a number of any kind: numpy's, a one-element tensor)."
-    try: t = (float(str(target_precision)) if isinstance(target_precision, np.floating) else  # np.float32(0.8) is 0.8, not 0.800000011920929
-              float(target_precision) if not isinstance(target_precision, (str, bytes, bool)) else None)
+    try:  # np.float32(0.8) is 0.8, not 0.800000011920929
+        t = (float(str(target_precision)) if isinstance(target_precision, np.floating) else
+             float(target_precision) if not isinstance(target_precision, (str, bytes, bool)) else None)
     except (TypeError, ValueError, RuntimeError): t = None
     if t is None or not 0 < t <= 1:  # NaN fails the comparison too
-        raise ValueError(f"target_precision={target_precision!r}: give a precision in (0, 1], e.g. 0.9 for 9 right calls in 10.")
+        raise ValueError(
+            f"target_precision={target_precision!r}: give a precision in (0, 1], e.g. 0.9 for 9 right calls in 10."
+        )
     return t
 
 def _unreachable(target:float, curves:dict, n:int) -> str:
@@ -118,7 +135,8 @@ def choose_rule(
     rules=RULES, # the scores to try
     context:dict|None=None, # stored with the rule: what it is valid for
 ) -> AbstainRule:
-    "The threshold that names the most photos at `target_precision` on this split, with the score (max-probability or margin) that names more."
+    """The threshold that names the most photos at `target_precision` on this split, with the score (max-probability or
+    margin) that names more."""
     target = check_target_precision(target_precision)
     correct = np.asarray(correct, dtype=bool)
     curves = {r: precision_coverage(abstention_score(probs, r), correct) for r in rules}
@@ -127,7 +145,8 @@ def choose_rule(
     if all(b is None for b in best.values()): raise ValueError(_unreachable(target, curves, len(correct)))
     rule = max((r for r in rules if best[r] is not None), key=lambda r: best[r].coverage)  # ties: the first, maxprob
     b, score = best[rule], abstention_score(probs, rule).numpy().astype(np.float64)
-    below = score[score < b.threshold]  # the threshold goes midway to the next score down: float noise can't flip the boundary photo
+    # the threshold goes midway to the next score down: float noise can't flip the boundary photo
+    below = score[score < b.threshold]
     threshold = (b.threshold + below.max()) / 2 if len(below) else b.threshold / 2
     return AbstainRule(rule, float(threshold), target, float(b.precision), float(b.coverage), len(correct),
                        {r: None if v is None else float(v.coverage) for r, v in best.items()}, dict(context or {}))
@@ -141,16 +160,22 @@ def lineage(
     classes:list, # class names (captions)
     labels, # labels table (path or DataFrame) with rank columns
 ) -> pd.DataFrame:
-    "The rank columns above species (kingdom … genus) of each class, in class order; empty strings where a rank is missing."
+    """The rank columns above species (kingdom … genus) of each class, in class order; empty strings where a rank is
+    missing."""
     table = read_labels(labels)
     ranks = [r for r in RANKS[:-1] if r in table.columns]
     if not ranks:
-        raise ValueError(f"the labels table has no taxonomic rank columns ({', '.join(RANKS[:-1])}), so there is nothing to roll up to: "
-                         f"add them to the labels table, or turn the rollup off (rollup=False, CLI: --no-rollup).")
+        raise ValueError(
+            f"the labels table has no taxonomic rank columns ({', '.join(RANKS[:-1])}), so there is nothing to roll up"
+            " to: add them to the labels table, or turn the rollup off (rollup=False, CLI: --no-rollup)."
+        )
     if (missing := [c for c in classes if c not in table.index]):
-        raise ValueError(f"the labels table has no row for {len(missing)} classes ({missing[:5]}): add them to roll their photos up.")
+        raise ValueError(
+            f"the labels table has no row for {len(missing)} classes ({missing[:5]}): add them to roll their photos up."
+        )
     return table.reindex(classes)[ranks].fillna("").astype(str).apply(lambda c: c.str.strip()).set_axis(list(classes))
 
+# %% ../nbs/03_openworld.ipynb #49cdf0bc
 def rollup(
     probs, # (n_photos, n_classes) class probabilities
     classes:list, # class names, in column order
@@ -158,18 +183,24 @@ def rollup(
     labels=None, # labels table with rank columns; None: no fallback (a species or unknown)
     class_rank:str="species", # what `rank` says for a photo named at class level
 ) -> pd.DataFrame:
-    "Each photo's call: `rank` (species, then genus … kingdom, else 'unknown'), `taxon` and `taxon_score` (the rule's score at that rank)."
+    """Each photo's call: `rank` (species, then genus … kingdom, else 'unknown'), `taxon` and `taxon_score` (the rule's
+    score at that rank)."""
     probs = torch.as_tensor(probs, dtype=torch.float32)
     score = abstention_score(probs, rule.rule)
     n = len(probs)
-    rank, taxon, taxon_score = np.full(n, "unknown", dtype=object), np.full(n, "", dtype=object), score.numpy().astype(np.float64)
+    rank, taxon, taxon_score = (
+        np.full(n, "unknown", dtype=object),
+        np.full(n, "", dtype=object),
+        score.numpy().astype(np.float64),
+    )
     named = (score >= rule.threshold).numpy()
     rank[named], taxon[named] = class_rank, np.asarray(classes, dtype=object)[probs.argmax(1).numpy()[named]]
     todo = ~named
     lin = lineage(classes, labels) if labels is not None else None
     for r in reversed(list(lin.columns) if lin is not None else []):  # genus first, kingdom last
         if not todo.any(): break
-        keys = lin.loc[:, :r].agg("|".join, axis=1).where(lin[r] != "")  # the whole lineage: Aus of one family is not Aus of another
+        # the whole lineage: Aus of one family is not Aus of another
+        keys = lin.loc[:, :r].agg("|".join, axis=1).where(lin[r] != "")
         groups = sorted(keys.dropna().unique())
         if not groups: continue
         member = torch.zeros(len(classes), len(groups))
@@ -179,7 +210,11 @@ def rollup(
         gs = abstention_score(gp, rule.rule)
         ok = (gs >= rule.threshold).numpy()
         idx = np.flatnonzero(todo)[ok]
-        rank[idx], taxon[idx], taxon_score[idx] = r, [groups[g].split("|")[-1] for g in gp[torch.from_numpy(ok)].argmax(1).tolist()], gs.numpy()[ok]
+        rank[idx], taxon[idx], taxon_score[idx] = (
+            r,
+            [groups[g].split("|")[-1] for g in gp[torch.from_numpy(ok)].argmax(1).tolist()],
+            gs.numpy()[ok],
+        )
         todo[idx] = False
     return pd.DataFrame(dict(rank=rank, taxon=taxon, taxon_score=taxon_score))
 
@@ -190,16 +225,26 @@ def rollup_counts(
     labels=None, # labels table: the true lineage, to score calls above species
     class_rank:str="species",
 ) -> pd.DataFrame:
-    "Photos named at each rank (deepest first, then 'unknown'), their share, and (given the truth) the share named right at that rank."
+    """Photos named at each rank (deepest first, then 'unknown'), their share, and (given the truth) the share named
+    right at that rank."""
     order = [class_rank, *reversed(RANKS[:-1]), "unknown"]
     out = calls.assign(right=np.nan)
     if true_classes is not None:
         true_classes = list(true_classes)
         table = read_labels(labels) if labels is not None else None
-        known = [c for c in sorted(set(true_classes)) if table is not None and c in table.index]  # a class the table lacks: not scored
+        # a class the table lacks: not scored
+        known = [c for c in sorted(set(true_classes)) if table is not None and c in table.index]
         lin = lineage(known, table) if known and calls["rank"].isin(RANKS[:-1]).any() else None
-        right = [t == x if r == class_rank else (lin.loc[t, r] == x if lin is not None and t in lin.index else np.nan) if r != "unknown" else np.nan
-                 for r, x, t in zip(calls["rank"], calls.taxon, true_classes)]
+        right = [
+            (
+                t == x
+                if r == class_rank
+                else (
+                    (lin.loc[t, r] == x if lin is not None and t in lin.index else np.nan) if r != "unknown" else np.nan
+                )
+            )
+            for r, x, t in zip(calls["rank"], calls.taxon, true_classes)
+        ]
         out = out.assign(right=np.asarray(right, dtype=float))
     g = out.groupby("rank", sort=False).agg(photos=("taxon", "size"), right=("right", "mean"))
     g = g.reindex([r for r in order if r in g.index]).reset_index()
@@ -210,21 +255,32 @@ def unknown_auroc(
     seen_score, # confidence on photos of trained classes
     unseen_score, # confidence on photos of classes never trained on (scored against the trained classes)
 ) -> float:
-    "AUROC of the confidence score for telling seen photos (positives: higher is surer) from unseen ones; 0.5 is chance."
+    """AUROC of the confidence score for telling seen photos (positives: higher is surer) from unseen ones; 0.5 is
+    chance."""
     seen_score, unseen_score = np.asarray(seen_score, dtype=np.float64), np.asarray(unseen_score, dtype=np.float64)
-    if not (len(seen_score) and len(unseen_score)): raise ValueError("unknown_auroc: needs photos of both seen and unseen classes.")
-    return float(roc_auc_score(np.r_[np.ones(len(seen_score)), np.zeros(len(unseen_score))], np.r_[seen_score, unseen_score]))
+    if not (len(seen_score) and len(unseen_score)):
+        raise ValueError("unknown_auroc: needs photos of both seen and unseen classes.")
+    return float(roc_auc_score(np.r_[np.ones(len(seen_score)), np.zeros(len(unseen_score))],
+                               np.r_[seen_score, unseen_score]))
 
 # %% ../nbs/03_openworld.ipynb #4c0450cd
 def rule_context(class_texts:list, templates, adapter=None, strength:float=1.0) -> dict:
-    "What a rule is valid for: a digest of the class texts (in order) and the prompts, the adapter's file name and strength."
-    digest = hashlib.sha256(json.dumps([list(class_texts), templates if isinstance(templates, str) else list(map(str, templates))]).encode()).hexdigest()[:16]
-    return dict(texts_digest=digest, n_classes=len(class_texts), templates=templates if isinstance(templates, str) else list(map(str, templates)),
+    """What a rule is valid for: a digest of the class texts (in order) and the prompts, the adapter's file name and
+    strength."""
+    digest = hashlib.sha256(
+        json.dumps([list(class_texts), templates if isinstance(templates, str) else list(map(str, templates))]).encode()
+    ).hexdigest()[:16]
+    return dict(texts_digest=digest, n_classes=len(class_texts),
+                templates=templates if isinstance(templates, str) else list(map(str, templates)),
                 adapter=Path(adapter).name if adapter else None, strength=float(strength))
 
 def fits(rule:AbstainRule, class_texts:list, templates) -> bool:
-    "Whether `rule` was chosen for these class texts and prompts (else its threshold means nothing here); a rule made by hand, without a context, is taken as given."
-    return "texts_digest" not in rule.context or rule.context["texts_digest"] == rule_context(class_texts, templates)["texts_digest"]
+    """Whether `rule` was chosen for these class texts and prompts (else its threshold means nothing here); a rule made
+    by hand, without a context, is taken as given."""
+    return (
+        "texts_digest" not in rule.context
+        or rule.context["texts_digest"] == rule_context(class_texts, templates)["texts_digest"]
+    )
 
 # %% ../nbs/03_openworld.ipynb #4ac2abb3
 @patch(as_prop=True)  # not run by the chapter's tests: they share a process, and `Run`, with other chapters' tests
