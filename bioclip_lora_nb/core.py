@@ -25,19 +25,25 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 def check_device(device:str|torch.device|None=None) -> torch.device:
-    "`device` (default: `default_device()`) if this machine has it; else a `ValueError` in one line, before any work starts."
+    """`device` (default: `default_device()`) if this machine has it; else a `ValueError` in one line, before any work
+    starts."""
     try:
         d = torch.device(device or default_device())
         torch.empty(1, device=d)  # the one test every backend answers: can a tensor live there?
     except (RuntimeError, AssertionError, ValueError) as e:
         have = ", ".join(["cpu", *[f"cuda:{i}" for i in range(torch.cuda.device_count())]])
-        why = "torch sees no CUDA GPU" if "cuda" in str(device) and not torch.cuda.is_available() else str(e).splitlines()[0].split(". ")[0].rstrip(".")
+        why = (
+            "torch sees no CUDA GPU"
+            if "cuda" in str(device) and not torch.cuda.is_available()
+            else str(e).splitlines()[0].split(". ")[0].rstrip(".")
+        )
         raise ValueError(f"device={str(device)!r} is not available here ({why}). This machine has: {have}.") from None
     return d
 
 # %% ../nbs/00_core.ipynb #d54a1e3a
 def umask() -> int:
-    "The process's umask (reading it means setting it, so it is set back at once): files we write get `0o666 & ~umask()`."
+    """The process's umask (reading it means setting it, so it is set back at once): files we write get
+    `0o666 & ~umask()`."""
     old = os.umask(0); os.umask(old)
     return old
 
@@ -58,9 +64,12 @@ def atomic_write(path:str|Path, write) -> Path:
         try: write(tmp)
         except Exception as e:
             if not _disk_full(e, path.parent): raise
-            raise DiskFullError(errno.ENOSPC, f"{path}: the disk is full ({shutil.disk_usage(path.parent).free:,} bytes free); "
-                                f"{'the previous file is kept' if path.exists() else 'nothing was written'}. Free some space and run again "
-                                f"(a run resumes with resume='latest').") from e
+            raise DiskFullError(
+                errno.ENOSPC,
+                f"{path}: the disk is full ({shutil.disk_usage(path.parent).free:,} bytes free);"
+                f" {'the previous file is kept' if path.exists() else 'nothing was written'}. Free some space and run"
+                " again (a run resumes with resume='latest').",
+            ) from e
         os.chmod(tmp, 0o666 & ~umask())  # mkstemp (and safetensors) make 0600: give the file the mode open() would
         with open(tmp, "rb") as f: os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -69,12 +78,15 @@ def atomic_write(path:str|Path, write) -> Path:
     return path
 
 def check_writable(folder:str|Path) -> Path:
-    "Check that files can be written in `folder` (or, where it doesn't exist yet, in the folder it would be made in), before the work whose result goes there."
+    """Check that files can be written in `folder` (or, where it doesn't exist yet, in the folder it would be made in),
+    before the work whose result goes there."""
     folder = Path(folder)
     existing = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())  # nothing is made here
     try: tempfile.TemporaryFile(dir=existing).close()
     except OSError as e:
-        raise PermissionError(f"{folder}: can't write there ({e.strerror or e}). Choose a folder you can write to.") from None
+        raise PermissionError(
+            f"{folder}: can't write there ({e.strerror or e}). Choose a folder you can write to."
+        ) from None
     return folder
 
 def atomic_write_text(path:str|Path, text:str) -> Path:
@@ -84,11 +96,20 @@ def atomic_write_text(path:str|Path, text:str) -> Path:
 # %% ../nbs/00_core.ipynb #a747b46c
 @contextlib.contextmanager
 def cli_errors(prog:str):
-    "Turn the errors a user can fix into one line `prog: message` on stderr (exit 1), and warnings into `prog: warning: message`; `BIOCLIP_LORA_DEBUG=1` keeps the traceback."
+    """Turn the errors a user can fix into one line `prog: message` on stderr (exit 1), and warnings into
+    `prog: warning: message`; `BIOCLIP_LORA_DEBUG=1` keeps the traceback."""
     with warnings.catch_warnings():  # a warning's source line means nothing on a command line
         warnings.showwarning = lambda message, *_, **__: print(f"{prog}: warning: {message}", file=sys.stderr)
         try: yield
-        except (ValueError, FileNotFoundError, FileExistsError, PermissionError, DiskFullError, ConnectionError, FloatingPointError) as e:  # DataError is a ValueError
+        except (
+            ValueError,
+            FileNotFoundError,
+            FileExistsError,
+            PermissionError,
+            DiskFullError,
+            ConnectionError,
+            FloatingPointError,
+        ) as e:  # DataError is a ValueError
             if os.environ.get("BIOCLIP_LORA_DEBUG", "") not in ("", "0"): raise
             raise SystemExit(f"{prog}: {e}") from None
 
@@ -114,8 +135,10 @@ class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 class CliParser(argparse.ArgumentParser):
-    "An `ArgumentParser` whose usage errors are one line, `prog: what is wrong` (exit 2), naming the flag meant; `--help` shows defaults once."
-    def __init__(self, *args, formatter_class=DefaultsFormatter, **kwargs): super().__init__(*args, formatter_class=formatter_class, **kwargs)
+    """An `ArgumentParser` whose usage errors are one line, `prog: what is wrong` (exit 2), naming the flag meant;
+    `--help` shows defaults once."""
+    def __init__(self, *args, formatter_class=DefaultsFormatter, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
 
     def parse_args(self, args=None, namespace=None):
         ns, extra = self.parse_known_args(args, namespace)
@@ -147,15 +170,18 @@ JOB_CELLS = ("#| export", "#| slow")  # what a job runs after its parameters: th
 INJECTED_PARAMETERS = "# Parameters"  # the first line of the cell papermill injects (CLI -p/-f/-y, or parameters=…)
 
 class JobFilter:
-    "An IPython input transformer: once papermill's injected parameters cell has run, later cells run only if they start with `JOB_CELLS`."
+    """An IPython input transformer: once papermill's injected parameters cell has run, later cells run only if they
+    start with `JOB_CELLS`."""
     def __init__(self): self.job = False
-    def __call__(self, lines:list) -> list:  # IPython may transform a cell more than once: the same cell, the same answer
+    # IPython may transform a cell more than once: the same cell, the same answer
+    def __call__(self, lines:list) -> list:
         first = lines[0].rstrip() if lines else ""
         if first == INJECTED_PARAMETERS: self.job = True
         return [] if self.job and first != INJECTED_PARAMETERS and not first.startswith(JOB_CELLS) else lines
 
 def run_only_the_job():
-    "Call in a notebook's setup cell: under papermill with parameters, the cells after them run only if they are `JOB_CELLS`."
+    """Call in a notebook's setup cell: under papermill with parameters, the cells after them run only if they are
+    `JOB_CELLS`."""
     from IPython import get_ipython
     if (shell := get_ipython()) and not any(isinstance(t, JobFilter) for t in shell.input_transformers_post):
         shell.input_transformers_post.append(JobFilter())

@@ -77,7 +77,10 @@ def resolve_model_name(
     "The open_clip model name that loads `model` here, or a clear error saying how to make it loadable."
     if model.startswith("local-dir:") or Path(model).is_dir():
         folder = Path(model.removeprefix("local-dir:")).expanduser()
-        if not folder.is_dir(): raise FileNotFoundError(f"{folder}: no such folder (model={model!r}). Give the folder of an exported or downloaded model.")
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"{folder}: no such folder (model={model!r}). Give the folder of an exported or downloaded model."
+            )
         if not (folder/"open_clip_config.json").exists():
             raise FileNotFoundError(f"{folder} has no open_clip_config.json: point `model` at the folder written by "
                                     f"`huggingface-cli download imageomics/bioclip-2 --local-dir {folder}`.")
@@ -87,16 +90,20 @@ def resolve_model_name(
         if _hub_reachable(timeout): return model
         if (cached := _cached_snapshot(repo_id)): return f"local-dir:{cached}"
         raise HubUnavailableError(
-            f"Can't reach the Hugging Face hub to download {repo_id!r}, and it is not in the local cache. Either "
-            f"download it where there is internet (`huggingface-cli download {repo_id} --local-dir DIR`), copy DIR here "
-            f"and pass `model='DIR'`; or fill the hub cache (HF_HOME) elsewhere, copy it here and set HF_HUB_OFFLINE=1.")
+            f"Can't reach the Hugging Face hub to download {repo_id!r}, and it is not in the local cache. Either"
+            f" download it where there is internet (`huggingface-cli download {repo_id} --local-dir DIR`), copy DIR"
+            " here and pass `model='DIR'`; or fill the hub cache (HF_HOME) elsewhere, copy it here and set"
+            " HF_HUB_OFFLINE=1."
+        )
     if model not in open_clip.list_models():
         close = difflib.get_close_matches(model, open_clip.list_models(), n=3)
         raise ValueError(f"Unknown model {model!r}: not a folder, `hf-hub:`/`local-dir:` name or open_clip "
                          f"architecture{f' (did you mean {close}?)' if close else ''}.")
     if pretrained and not Path(pretrained).exists() and not _hub_reachable(timeout):
-        raise HubUnavailableError(f"open_clip would download pretrained={pretrained!r} for {model!r} from the hub, which "
-                                  f"can't be reached: pass a local checkpoint path as `pretrained`, or pretrained=None.")
+        raise HubUnavailableError(
+            f"open_clip would download pretrained={pretrained!r} for {model!r} from the hub, which "
+            "can't be reached: pass a local checkpoint path as `pretrained`, or pretrained=None."
+        )
     return model
 
 # %% ../nbs/00_lora.ipynb #5861792e
@@ -128,12 +135,14 @@ def encode_text_cut(model, tokens:torch.Tensor, normalize:bool=True) -> torch.Te
     "`model.encode_text(tokens)` with the tokens cut to the longest text: the same features, far cheaper."
     L = int(tokens.argmax(-1).max()) + 1  # the end-of-text token has the highest id
     tokens = tokens[:, :L]
-    if not hasattr(model, "token_embedding"): return model.encode_text(tokens, normalize=normalize)  # CustomTextCLIP cuts itself
+    # CustomTextCLIP cuts itself
+    if not hasattr(model, "token_embedding"): return model.encode_text(tokens, normalize=normalize)
     # open_clip's CLIP.encode_text, with the positional embedding and causal mask cut to L
     cast = model.transformer.get_cast_dtype()
     x = model.token_embedding(tokens).to(cast) + model.positional_embedding[:L].to(cast)
     x = model.transformer(x, attn_mask=None if model.attn_mask is None else model.attn_mask[:L, :L])
-    x = text_global_pool(model.ln_final(x), tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
+    x = text_global_pool(model.ln_final(x), tokens, model.text_pool_type,
+                         eos_token_id=getattr(model, "text_eos_id", None))
     x = model.text_projection(x) if isinstance(model.text_projection, torch.nn.Linear) else x @ model.text_projection
     return F.normalize(x, dim=-1) if normalize else x
 
@@ -177,7 +186,10 @@ class LoraConfig:
         bad = [t for t in self.targets if t not in ALL_TARGETS]
         if bad or not self.targets: raise ValueError(f"LoraConfig.targets={self.targets}: use some of {ALL_TARGETS}.")
         if self.rank < 1: raise ValueError(f"LoraConfig.rank must be >= 1, got {self.rank}.")
-        if not self.alpha > 0: raise ValueError(f"LoraConfig.alpha must be > 0, got {self.alpha} (0 would train an update that is never used).")
+        if not self.alpha > 0:
+            raise ValueError(
+                f"LoraConfig.alpha must be > 0, got {self.alpha} (0 would train an update that is never used)."
+            )
         if not 0 <= self.dropout < 1: raise ValueError(f"LoraConfig.dropout must be in [0, 1), got {self.dropout}.")
         if not (self.enable_vision or self.enable_text):
             raise ValueError("LoraConfig: enable_vision and enable_text are both False, so there is nothing to train.")
@@ -191,7 +203,8 @@ class LoraConfig:
 # %% ../nbs/00_lora.ipynb #aa907ed1
 class LoraLayer(nn.Module):
     "Shared state of an adapter that wraps `base_layer`: one low-rank update `B A` per target."
-    fused = True  # run `adapted_linear` as one fused op (`fused_linear`, in "Making it fast"); False: the plain ops below
+    # run `adapted_linear` as one fused op (`fused_linear`, in "Making it fast"); False: the plain ops below
+    fused = True
 
     def __init__(self, base_layer:nn.Module, targets:tuple, in_features:int, out_features:int, cfg:LoraConfig):
         super().__init__()
@@ -209,7 +222,8 @@ class LoraLayer(nn.Module):
     def active(self): return not self.merged and self.strength != 0
 
     def multiplier(self, rescale:float=1.0) -> float:
-        "What multiplies `B A`: `scaling` (alpha/r) times `strength`, times dropout's rescale where the caller applies it."
+        """What multiplies `B A`: `scaling` (alpha/r) times `strength`, times dropout's rescale where the caller applies
+        it."""
         return self.scaling * self.strength * rescale
 
     def adapted_linear(self, x, weight, bias, A, B):
@@ -223,10 +237,12 @@ class LoraLayer(nn.Module):
 
     @torch.no_grad()
     def merge(self):
-        "Add the update into the base weights; the layer then runs at base speed. Refused, weights untouched, if a sum is not finite."
+        """Add the update into the base weights; the layer then runs at base speed. Refused, weights untouched, if a sum
+        is not finite."""
         if self.merged: return
         merged = {t: self.base_weight(t) + self.delta_weight(t).to(self.base_weight(t).dtype) for t in self.targets}
-        if (bad := [t for t, w in merged.items() if not torch.isfinite(w).all()]):  # as PEFT's safe_merge: check before writing
+        # as PEFT's safe_merge: check before writing
+        if (bad := [t for t, w in merged.items() if not torch.isfinite(w).all()]):
             raise FloatingPointError(f"merging this adapter makes {bad} weights NaN or infinite (its update overflows "
                                      f"{merged[bad[0]].dtype}): the run diverged. Use an earlier epoch's adapter.")
         for t, w in merged.items(): self.base_weight(t).copy_(w)
@@ -240,7 +256,10 @@ class LoraLayer(nn.Module):
         self.merged = False
 
     def extra_repr(self):
-        return f"targets={self.targets}, rank={self.rank}, scaling={self.scaling:g}, strength={self.strength:g}, merged={self.merged}"
+        return (
+            f"targets={self.targets}, rank={self.rank}, scaling={self.scaling:g}, strength={self.strength:g},"
+            f" merged={self.merged}"
+        )
 
 # %% ../nbs/00_lora.ipynb #b484f5bd
 class LoraLinear(LoraLayer):
@@ -264,7 +283,9 @@ class LoraMultiheadAttention(LoraLayer):
     "LoRA on the Q, K, V (and optionally output) projections of an `nn.MultiheadAttention`, keeping SDPA."
     def __init__(self, base_layer:nn.MultiheadAttention, targets:tuple, cfg:LoraConfig):
         if not base_layer._qkv_same_embed_dim or base_layer.in_proj_weight is None:
-            raise ValueError("LoRA needs nn.MultiheadAttention with a fused in_proj_weight (kdim == vdim == embed_dim).")
+            raise ValueError(
+                "LoRA needs nn.MultiheadAttention with a fused in_proj_weight (kdim == vdim == embed_dim)."
+            )
         d = base_layer.embed_dim
         super().__init__(base_layer, targets, d, d, cfg)
         self.qkv_targets = tuple(t for t in ATTN_TARGETS if t in self.targets)
@@ -279,7 +300,9 @@ class LoraMultiheadAttention(LoraLayer):
         "`A` for all q/k/v targets stacked `(n·r, d)`, and a block-diagonal `B` `(3d, n·r)` placing each update."
         d = self.base_layer.embed_dim
         A = torch.cat([self.lora_A[t] for t in self.qkv_targets])
-        return A, torch.block_diag(*[self.lora_B[t] if t in self.qkv_targets else A.new_zeros(d, 0) for t in ATTN_TARGETS])
+        return A, torch.block_diag(
+            *[self.lora_B[t] if t in self.qkv_targets else A.new_zeros(d, 0) for t in ATTN_TARGETS]
+        )
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
@@ -300,16 +323,20 @@ class LoraMultiheadAttention(LoraLayer):
             if attn_mask.dim() == 3: attn_mask = attn_mask.view(N, h, L, L)
             if attn_mask.dtype == torch.bool:  # MHA: True = masked out; SDPA: True = attend
                 attn_mask = torch.zeros_like(attn_mask, dtype=q.dtype).masked_fill_(attn_mask, float("-inf"))
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=mha.dropout if self.training else 0.0,
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
+                                           dropout_p=mha.dropout if self.training else 0.0,
                                            is_causal=is_causal and attn_mask is None)
         o = o.transpose(1, 2).reshape(N, L, d)  # (N, L, d)
-        if "out" in self.targets: out = self.adapted_linear(o, mha.out_proj.weight, mha.out_proj.bias, self.lora_A["out"], self.lora_B["out"])
-        else: out = F.linear(o, mha.out_proj.weight, mha.out_proj.bias)
+        out_proj = mha.out_proj
+        if "out" in self.targets:
+            out = self.adapted_linear(o, out_proj.weight, out_proj.bias, self.lora_A["out"], self.lora_B["out"])
+        else: out = F.linear(o, out_proj.weight, out_proj.bias)
         return (out if mha.batch_first else out.transpose(0, 1)), None
 
 # %% ../nbs/00_lora.ipynb #9948ccf7
 def _tower_blocks(model:nn.Module) -> dict:
-    "`{'vision': [(name, block), ...], 'text': [...]}`: the transformer blocks whose `attn` is an `nn.MultiheadAttention`."
+    """`{'vision': [(name, block), ...], 'text': [...]}`: the transformer blocks whose `attn` is an
+    `nn.MultiheadAttention`."""
     towers = {"vision": [], "text": []}
     for name, m in model.named_modules():
         if isinstance(getattr(m, "attn", None), (nn.MultiheadAttention, LoraMultiheadAttention)) and hasattr(m, "mlp"):
@@ -320,7 +347,10 @@ def _pick_layers(blocks:list, layers:list|None, tower:str) -> list:
     if layers is None: return blocks
     n = len(blocks)
     bad = [i for i in layers if not -n <= i < n]
-    if bad: raise ValueError(f"LoraConfig.layers={layers}: the {tower} tower has blocks 0..{n-1} (or -{n}..-1); {bad} don't exist.")
+    if bad:
+        raise ValueError(
+            f"LoraConfig.layers={layers}: the {tower} tower has blocks 0..{n-1} (or -{n}..-1); {bad} don't exist."
+        )
     return [blocks[i] for i in sorted({i % n for i in layers})]
 
 def apply_lora_to_model(model:nn.Module, cfg:LoraConfig=None) -> nn.Module:
@@ -334,8 +364,10 @@ def apply_lora_to_model(model:nn.Module, cfg:LoraConfig=None) -> nn.Module:
     for tower, enabled in (("vision", cfg.enable_vision), ("text", cfg.enable_text)):
         if not enabled: continue
         if not towers[tower]:
-            raise ValueError(f"No nn.MultiheadAttention blocks in the {tower} tower of {type(model).__name__}: "
-                             f"only open_clip's own transformers are supported (disable this tower with enable_{tower}=False).")
+            raise ValueError(
+                f"No nn.MultiheadAttention blocks in the {tower} tower of {type(model).__name__}: "
+                f"only open_clip's own transformers are supported (disable this tower with enable_{tower}=False)."
+            )
         for _, block in _pick_layers(towers[tower], cfg.layers, tower):
             if attn_targets: block.attn = LoraMultiheadAttention(block.attn, attn_targets, cfg)
             if "mlp" in cfg.targets:
@@ -371,14 +403,16 @@ def randomize_lora_(model:nn.Module, std:float=0.02, seed:int=0) -> nn.Module:
 
 def set_lora_strength(model:nn.Module, strength:float) -> nn.Module:
     "Set every adapter's `strength` (0: the base model, 1: the trained adapter, in between: part of its update)."
-    if not math.isfinite(strength): raise ValueError(f"strength={strength}: use a finite number (0: the base model, 1: as trained).")
+    if not math.isfinite(strength):
+        raise ValueError(f"strength={strength}: use a finite number (0: the base model, 1: as trained).")
     for m in lora_layers(model):
         if m.merged: raise RuntimeError("Unmerge the model (`unmerge_lora`) before changing the LoRA strength.")
         m.strength = float(strength)
     return model
 
 def merge_lora(model:nn.Module) -> nn.Module:
-    "Fold every adapter into its base weights; each layer then runs the stock open_clip module. All or none: a refused merge undoes the others."
+    """Fold every adapter into its base weights; each layer then runs the stock open_clip module. All or none: a refused
+    merge undoes the others."""
     done = []
     try:
         for m in lora_layers(model):
@@ -432,21 +466,28 @@ def save_lora_weights(model:nn.Module, path:str|Path) -> Path:
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 def read_lora_metadata(path:str|Path) -> dict:
-    "The header of an adapter file: `lora_config` (a `LoraConfig`), `base_model`, `pretrained`, `architecture`, `package_version`."
+    """The header of an adapter file: `lora_config` (a `LoraConfig`), `base_model`, `pretrained`, `architecture`,
+    `package_version`."""
     try:
         with safe_open(str(path), framework="pt") as f: meta = f.metadata() or {}
     except Exception as e:  # a pickle, a truncated download, another format
-        raise ValueError(f"{path} is not a safetensors adapter file ({e}); adapters are written by `save_lora_weights`.") from None
-    if "lora_config" not in meta: raise ValueError(f"{path} is not a bioclip_lora_nb adapter (no lora_config in its header).")
-    return {**meta, "lora_config": LoraConfig(**json.loads(meta["lora_config"])), "pretrained": meta.get("pretrained") or None}
+        raise ValueError(
+            f"{path} is not a safetensors adapter file ({e}); adapters are written by `save_lora_weights`."
+        ) from None
+    if "lora_config" not in meta:
+        raise ValueError(f"{path} is not a bioclip_lora_nb adapter (no lora_config in its header).")
+    return {**meta, "lora_config": LoraConfig(**json.loads(meta["lora_config"])),
+            "pretrained": meta.get("pretrained") or None}
 
 def adapter_base_model(
     path:str|Path, # an adapter file
     model:str|None=None, # the base model you mean to use (None: the one the adapter records)
-    pretrained:str|None=None, # its pretrained tag or checkpoint (None: the recorded one when `model` is the recorded model)
+    # its pretrained tag or checkpoint (None: the recorded one when `model` is the recorded model)
+    pretrained:str|None=None,
     force:bool=False, # use `model` even where the adapter records another (e.g. a copy of its base in another folder)
 ) -> tuple:
-    "`(model, pretrained)` to load as the base of the adapter at `path`; an error if what you pass contradicts the file."
+    """`(model, pretrained)` to load as the base of the adapter at `path`; an error if what you pass contradicts the
+    file."""
     meta = read_lora_metadata(path)
     recorded = meta["base_model"], meta["pretrained"]
     if model is None: return recorded
@@ -463,24 +504,35 @@ _MUST_MATCH = ("rank", "alpha", "targets", "enable_vision", "enable_text", "laye
 def load_lora_weights(
     model:nn.Module, # a base model (from `load_base_model`), with or without LoRA
     path:str|Path, # an adapter file
-    force:bool=False, # load it although `model` is not the base the adapter records (e.g. a copy of it in another folder)
+    # load it although `model` is not the base the adapter records (e.g. a copy of it in another folder)
+    force:bool=False,
 ) -> nn.Module:
     "Load the adapter at `path` into `model` (adding LoRA from the file's config if it has none); returns `model`."
     meta = read_lora_metadata(path)
     saved = meta["lora_config"]
     ours = getattr(model, "model_id", None), getattr(model, "pretrained", None)
-    if not force and ours[0] is not None and meta["base_model"] != "unknown" and ours != (meta["base_model"], meta["pretrained"]):
-        raise ValueError(f"{path} was trained on model={meta['base_model']!r}, pretrained={meta['pretrained']!r}, but this model is "
-                         f"{ours[0]!r}, pretrained={ours[1]!r} (an exported model already holds its adapter). Load the recorded base "
-                         f"(`adapter_base_model`), or pass force=True (CLI: --force-base) if yours is a copy of it.")
+    if (
+        not force
+        and ours[0] is not None
+        and meta["base_model"] != "unknown"
+        and ours != (meta["base_model"], meta["pretrained"])
+    ):
+        raise ValueError(
+            f"{path} was trained on model={meta['base_model']!r}, pretrained={meta['pretrained']!r}, but this model is"
+            f" {ours[0]!r}, pretrained={ours[1]!r} (an exported model already holds its adapter). Load the recorded"
+            " base (`adapter_base_model`), or pass force=True (CLI: --force-base) if yours is a copy of it."
+        )
     if architecture_summary(model) != meta["architecture"]:
         raise ValueError(f"{path} was trained on a different architecture ({meta['architecture']}, base model "
                          f"{meta['base_model']}) than this model ({architecture_summary(model)}).")
     with safe_open(str(path), framework="pt") as f: shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-    off = [k for k, s in shapes.items() if (".lora_A." in k and s[0] != saved.rank) or (".lora_B." in k and s[-1] != saved.rank)]
+    off = [k for k,
+           s in shapes.items() if (".lora_A." in k and s[0] != saved.rank) or (".lora_B." in k and s[-1] != saved.rank)]
     if off:  # checked before any LoRA is allocated from the header's numbers
-        raise ValueError(f"{path}: its header says rank {saved.rank}, but {off[:2]} have the shapes {[shapes[k] for k in off[:2]]}: "
-                         "a damaged or edited file. Re-export it with `save_lora_weights`.")
+        raise ValueError(
+            f"{path}: its header says rank {saved.rank}, but {off[:2]} have the shapes {[shapes[k] for k in off[:2]]}: "
+            "a damaged or edited file. Re-export it with `save_lora_weights`."
+        )
     cfg = getattr(model, "lora_config", None)
     if cfg is None: apply_lora_to_model(model, saved)
     else:
@@ -490,26 +542,34 @@ def load_lora_weights(
     if any(m.merged for m in lora_layers(model)): raise RuntimeError("Unmerge the model before loading an adapter.")
     tensors = load_file(str(path))
     if (bad := [k for k, v in tensors.items() if not torch.isfinite(v).all()]):
-        raise ValueError(f"{path}: {len(bad)} tensors hold NaN or infinite values (e.g. {bad[0]}): the run that wrote it diverged. "
-                         "Use an earlier epoch's adapter.")
+        raise ValueError(
+            f"{path}: {len(bad)} tensors hold NaN or infinite values (e.g. {bad[0]}): the run that wrote it diverged. "
+            "Use an earlier epoch's adapter."
+        )
     return load_lora_state_dict(model, tensors, source=str(path))
 
+# %% ../nbs/00_lora.ipynb #d55ec580
 def load_lora_state_dict(model:nn.Module, tensors:dict, source:str="the state dict") -> nn.Module:
     "Copy `{name: tensor}` (what `lora_state_dict` gives) into `model`'s LoRA parameters; the names must match exactly."
     params = dict(model.named_parameters())
     lora = {k for k in params if ".lora_" in k}
     if set(tensors) != lora:
-        raise ValueError(f"{source} holds other LoRA tensors than this model has (e.g. {sorted(set(tensors) ^ lora)[:3]}).")
+        raise ValueError(
+            f"{source} holds other LoRA tensors than this model has (e.g. {sorted(set(tensors) ^ lora)[:3]})."
+        )
     if (bad := [k for k, v in tensors.items() if v.shape != params[k].shape]):
-        raise ValueError(f"{source}: {bad[0]} has the shape {tuple(tensors[bad[0]].shape)}, this model's LoRA {tuple(params[bad[0]].shape)}: "
-                         f"they were made with different LoRA settings (rank?).")
+        raise ValueError(
+            f"{source}: {bad[0]} has the shape {tuple(tensors[bad[0]].shape)}, this model's LoRA"
+            f" {tuple(params[bad[0]].shape)}: they were made with different LoRA settings (rank?)."
+        )
     with torch.no_grad():
         for k, v in tensors.items(): params[k].copy_(v)
     return model
 
 # %% ../nbs/00_lora.ipynb #05760275
 def keep_mask(x:torch.Tensor, p:float) -> tuple:
-    "`(mask, rescale)`: dropout's keep-mask for `x` from one random byte per element (`p` a multiple of 1/256), and `1/(1-p)`; `(None, 1.0)` for p = 0."
+    """`(mask, rescale)`: dropout's keep-mask for `x` from one random byte per element (`p` a multiple of 1/256), and
+    `1/(1-p)`; `(None, 1.0)` for p = 0."""
     keep = max(1, round(256 * (1 - p)))  # an element survives when its random byte is below `keep`
     if keep == 256: return None, 1.0
     n = x.numel()
@@ -534,7 +594,12 @@ class LoraLinearFunction(torch.autograd.Function):
         dtype = _compute_dtype(x)
         ctx.meta = x.shape, x.dtype, A.dtype, B.dtype, multiplier
         with torch.autocast(x.device.type, enabled=False):  # cast explicitly, once, as autocast would
-            xc, W, Ac, Bf = x.reshape(-1, x.shape[-1]).to(dtype), weight.to(dtype), A.to(dtype), (B * multiplier).to(dtype)
+            xc, W, Ac, Bf = (
+                x.reshape(-1, x.shape[-1]).to(dtype),
+                weight.to(dtype),
+                A.to(dtype),
+                (B * multiplier).to(dtype),
+            )
             b = None if bias is None else bias.to(dtype)
             ctx.fold = mask is None and dtype == torch.float32
             if ctx.fold: h, t, y = xc, None, F.linear(xc, torch.addmm(W, Bf, Ac), b)  # W + fBA: one GEMM
@@ -564,7 +629,8 @@ class LoraLinearFunction(torch.autograd.Function):
         return dx, None, None, dA, dB, None, None
 
 def fused_lora_linear(x, weight, bias, A, B, multiplier:float=1.0, mask=None):
-    "`x Wᵀ + b + multiplier · (mask ⊙ x) Aᵀ Bᵀ`: a frozen linear layer plus its low-rank update (`mask` from `keep_mask`)."
+    """`x Wᵀ + b + multiplier · (mask ⊙ x) Aᵀ Bᵀ`: a frozen linear layer plus its low-rank update (`mask` from
+    `keep_mask`)."""
     if weight.requires_grad or (bias is not None and bias.requires_grad):  # base weights train too: plain ops
         h = x if mask is None else x * mask
         return F.linear(x, weight, bias) + F.linear(F.linear(h, A), B * multiplier)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 from fastcore.basics import patch
+from scipy import stats
 from sklearn.metrics import precision_recall_curve, roc_auc_score
 
 from .core import atomic_write_text
@@ -21,8 +22,9 @@ from .run import Run
 from .data import RANKS, read_labels
 
 # %% auto #0
-__all__ = ['RULES', 'abstention_score', 'precision_coverage', 'AbstainRule', 'check_target_precision', 'choose_rule', 'has_ranks',
-           'lineage', 'rollup', 'rollup_counts', 'unknown_auroc', 'rule_context', 'fits']
+__all__ = ['RULES', 'THRESHOLDS', 'abstention_score', 'precision_coverage', 'AbstainRule', 'precision_bound', 'check_delta',
+           'certify', 'check_target_precision', 'choose_rule', 'has_ranks', 'lineage', 'rollup', 'rollup_counts',
+           'unknown_auroc', 'rule_context', 'fits']
 
 # %% ../nbs/03_openworld.ipynb #37d92c6d
 RULES = ("maxprob", "margin")
@@ -45,30 +47,43 @@ def precision_coverage(
     score, correct = np.asarray(score, dtype=np.float64), np.asarray(correct, dtype=bool)
     if len(score) == 0: raise ValueError("precision_coverage: no photos to measure.")
     if correct.any(): precision, _, thresholds = precision_recall_curve(correct, score)  # one point per distinct score
-    else: thresholds = np.unique(score); precision = np.zeros(len(thresholds) + 1)  # nothing right: precision 0 everywhere
+    # nothing right: precision 0 everywhere
+    else: thresholds = np.unique(score); precision = np.zeros(len(thresholds) + 1)
     coverage = 1 - np.searchsorted(np.sort(score), thresholds, side="left") / len(score)
     return pd.DataFrame(dict(threshold=thresholds, precision=precision[:-1], coverage=coverage))
 
 # %% ../nbs/03_openworld.ipynb #a6ffbfe8
 @dataclass
 class AbstainRule:
-    "Name a photo's top class when its `rule` score reaches `threshold`; chosen on a validation split for `target_precision`."
+    """Name a photo's top class when its `rule` score reaches `threshold`; chosen on a validation split for
+    `target_precision`."""
     rule:str # "maxprob" or "margin"
     threshold:float # name the top class when the score is at least this
     target_precision:float # what it was chosen for
-    precision:float # precision on the split it was chosen on (>= target_precision)
+    precision:float # precision of the photos it names, on the split it was chosen on
     coverage:float # share of that split's photos it names
     n:int # photos in that split
     coverage_by_rule:dict = field(default_factory=dict) # each rule's coverage at the target (None: not reached)
     context:dict = field(default_factory=dict) # what it is valid for: class texts, templates, adapter, strength
+    delta:float|None = None # the chance the promise fails on new photos (None: chosen in-sample, no guarantee)
+    bound:float|None = None # exact lower bound on the precision of named photos, at `delta` (>= target_precision)
+    n_named:int|None = None # photos of the split it names
 
     def named(self, probs) -> torch.Tensor: return abstention_score(probs, self.rule) >= self.threshold
     def sentence(self) -> str:
-        score = dict(maxprob="the top class's probability", margin="the margin between the top two probabilities")[self.rule]
-        others = [f"the {r} rule would name {c:.0%}" if c is not None else f"the {r} rule can't reach the target"
+        score = dict(maxprob="the top class's probability",
+                     margin="the margin between the top two probabilities")[self.rule]
+        others = [f"the {r} rule would name {c:.0%}" if c is not None else f"the {r} rule can't promise the target"
                   for r, c in self.coverage_by_rule.items() if r != self.rule]
-        return (f"Names a class when {score} is at least {self.threshold:.3f}: {self.coverage:.0%} of the {self.n} validation photos named, "
-                f"at {self.precision:.1%} precision (target {self.target_precision:.0%})" + (f"; {', '.join(others)}." if others else "."))
+        if self.delta is None:  # a rule an older version stored
+            promise = (f"{self.coverage:.0%} of the {self.n} validation photos named, at {self.precision:.1%} precision"
+                       f" (target {self.target_precision:.0%}; measured on the photos it was chosen on: no guarantee)")
+        else:
+            promise = (f"at least {self.target_precision:.0%} precision with {1 - self.delta:.0%} confidence, naming "
+                       f"{self.coverage:.0%} of the {self.n} validation photos ({self.precision:.1%} of the "
+                       f"{self.n_named} named were right; exact lower bound {self.bound:.1%})")
+        return f"Names a class when {score} is at least {self.threshold:.3f}: {promise}" + \
+               (f"; {', '.join(others)}." if others else ".")
     def save(self, path) -> Path: return atomic_write_text(path, json.dumps(asdict(self), indent=2))
     @classmethod
     def load(cls, path) -> AbstainRule:
@@ -77,59 +92,166 @@ class AbstainRule:
         try:
             d = json.loads(Path(path).read_text())
             rule = cls(**{k: d[k] for k in ("rule", "threshold", "target_precision", "precision", "coverage", "n")},
-                       coverage_by_rule=d.get("coverage_by_rule", {}), context=d.get("context", {}))
+                       coverage_by_rule=d.get("coverage_by_rule", {}), context=d.get("context", {}),
+                       **{k: d.get(k) for k in ("delta", "bound", "n_named")})
             ok = rule.rule in RULES and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
-                                            for v in (rule.threshold, rule.target_precision, rule.precision, rule.coverage))
-            if not ok or not 0 <= rule.threshold <= 1 or not 0 < rule.target_precision <= 1: raise ValueError("values out of range")
-            if not (isinstance(rule.context, dict) and isinstance(rule.coverage_by_rule, dict)): raise TypeError("context is not a mapping")
-            if not isinstance(rule.context.get("strength", 1.0), (int, float)) or isinstance(rule.context.get("strength"), bool):
+                                            for v in (rule.threshold, rule.target_precision,
+                                                      rule.precision, rule.coverage))
+            if not ok or not 0 <= rule.threshold <= 1 or not 0 < rule.target_precision <= 1:
+                raise ValueError("values out of range")
+            if rule.delta is not None and not (0 < rule.delta < 1 and isinstance(rule.bound, float)
+                                               and isinstance(rule.n_named, int)):
+                raise ValueError("delta, bound or n_named out of range")
+            if not (isinstance(rule.context, dict) and isinstance(rule.coverage_by_rule, dict)):
+                raise TypeError("context is not a mapping")
+            if not isinstance(rule.context.get("strength", 1.0), (int, float)) or isinstance(
+                rule.context.get("strength"), bool
+            ):
                 raise TypeError("context.strength is not a number")
         except (OSError, ValueError, TypeError, KeyError) as e:
-            raise ValueError(f"{path}: not an abstention rule this package wrote ({type(e).__name__}: {e}): {fix}.") from None
+            raise ValueError(
+                f"{path}: not an abstention rule this package wrote ({type(e).__name__}: {e}): {fix}."
+            ) from None
         return rule
 
+# %% ../nbs/03_openworld.ipynb #f5737e30
+THRESHOLDS = 1 - np.geomspace(1e-4, 1, 100)  # fixed before any photo is seen: 0.9999 … 0, densest near 1
+
+def precision_bound(
+    right, # photos named right (an int or an array)
+    named, # photos named
+    delta:float=0.1, # the chance the bound is too high
+) -> np.ndarray:
+    "Exact (Clopper-Pearson) one-sided lower bound on a precision: `right` of `named` photos right, at level `delta`."
+    right, named = np.asarray(right, dtype=np.float64), np.asarray(named, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        b = stats.beta.ppf(delta, right, named - right + 1)
+    return np.where(right > 0, b, 0.0)
+
+def check_delta(delta) -> float:
+    "`delta` as a float in (0, 1), or the fix."
+    try: d = float(delta) if not isinstance(delta, (str, bytes, bool)) else None
+    except (TypeError, ValueError): d = None
+    if d is None or not 0 < d < 1:
+        raise ValueError(f"delta={delta!r}: give the chance the promise may fail, in (0, 1), e.g. 0.1 for 90 % "
+                         f"confidence.")
+    return d
+
+
+# %% ../nbs/03_openworld.ipynb #35a92f6c
+def _sequence(score, correct, thresholds=THRESHOLDS) -> pd.DataFrame:
+    "Photos named and named right at each threshold, most confident first."
+    order = np.sort(score)
+    named = len(score) - np.searchsorted(order, thresholds, side="left")
+    right_sorted = np.cumsum(correct[np.argsort(-score, kind="stable")])
+    right = np.where(named > 0, right_sorted[np.maximum(named - 1, 0)], 0)
+    return pd.DataFrame(dict(threshold=thresholds, named=named, right=right))
+
+def _min_named(target:float, delta:float) -> float:
+    "The fewest named photos whose bound can clear `target` (all of them right)."
+    return np.inf if target >= 1 else np.ceil(np.log(delta) / np.log(target))
+
+def certify(
+    score, # (n,) confidence of each photo
+    correct, # (n,) whether its top class is right
+    target:float, # the precision to promise
+    delta:float, # the chance the promise may fail
+    thresholds=THRESHOLDS, # fixed in advance, most confident first
+) -> pd.Series|None:
+    """Fixed-sequence testing, most confident threshold first: the last threshold whose exact lower bound clears
+    `target` before one doesn't (`threshold`, `named`, `right`, `bound`), or None."""
+    seq = _sequence(np.asarray(score, dtype=np.float64), np.asarray(correct, dtype=bool), thresholds)
+    seq = seq[seq.named >= _min_named(target, delta)]  # too few to test: skipped, not failed
+    seq = seq.assign(bound=precision_bound(seq.right, seq.named, delta))
+    fails = np.flatnonzero(seq.bound.values < target)
+    passed = seq.iloc[:fails[0] if len(fails) else len(seq)]
+    return passed.iloc[-1] if len(passed) else None
+
+
+# %% ../nbs/03_openworld.ipynb #d9346cc3
 def check_target_precision(target_precision) -> float:
     "`target_precision` as a float in (0, 1], or the fix (a number of any kind: numpy's, a one-element tensor)."
-    try: t = (float(str(target_precision)) if isinstance(target_precision, np.floating) else  # np.float32(0.8) is 0.8, not 0.800000011920929
-              float(target_precision) if not isinstance(target_precision, (str, bytes, bool)) else None)
+    try:  # np.float32(0.8) is 0.8, not 0.800000011920929
+        t = (float(str(target_precision)) if isinstance(target_precision, np.floating) else
+             float(target_precision) if not isinstance(target_precision, (str, bytes, bool)) else None)
     except (TypeError, ValueError, RuntimeError): t = None
     if t is None or not 0 < t <= 1:  # NaN fails the comparison too
-        raise ValueError(f"target_precision={target_precision!r}: give a precision in (0, 1], e.g. 0.9 for 9 right calls in 10.")
+        raise ValueError(
+            f"target_precision={target_precision!r}: give a precision in (0, 1], e.g. 0.9 for 9 right calls in 10."
+        )
     return t
 
-def _unreachable(target:float, curves:dict, n:int) -> str:
-    "Why no threshold reaches `target` on `n` photos, and what to ask instead: the best precision, or nothing at all."
-    if not any(c.precision.max() > 0 for c in curves.values()):
+def _best_promise(curves:dict, delta:float) -> float:
+    "The highest target (3 decimals) that some rule can promise at `delta`; 0 if none."
+    targets, best = np.arange(1, 1000) / 1000, 0.0
+    for s, c in curves.values():
+        q = _sequence(s, c)
+        bound = precision_bound(q.right, q.named, delta)
+        # a target passes when the first threshold naming enough photos to test it clears it
+        first = np.searchsorted(q.named.values, [_min_named(t, delta) for t in targets], side="left")
+        ok = (first < len(q)) & (bound[np.minimum(first, len(q) - 1)] >= targets)
+        if ok.any(): best = max(best, float(targets[ok].max()))
+    return best
+
+def _unreachable(target:float, delta:float, curves:dict, n:int) -> str:
+    "Why no threshold can promise `target` on `n` photos, and what would: a lower target, or more photos."
+    if not any(c.any() for _, c in curves.values()):
         return (f"target_precision={target:g}: no threshold works on the {n} validation photos: none of them has "
                 f"its top class right, so every threshold's precision is 0. Check the class texts and labels, or train "
                 f"further, before abstaining.")
-    r, c = max(curves.items(), key=lambda rc: rc[1].precision.max())
-    top = c.loc[c.precision.idxmax()]
-    digits = max(3, int(np.ceil(-np.log10(top.precision))) + 1)  # enough decimals to say a precision above 0
-    most = np.floor(top.precision * 10 ** digits) / 10 ** digits
-    return (f"target_precision={target:g}: no threshold reaches it on the {n} validation photos; the best precision "
-            f"any threshold reaches is {top.precision:.{digits}f} ({r} rule, naming {top.coverage:.0%} of them). "
-            f"Ask for at most {most:.{digits}f}.")
+    d, need = delta / len(curves), _min_named(target, delta / len(curves))
+    best = _best_promise(curves, d)
+    tops = []  # each score's best precision among thresholds naming enough photos to test
+    for r, (s, c) in curves.items():
+        q = _sequence(s, c)
+        q = q[q.named >= min(need, n)]
+        if len(q): j = (q.right / q.named).idxmax(); tops.append((q.right[j] / q.named[j], q.named[j], r))
+    p, named, r = max(tops) if tops else (0.0, n, "maxprob")
+    more = ""
+    if p > target and np.isfinite(need):  # how many named photos the surest ones' precision needs, then of the split
+        m = next((m for m in np.unique(np.geomspace(need, 1e7, 400).astype(int))
+                  if precision_bound(np.floor(p * m), m, d) >= target), None)
+        if m and (total := int(np.ceil(m * n / named))) > n:
+            more = (f" At the precision its surest photos reach here ({p:.1%}, {r} rule), a promise needs about "
+                    f"{m:,} named photos, about {total:,} validation photos in all (now {n}).")
+    ask = f" Ask for at most {best:.3f}" if best > 0 else " No target can be promised on so few photos"
+    return (f"target_precision={target:g}: no threshold can promise it with {1 - delta:.0%} confidence on the {n} "
+            f"validation photos (even all right, it takes {need:g} named photos).{more}{ask}, label more "
+            f"validation photos, or accept a larger delta.")
 
 def choose_rule(
     probs, # (n_photos, n_classes) validation-split probabilities
     correct, # (n_photos,) whether each top class is right
-    target_precision:float=0.9, # the precision the named photos must reach, in (0, 1]
+    target_precision:float=0.9, # the precision the named photos must keep on new photos, in (0, 1]
     rules=RULES, # the scores to try
     context:dict|None=None, # stored with the rule: what it is valid for
+    delta:float|None=0.1, # the chance the promise may fail (None: the in-sample choice, no guarantee)
 ) -> AbstainRule:
-    "The threshold that names the most photos at `target_precision` on this split, with the score (max-probability or margin) that names more."
+    """The rule that names the most photos while keeping `target_precision` on new photos of the same kind with
+    probability `1 - delta` (fixed-sequence testing per score, `delta` split between the scores)."""
     target = check_target_precision(target_precision)
     correct = np.asarray(correct, dtype=bool)
+    if delta is None: return _in_sample_rule(probs, correct, target, rules, context)
+    delta = check_delta(delta)
+    curves = {r: (abstention_score(probs, r).numpy().astype(np.float64), correct) for r in rules}
+    best = {r: certify(s, c, target, delta / len(rules)) for r, (s, c) in curves.items()}
+    if all(b is None for b in best.values()): raise ValueError(_unreachable(target, delta, curves, len(correct)))
+    rule = max((r for r in rules if best[r] is not None), key=lambda r: best[r].named)  # ties: the first, maxprob
+    b = best[rule]
+    return AbstainRule(rule, float(b.threshold), target, float(b.right / b.named), float(b.named / len(correct)),
+                       len(correct), {r: None if v is None else float(v.named / len(correct)) for r, v in best.items()},
+                       dict(context or {}), delta, float(b.bound), int(b.named))
+
+
+def _in_sample_rule(probs, correct, target:float, rules=RULES, context:dict|None=None) -> AbstainRule:
+    "The loosest threshold whose precision on this split reaches `target`: no guarantee (shown to compare)."
     curves = {r: precision_coverage(abstention_score(probs, r), correct) for r in rules}
     best = {r: (c[c.precision >= target].sort_values(["coverage", "threshold"], ascending=[False, True]).iloc[0]
                 if (c.precision >= target).any() else None) for r, c in curves.items()}
-    if all(b is None for b in best.values()): raise ValueError(_unreachable(target, curves, len(correct)))
-    rule = max((r for r in rules if best[r] is not None), key=lambda r: best[r].coverage)  # ties: the first, maxprob
-    b, score = best[rule], abstention_score(probs, rule).numpy().astype(np.float64)
-    below = score[score < b.threshold]  # the threshold goes midway to the next score down: float noise can't flip the boundary photo
-    threshold = (b.threshold + below.max()) / 2 if len(below) else b.threshold / 2
-    return AbstainRule(rule, float(threshold), target, float(b.precision), float(b.coverage), len(correct),
+    if all(b is None for b in best.values()): raise ValueError(f"target_precision={target:g}: no threshold reaches it.")
+    rule = max((r for r in rules if best[r] is not None), key=lambda r: best[r].coverage)
+    b = best[rule]
+    return AbstainRule(rule, float(b.threshold), target, float(b.precision), float(b.coverage), len(correct),
                        {r: None if v is None else float(v.coverage) for r, v in best.items()}, dict(context or {}))
 
 # %% ../nbs/03_openworld.ipynb #b547c497
@@ -141,16 +263,22 @@ def lineage(
     classes:list, # class names (captions)
     labels, # labels table (path or DataFrame) with rank columns
 ) -> pd.DataFrame:
-    "The rank columns above species (kingdom … genus) of each class, in class order; empty strings where a rank is missing."
+    """The rank columns above species (kingdom … genus) of each class, in class order; empty strings where a rank is
+    missing."""
     table = read_labels(labels)
     ranks = [r for r in RANKS[:-1] if r in table.columns]
     if not ranks:
-        raise ValueError(f"the labels table has no taxonomic rank columns ({', '.join(RANKS[:-1])}), so there is nothing to roll up to: "
-                         f"add them to the labels table, or turn the rollup off (rollup=False, CLI: --no-rollup).")
+        raise ValueError(
+            f"the labels table has no taxonomic rank columns ({', '.join(RANKS[:-1])}), so there is nothing to roll up"
+            " to: add them to the labels table, or turn the rollup off (rollup=False, CLI: --no-rollup)."
+        )
     if (missing := [c for c in classes if c not in table.index]):
-        raise ValueError(f"the labels table has no row for {len(missing)} classes ({missing[:5]}): add them to roll their photos up.")
+        raise ValueError(
+            f"the labels table has no row for {len(missing)} classes ({missing[:5]}): add them to roll their photos up."
+        )
     return table.reindex(classes)[ranks].fillna("").astype(str).apply(lambda c: c.str.strip()).set_axis(list(classes))
 
+# %% ../nbs/03_openworld.ipynb #49cdf0bc
 def rollup(
     probs, # (n_photos, n_classes) class probabilities
     classes:list, # class names, in column order
@@ -158,18 +286,24 @@ def rollup(
     labels=None, # labels table with rank columns; None: no fallback (a species or unknown)
     class_rank:str="species", # what `rank` says for a photo named at class level
 ) -> pd.DataFrame:
-    "Each photo's call: `rank` (species, then genus … kingdom, else 'unknown'), `taxon` and `taxon_score` (the rule's score at that rank)."
+    """Each photo's call: `rank` (species, then genus … kingdom, else 'unknown'), `taxon` and `taxon_score` (the rule's
+    score at that rank)."""
     probs = torch.as_tensor(probs, dtype=torch.float32)
     score = abstention_score(probs, rule.rule)
     n = len(probs)
-    rank, taxon, taxon_score = np.full(n, "unknown", dtype=object), np.full(n, "", dtype=object), score.numpy().astype(np.float64)
+    rank, taxon, taxon_score = (
+        np.full(n, "unknown", dtype=object),
+        np.full(n, "", dtype=object),
+        score.numpy().astype(np.float64),
+    )
     named = (score >= rule.threshold).numpy()
     rank[named], taxon[named] = class_rank, np.asarray(classes, dtype=object)[probs.argmax(1).numpy()[named]]
     todo = ~named
     lin = lineage(classes, labels) if labels is not None else None
     for r in reversed(list(lin.columns) if lin is not None else []):  # genus first, kingdom last
         if not todo.any(): break
-        keys = lin.loc[:, :r].agg("|".join, axis=1).where(lin[r] != "")  # the whole lineage: Aus of one family is not Aus of another
+        # the whole lineage: Aus of one family is not Aus of another
+        keys = lin.loc[:, :r].agg("|".join, axis=1).where(lin[r] != "")
         groups = sorted(keys.dropna().unique())
         if not groups: continue
         member = torch.zeros(len(classes), len(groups))
@@ -179,7 +313,11 @@ def rollup(
         gs = abstention_score(gp, rule.rule)
         ok = (gs >= rule.threshold).numpy()
         idx = np.flatnonzero(todo)[ok]
-        rank[idx], taxon[idx], taxon_score[idx] = r, [groups[g].split("|")[-1] for g in gp[torch.from_numpy(ok)].argmax(1).tolist()], gs.numpy()[ok]
+        rank[idx], taxon[idx], taxon_score[idx] = (
+            r,
+            [groups[g].split("|")[-1] for g in gp[torch.from_numpy(ok)].argmax(1).tolist()],
+            gs.numpy()[ok],
+        )
         todo[idx] = False
     return pd.DataFrame(dict(rank=rank, taxon=taxon, taxon_score=taxon_score))
 
@@ -190,16 +328,26 @@ def rollup_counts(
     labels=None, # labels table: the true lineage, to score calls above species
     class_rank:str="species",
 ) -> pd.DataFrame:
-    "Photos named at each rank (deepest first, then 'unknown'), their share, and (given the truth) the share named right at that rank."
+    """Photos named at each rank (deepest first, then 'unknown'), their share, and (given the truth) the share named
+    right at that rank."""
     order = [class_rank, *reversed(RANKS[:-1]), "unknown"]
     out = calls.assign(right=np.nan)
     if true_classes is not None:
         true_classes = list(true_classes)
         table = read_labels(labels) if labels is not None else None
-        known = [c for c in sorted(set(true_classes)) if table is not None and c in table.index]  # a class the table lacks: not scored
+        # a class the table lacks: not scored
+        known = [c for c in sorted(set(true_classes)) if table is not None and c in table.index]
         lin = lineage(known, table) if known and calls["rank"].isin(RANKS[:-1]).any() else None
-        right = [t == x if r == class_rank else (lin.loc[t, r] == x if lin is not None and t in lin.index else np.nan) if r != "unknown" else np.nan
-                 for r, x, t in zip(calls["rank"], calls.taxon, true_classes)]
+        right = [
+            (
+                t == x
+                if r == class_rank
+                else (
+                    (lin.loc[t, r] == x if lin is not None and t in lin.index else np.nan) if r != "unknown" else np.nan
+                )
+            )
+            for r, x, t in zip(calls["rank"], calls.taxon, true_classes)
+        ]
         out = out.assign(right=np.asarray(right, dtype=float))
     g = out.groupby("rank", sort=False).agg(photos=("taxon", "size"), right=("right", "mean"))
     g = g.reindex([r for r in order if r in g.index]).reset_index()
@@ -210,21 +358,32 @@ def unknown_auroc(
     seen_score, # confidence on photos of trained classes
     unseen_score, # confidence on photos of classes never trained on (scored against the trained classes)
 ) -> float:
-    "AUROC of the confidence score for telling seen photos (positives: higher is surer) from unseen ones; 0.5 is chance."
+    """AUROC of the confidence score for telling seen photos (positives: higher is surer) from unseen ones; 0.5 is
+    chance."""
     seen_score, unseen_score = np.asarray(seen_score, dtype=np.float64), np.asarray(unseen_score, dtype=np.float64)
-    if not (len(seen_score) and len(unseen_score)): raise ValueError("unknown_auroc: needs photos of both seen and unseen classes.")
-    return float(roc_auc_score(np.r_[np.ones(len(seen_score)), np.zeros(len(unseen_score))], np.r_[seen_score, unseen_score]))
+    if not (len(seen_score) and len(unseen_score)):
+        raise ValueError("unknown_auroc: needs photos of both seen and unseen classes.")
+    return float(roc_auc_score(np.r_[np.ones(len(seen_score)), np.zeros(len(unseen_score))],
+                               np.r_[seen_score, unseen_score]))
 
 # %% ../nbs/03_openworld.ipynb #4c0450cd
 def rule_context(class_texts:list, templates, adapter=None, strength:float=1.0) -> dict:
-    "What a rule is valid for: a digest of the class texts (in order) and the prompts, the adapter's file name and strength."
-    digest = hashlib.sha256(json.dumps([list(class_texts), templates if isinstance(templates, str) else list(map(str, templates))]).encode()).hexdigest()[:16]
-    return dict(texts_digest=digest, n_classes=len(class_texts), templates=templates if isinstance(templates, str) else list(map(str, templates)),
+    """What a rule is valid for: a digest of the class texts (in order) and the prompts, the adapter's file name and
+    strength."""
+    digest = hashlib.sha256(
+        json.dumps([list(class_texts), templates if isinstance(templates, str) else list(map(str, templates))]).encode()
+    ).hexdigest()[:16]
+    return dict(texts_digest=digest, n_classes=len(class_texts),
+                templates=templates if isinstance(templates, str) else list(map(str, templates)),
                 adapter=Path(adapter).name if adapter else None, strength=float(strength))
 
 def fits(rule:AbstainRule, class_texts:list, templates) -> bool:
-    "Whether `rule` was chosen for these class texts and prompts (else its threshold means nothing here); a rule made by hand, without a context, is taken as given."
-    return "texts_digest" not in rule.context or rule.context["texts_digest"] == rule_context(class_texts, templates)["texts_digest"]
+    """Whether `rule` was chosen for these class texts and prompts (else its threshold means nothing here); a rule made
+    by hand, without a context, is taken as given."""
+    return (
+        "texts_digest" not in rule.context
+        or rule.context["texts_digest"] == rule_context(class_texts, templates)["texts_digest"]
+    )
 
 # %% ../nbs/03_openworld.ipynb #4ac2abb3
 @patch(as_prop=True)  # not run by the chapter's tests: they share a process, and `Run`, with other chapters' tests

@@ -38,7 +38,8 @@ def check_template(template:str, what:str="template") -> str:
 _BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 def _coerce(name:str, value, annotation:str):
-    "`value` as the field's type (`annotation`, e.g. 'int|None') where that loses nothing; else a `ValueError` naming the field."
+    """`value` as the field's type (`annotation`, e.g. 'int|None') where that loses nothing; else a `ValueError` naming
+    the field."""
     kind, optional = annotation.split("|")[0].strip(), "None" in annotation
     if value is None and optional: return None
     if "DataFrame" in annotation and isinstance(value, pd.DataFrame): return value  # a labels table in memory
@@ -46,7 +47,8 @@ def _coerce(name:str, value, annotation:str):
     num = isinstance(value, (int, float)) and not isinstance(value, bool)
     try:
         if kind == "int":
-            if isinstance(value, str): value = float(value) if value.strip().lstrip("+-").replace(".", "", 1).isdigit() else value
+            if isinstance(value, str):
+                value = float(value) if value.strip().lstrip("+-").replace(".", "", 1).isdigit() else value
             if num or isinstance(value, float):
                 if float(value).is_integer(): return int(value)
         elif kind == "float":
@@ -67,7 +69,8 @@ def _int_list(name:str, value) -> tuple|None:
     if value is None: return None
     items = value.split(",") if isinstance(value, str) else value
     try: return tuple(int(str(i).strip()) for i in items if str(i).strip())
-    except ValueError: raise ValueError(f"TrainConfig: {name}={value!r}: expected block indices such as '-2,-1'.") from None
+    except ValueError:
+        raise ValueError(f"TrainConfig: {name}={value!r}: expected block indices such as '-2,-1'.") from None
 
 def unescape(sep:str) -> str:
     "A separator as a shell passes it (`\\t`: backslash, t) as the character it means (a tab)."
@@ -79,7 +82,8 @@ class TrainConfig:
     "Everything a run needs: `fit`'s arguments, the CLI's flags and the papermill job's parameters are these fields."
     train_data:str = "demo" # a CSV, an imagefolder, a folder of class folders, or "demo" (synthetic, offline)
     val_data:str|None = None # same forms; default: the val split when train_data is a folder or "demo"
-    labels:str|pd.DataFrame|None = None # labels table CSV (in Python also a DataFrame): caption → taxonomy or text; None: captions are the text
+    # labels table CSV (in Python also a DataFrame): caption → taxonomy or text; None: captions are the text
+    labels:str|pd.DataFrame|None = None
     label_kind:str = "taxon_com" # taxon_com, taxon, sci, com or asis
     model:str = BIOCLIP2 # hf-hub:…, a folder, an open_clip architecture or "tiny-random"
     pretrained:str|None = None # open_clip pretrained tag or checkpoint path (architecture names only)
@@ -91,8 +95,10 @@ class TrainConfig:
     targets:tuple = ("q", "k", "v") # q, k, v, out, mlp
     layers:tuple|None = None # LoRA only in these blocks of each tower, e.g. "-4,-3,-2,-1" (None: every block)
     loss:str = "ce" # "ce": cross-entropy over class prompts; "clip": in-batch contrastive, same-class negatives masked
-    prior_tau:float = 1.0 # long tails: add τ·log(class prior) to the "ce" training logits (1: balanced softmax; 0: plain cross-entropy)
-    sampler:str = "uniform" # "uniform" (each image once an epoch), "sqrt" (a class drawn ∝ √images) or "balanced" (every class alike)
+    # long tails: add τ·log(class prior) to the "ce" training logits (1: balanced softmax; 0: plain cross-entropy)
+    prior_tau:float = 1.0
+    # "uniform" (each image once an epoch), "sqrt" (a class drawn ∝ √images) or "balanced" (every class alike)
+    sampler:str = "uniform"
     batch_size:int = 32 # images per step (per process)
     epochs:int = 20 # passes over the training data
     lr:float = 5e-4 # peak learning rate
@@ -104,7 +110,8 @@ class TrainConfig:
     workers:int|None = None # DataLoader workers (None: one per CPU core this process may use, at most 8)
     seed:int = 0 # seeds the model's LoRA init, the data order and dropout
     logs:str = "./logs" # where run folders go (CLI also --run-root, which torchrun leaves alone)
-    name:str|None = None # run folder name (default: date, model, lr, batch, workers, precision, seed and a random suffix)
+    # run folder name (default: date, model, lr, batch, workers, precision, seed and a random suffix)
+    name:str|None = None
     save_frequency:int = 1 # save the adapter every N epochs
     save_every_n_steps:int = 0 # also save the resumable state every N steps (0: at epoch ends only)
     log_every_n_steps:int = 10 # metrics.jsonl / tensorboard every N steps
@@ -114,12 +121,18 @@ class TrainConfig:
     csv_separator:str = "\t" # dataset CSV separator, one character ("\\t" as a shell passes it means a tab)
     csv_img_key:str = "filepath" # dataset CSV image column
     csv_caption_key:str = "caption" # dataset CSV caption column
-    on_bad_data:str = "raise" # "raise": stop before training, listing every bad row; "skip": leave them out (listed on stderr and in out.log)
+    # "raise": stop before training, listing every bad row; "skip": leave them out (listed on stderr and in out.log)
+    on_bad_data:str = "raise"
     shots:int|None = None # few-shot: train on this many images per class (a support set, in the run's data/), None: all
     shot_seed:int = 0 # which images the support set keeps
-    grad_checkpointing:bool = False # open_clip's gradient checkpointing: less activation memory, an extra forward per block
-    classes_per_step:int|None = None # many classes, text LoRA, "ce": a step encodes the batch's classes and others drawn at random, this many in all (sampled softmax, log-Q corrected); None: all up to 256 classes, 256 past that; 0: all, always
-    unseen:int = 0 # classes of a folder or "demo" set aside and never trained on (RUN/data/unseen_data.csv), scored zero-shot by evaluation
+    # open_clip's gradient checkpointing: less activation memory, an extra forward per block
+    grad_checkpointing:bool = False
+    # many classes, text LoRA, "ce": a step encodes the batch's classes and others drawn at random, this many in all
+    # (sampled softmax, log-Q corrected); None: all up to 256 classes, 256 past that; 0: all, always
+    classes_per_step:int|None = None
+    # classes of a folder or "demo" set aside and never trained on (RUN/data/unseen_data.csv), scored zero-shot by
+    # evaluation
+    unseen:int = 0
     unseen_data:str|None = None # or: a CSV or imagefolder of classes not trained on, scored zero-shot by evaluation
 
     def __post_init__(self):
@@ -128,34 +141,66 @@ class TrainConfig:
         self.targets = tuple(self.targets)
         self.layers = _int_list("layers", self.layers)
         self.csv_separator = unescape(self.csv_separator)
-        checks = [(self.loss in ("ce", "clip"), f"loss={self.loss!r}: use 'ce' or 'clip'"),
-                  (self.precision in ("auto", "bf16", "fp32"), f"precision={self.precision!r}: use auto, bf16 or fp32"),
-                  (self.batch_size >= 1, f"batch_size={self.batch_size}: must be >= 1"),
-                  (self.epochs >= 1, f"epochs={self.epochs}: must be >= 1"),
-                  (self.accum_steps >= 1, f"accum_steps={self.accum_steps}: must be >= 1"),
-                  (self.lr > 0, f"lr={self.lr}: must be > 0"),
-                  (self.workers is None or self.workers >= 0, f"workers={self.workers}: must be >= 0 (or None)"),
-                  (self.shots is None or self.shots >= 1, f"shots={self.shots}: must be >= 1 (or None: all images)"),
-                  (self.save_frequency >= 1, f"save_frequency={self.save_frequency}: must be >= 1 (save every N epochs)"),
-                  (self.log_every_n_steps >= 1, f"log_every_n_steps={self.log_every_n_steps}: must be >= 1"),
-                  (self.save_every_n_steps >= 0, f"save_every_n_steps={self.save_every_n_steps}: must be >= 0 (0: at epoch ends only)"),
-                  (self.grad_clip >= 0, f"grad_clip={self.grad_clip}: must be >= 0 (0: off); a negative norm would ascend the loss"),
-                  (self.alpha > 0, f"alpha={self.alpha}: must be > 0, or the update B A is multiplied by 0 and nothing trains"),
-                  (self.warmup >= 0, f"warmup={self.warmup}: must be >= 0"), (self.weight_decay >= 0, f"weight_decay={self.weight_decay}: must be >= 0"),
-                  (len(self.csv_separator) == 1, f"csv_separator={self.csv_separator!r}: must be one character (a tab: '\\t')"),
-                  (self.label_kind in LABEL_KINDS, f"label_kind={self.label_kind!r}: use one of {LABEL_KINDS}"),
-                  (self.on_bad_data in ("raise", "skip"), f"on_bad_data={self.on_bad_data!r}: use 'raise' or 'skip'"),
-                  (self.sampler in SAMPLERS, f"sampler={self.sampler!r}: use one of {SAMPLERS}"),
-                  (self.unseen >= 0, f"unseen={self.unseen}: set aside 0 or more classes"),
-                  (self.classes_per_step is None or self.classes_per_step == 0 or self.classes_per_step >= 2,
-                   f"classes_per_step={self.classes_per_step}: a step must score at least 2 classes (None: all up to 256 "
-                   f"classes, then 256 a step; 0: all, always)"),
-                  (not (self.unseen and self.unseen_data), f"unseen={self.unseen} and unseen_data={self.unseen_data!r}: give one of the two"),
-                  (self.prior_tau >= 0, f"prior_tau={self.prior_tau}: must be >= 0 (0: plain cross-entropy, 1: balanced softmax)"),
-                  (self.name is None or (self.name not in (".", "..") and Path(self.name).name == self.name),
-                   f"name={self.name!r}: a run's name is one folder name, made inside `logs` (no '/' or '..')"),
-                  (all(math.isfinite(v) for v in (self.lr, self.alpha, self.dropout, self.weight_decay, self.grad_clip, self.prior_tau)),
-                   "lr, alpha, dropout, weight_decay, grad_clip and prior_tau must be finite numbers")]
+        checks = [
+            (self.loss in ("ce", "clip"), f"loss={self.loss!r}: use 'ce' or 'clip'"),
+            (self.precision in ("auto", "bf16", "fp32"), f"precision={self.precision!r}: use auto, bf16 or fp32"),
+            (self.batch_size >= 1, f"batch_size={self.batch_size}: must be >= 1"),
+            (self.epochs >= 1, f"epochs={self.epochs}: must be >= 1"),
+            (self.accum_steps >= 1, f"accum_steps={self.accum_steps}: must be >= 1"),
+            (self.lr > 0, f"lr={self.lr}: must be > 0"),
+            (self.workers is None or self.workers >= 0, f"workers={self.workers}: must be >= 0 (or None)"),
+            (self.shots is None or self.shots >= 1, f"shots={self.shots}: must be >= 1 (or None: all images)"),
+            (self.save_frequency >= 1, f"save_frequency={self.save_frequency}: must be >= 1 (save every N epochs)"),
+            (self.log_every_n_steps >= 1, f"log_every_n_steps={self.log_every_n_steps}: must be >= 1"),
+            (
+                self.save_every_n_steps >= 0,
+                f"save_every_n_steps={self.save_every_n_steps}: must be >= 0 (0: at epoch ends only)",
+            ),
+            (
+                self.grad_clip >= 0,
+                f"grad_clip={self.grad_clip}: must be >= 0 (0: off); a negative norm would ascend the loss",
+            ),
+            (
+                self.alpha > 0,
+                f"alpha={self.alpha}: must be > 0, or the update B A is multiplied by 0 and nothing trains",
+            ),
+            (self.warmup >= 0, f"warmup={self.warmup}: must be >= 0"),
+            (self.weight_decay >= 0, f"weight_decay={self.weight_decay}: must be >= 0"),
+            (
+                len(self.csv_separator) == 1,
+                f"csv_separator={self.csv_separator!r}: must be one character (a tab: '\\t')",
+            ),
+            (self.label_kind in LABEL_KINDS, f"label_kind={self.label_kind!r}: use one of {LABEL_KINDS}"),
+            (self.on_bad_data in ("raise", "skip"), f"on_bad_data={self.on_bad_data!r}: use 'raise' or 'skip'"),
+            (self.sampler in SAMPLERS, f"sampler={self.sampler!r}: use one of {SAMPLERS}"),
+            (self.unseen >= 0, f"unseen={self.unseen}: set aside 0 or more classes"),
+            (
+                self.classes_per_step is None or self.classes_per_step == 0 or self.classes_per_step >= 2,
+                (
+                    f"classes_per_step={self.classes_per_step}: a step must score at least 2 classes (None: all up to"
+                    " 256 classes, then 256 a step; 0: all, always)"
+                ),
+            ),
+            (
+                not (self.unseen and self.unseen_data),
+                f"unseen={self.unseen} and unseen_data={self.unseen_data!r}: give one of the two",
+            ),
+            (
+                self.prior_tau >= 0,
+                f"prior_tau={self.prior_tau}: must be >= 0 (0: plain cross-entropy, 1: balanced softmax)",
+            ),
+            (
+                self.name is None or (self.name not in (".", "..") and Path(self.name).name == self.name),
+                f"name={self.name!r}: a run's name is one folder name, made inside `logs` (no '/' or '..')",
+            ),
+            (
+                all(
+                    math.isfinite(v)
+                    for v in (self.lr, self.alpha, self.dropout, self.weight_decay, self.grad_clip, self.prior_tau)
+                ),
+                "lr, alpha, dropout, weight_decay, grad_clip and prior_tau must be finite numbers",
+            ),
+        ]
         for ok, msg in checks:
             if not ok: raise ValueError(f"TrainConfig: {msg}.")
         check_template(self.template, "TrainConfig: template")
@@ -164,14 +209,16 @@ class TrainConfig:
     @classmethod
     def field_names(cls) -> list: return [f.name for f in dataclasses.fields(cls)]
 
-    def lora_kwargs(self): return dict(rank=self.rank, alpha=self.alpha, dropout=self.dropout, enable_vision=self.enable_vision,
-                                       enable_text=self.enable_text, targets=self.targets, layers=self.layers)
+    def lora_kwargs(self):
+        return dict(rank=self.rank, alpha=self.alpha, dropout=self.dropout, enable_vision=self.enable_vision,
+                    enable_text=self.enable_text, targets=self.targets, layers=self.layers)
 
 # %% ../nbs/01_run.ipynb #1ae4c82a
 def _slug(s) -> str: return re.sub(r"[^A-Za-z0-9._-]+", "-", str(s)).strip("-")
 
 def run_name(cfg:TrainConfig, precision:str, workers:int) -> str:
-    "The original scripts' run folder name (date, model, lr, batch size, workers, precision), then the seed and a random suffix."
+    """The original scripts' run folder name (date, model, lr, batch size, workers, precision), then the seed and a
+    random suffix."""
     date = datetime.datetime.now().strftime("%Y_%m_%d-%H_%M_%S")
     return (f"{date}-model_{_slug(cfg.model.split('/')[-1])}-lr_{cfg.lr:g}-b_{cfg.batch_size}-j_{workers}-p_{precision}"
             f"-s_{cfg.seed}-{secrets.token_hex(2)}")  # a job array's runs may start in the same second
@@ -183,7 +230,10 @@ def read_jsonl(path:Path) -> list:
     for n, line in enumerate(lines, 1):
         try: rows.append(json.loads(line))
         except json.JSONDecodeError:
-            if n < len(lines): raise ValueError(f"{path}: line {n} is not JSON ({line[:60]!r}): the file was edited or damaged.") from None
+            if n < len(lines):
+                raise ValueError(
+                    f"{path}: line {n} is not JSON ({line[:60]!r}): the file was edited or damaged."
+                ) from None
     return rows
 
 class RunDir:
@@ -191,11 +241,20 @@ class RunDir:
     def __init__(self, path:str|Path):
         self.path = Path(path)
         self.checkpoints, self.data = self.path/"checkpoints", self.path/"data"
-        self.latest, self.metrics, self.log = self.checkpoints/"latest.pt", self.path/"metrics.jsonl", self.path/"out.log"
-        self.params_json, self.params_txt, self.lock = self.path/"params.json", self.path/"params.txt", self.path/"lock.json"
+        self.latest, self.metrics, self.log = (
+            self.checkpoints / "latest.pt",
+            self.path / "metrics.jsonl",
+            self.path / "out.log",
+        )
+        self.params_json, self.params_txt, self.lock = (
+            self.path / "params.json",
+            self.path / "params.txt",
+            self.path / "lock.json",
+        )
 
     def __repr__(self): return f"RunDir('{self.path}')"
-    def trained(self) -> bool: return any(self.checkpoints.glob("*"))  # something was saved: starting afresh would lose it
+    # something was saved: starting afresh would lose it
+    def trained(self) -> bool: return any(self.checkpoints.glob("*"))
     def adapter(self, epoch:int) -> Path: return self.checkpoints/f"lora_epoch_{epoch}.safetensors"
 
     def adapters(self) -> list:
@@ -204,7 +263,10 @@ class RunDir:
 
     def final_adapter(self) -> Path:
         "The adapter of the last saved epoch."
-        if not (found := self.adapters()): raise FileNotFoundError(f"{self.checkpoints} has no lora_epoch_*.safetensors: the run saved no adapter yet.")
+        if not (found := self.adapters()):
+            raise FileNotFoundError(
+                f"{self.checkpoints} has no lora_epoch_*.safetensors: the run saved no adapter yet."
+            )
         return found[-1]
 
     def history(self) -> pd.DataFrame:
@@ -218,7 +280,9 @@ class RunDir:
         "params.json: the settings, what they resolved to, the data and classes, and the versions."
         if not self.path.is_dir(): raise FileNotFoundError(f"{self.path}: no such run folder{did_you_mean(self.path)}.")
         if not self.params_json.exists():
-            raise FileNotFoundError(f"{self.path} has no params.json: pass a run folder written by `fit` (bioclip-lora-train).")
+            raise FileNotFoundError(
+                f"{self.path} has no params.json: pass a run folder written by `fit` (bioclip-lora-train)."
+            )
         return json.loads(self.params_json.read_text())
 
     def finished(self) -> bool:
@@ -267,8 +331,11 @@ def acquire(self:RunDir) -> RunDir:
             try: holder = json.loads(self.lock.read_text())
             except (OSError, ValueError): holder = {}  # cut short by a kill
             if holder and _alive(holder):
-                raise FileExistsError(f"{self.path} is in use by a run (pid {holder['pid']} on {holder['host']}, since {holder['since']}). "
-                                      f"Wait for it to end or choose another name; if that process is gone, delete {self.lock}.") from None
+                raise FileExistsError(
+                    f"{self.path} is in use by a run (pid {holder['pid']} on {holder['host']}, since"
+                    f" {holder['since']}). Wait for it to end or choose another name; if that process is gone, delete"
+                    f" {self.lock}."
+                ) from None
             self.lock.unlink(missing_ok=True)  # its process is gone
             continue
         with os.fdopen(fd, "w") as f: json.dump(me, f)
@@ -284,7 +351,8 @@ def release(self:RunDir):
 
 # %% ../nbs/01_run.ipynb #347374bd
 def run_templates(config:dict):
-    "The prompts a run's evaluation and predictions use: BioCLIP's 80 OpenAI templates, unless it trained with a template of its own."
+    """The prompts a run's evaluation and predictions use: BioCLIP's 80 OpenAI templates, unless it trained with a
+    template of its own."""
     return "openai" if config["template"] == PROMPT else config["template"]
 
 # %% ../nbs/01_run.ipynb #e694dc8d
@@ -294,7 +362,8 @@ def _eval_top1(path:Path) -> float|None:
     except (OSError, ValueError, KeyError, TypeError, StopIteration): return None
 
 class Run:
-    "A training run: its folder, settings, classes, history and adapters, and its model (loaded on first use). `fit` returns one."
+    """A training run: its folder, settings, classes, history and adapters, and its model (loaded on first use). `fit`
+    returns one."""
     def __init__(self, path:str|Path, model=None, device:str|None=None):
         self.dir = RunDir(path)
         self.record = self.dir.record()  # a folder without params.json is refused here, by name
@@ -303,23 +372,28 @@ class Run:
     _LATER = dict(evaluate="eval", calibrate="eval", report="report", predict="predict", export="predict",
                   abstain_rule="openworld")  # what the chapters owning those jobs add with `@patch`
     def __getattr__(self, name:str):
-        "`run.evaluate()` and the other methods of later chapters: the module that owns the job is imported on first use."
+        """`run.evaluate()` and the other methods of later chapters: the module that owns the job is imported on first
+        use."""
         if name in Run._LATER and name not in Run.__dict__:
             importlib.import_module(f"bioclip_lora_nb.{Run._LATER[name]}")  # its `@patch` adds the method to `Run`
             if name in Run.__dict__: return getattr(self, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     path = property(lambda self: self.dir.path, doc="The run folder.")
-    settings = property(lambda self: TrainConfig(**self.record["config"]), doc="The `TrainConfig` the run trained with (from the record read at opening).")
+    settings = property(lambda self: TrainConfig(**self.record["config"]),
+                        doc="The `TrainConfig` the run trained with (from the record read at opening).")
     classes = property(lambda self: self.record["classes"], doc="Class names (captions), in index order.")
-    class_texts = property(lambda self: self.record["class_texts"], doc="`{class: text}`: what the text tower reads for each class.")
-    templates = property(lambda self: run_templates(self.record["config"]), doc="The prompts evaluation and prediction use.")
+    class_texts = property(lambda self: self.record["class_texts"],
+                           doc="`{class: text}`: what the text tower reads for each class.")
+    templates = property(lambda self: run_templates(self.record["config"]),
+                         doc="The prompts evaluation and prediction use.")
     history = property(lambda self: self.dir.history(), doc="metrics.jsonl, a row per step; val_top1 at epoch ends.")
     checkpoints = property(lambda self: self.dir.adapters(), doc="The adapter files, oldest first.")
     adapter = property(lambda self: self.dir.final_adapter(), doc="The final adapter file.")
 
     def data_source(self, split:str) -> dict|None:
-        "How to read the run's `train` or `val` split: `path` (recorded relative to the run folder when inside it), `img_key`, `caption_key`, `sep`."
+        """How to read the run's `train` or `val` split: `path` (recorded relative to the run folder when inside it),
+        `img_key`, `caption_key`, `sep`."""
         s = self.record["data"].get(split)
         return None if s is None else {**s, "path": str(self.path/s["path"])}  # an absolute path stays itself
 
@@ -340,7 +414,8 @@ class Run:
     def model(self):
         "The base model the run records with its final adapter: the trained model `fit` returned, else loaded once."
         if self._model is None:
-            with torch.inference_mode(False):  # first used inside predict's inference mode: still ordinary tensors, mergeable later
+            # first used inside predict's inference mode: still ordinary tensors, mergeable later
+            with torch.inference_mode(False):
                 base = load_base_model(*adapter_base_model(self.adapter), device=self.device or default_device())[0]
                 self._model = load_lora_weights(base, self.adapter)
             self._model.run_path = self.path
@@ -352,22 +427,27 @@ class Run:
         return int(self.checkpoints[-1].stem.split("_")[-1]) if self.checkpoints else 0
 
     epochs_planned = property(lambda self: self.record["config"]["epochs"], doc="Epochs the run was asked to train.")
-    finished = property(lambda self: self.epochs_done >= self.epochs_planned, doc="Did the run train every epoch it planned?")
+    finished = property(lambda self: self.epochs_done >= self.epochs_planned,
+                        doc="Did the run train every epoch it planned?")
 
     def __repr__(self):
         r, c = self.record, self.record["config"]
         h = self.history
         done = f"{self.epochs_done}/{self.epochs_planned} epochs" + ("" if self.finished else " (unfinished)")
-        # training's check scores one prompt a class; evaluation scores the run's prompts (80 for the default): say which is which
+        # training's check scores one prompt a class; evaluation scores the run's prompts (80 for the default): say
+        # which is which
         val = (f", val top-1 {h.val_top1.dropna().iloc[-1]:.0%} with the training prompt"
                if "val_top1" in h and h.val_top1.notna().any() else "")
         loss = f", final loss {h.loss.iloc[-1]:.3g}" if "loss" in h else ""
         ev = _eval_top1(self.path/"eval.json")
         ev = f"; eval.json: LoRA x1 val top-1 {ev:.0%} with the run's prompts" if ev is not None else ""
-        return (f"Run('{self.path}'): {c['model']} + LoRA r={c['rank']} ({', '.join(c['targets'])}), {len(r['classes'])} classes, "
-                f"{r['n_train']} train / {r['n_val']} val images; {done}{loss}{val}{ev}")
+        return (
+            f"Run('{self.path}'): {c['model']} + LoRA r={c['rank']} ({', '.join(c['targets'])}), {len(r['classes'])}"
+            f" classes, {r['n_train']} train / {r['n_val']} val images; {done}{loss}{val}{ev}"
+        )
 
 def model_run(model) -> Run|None:
-    "The run an in-memory model belongs to (`fit`'s, or a `Run`'s), whose class texts and prompts its predictions must use."
+    """The run an in-memory model belongs to (`fit`'s, or a `Run`'s), whose class texts and prompts its predictions must
+    use."""
     path = getattr(model, "run_path", None)
     return Run(path, model=model) if path is not None and RunDir(path).params_json.exists() else None

@@ -25,9 +25,16 @@ def _sweep_run(root:Path, name:str, **settings) -> Run:
     folder = RunDir(root/name)
     if folder.params_json.exists():  # a cell trained before: with these settings, or the sweep is another sweep
         had, asked = TrainConfig.from_run(folder.path), TrainConfig(**settings, logs=str(root), name=name)
-        if (changed := [k for k in TrainConfig.field_names() if k not in RESUME_MAY_CHANGE and str(getattr(had, k)) != str(getattr(asked, k))]):
-            raise ValueError(f"{folder.path} was trained with {', '.join(f'{k}={getattr(had, k)!r}' for k in changed)}, this sweep asks for "
-                             f"{', '.join(f'{k}={getattr(asked, k)!r}' for k in changed)}: give the sweep another name (name=…) to keep both.")
+        if changed := [
+            k
+            for k in TrainConfig.field_names()
+            if k not in RESUME_MAY_CHANGE and str(getattr(had, k)) != str(getattr(asked, k))
+        ]:
+            raise ValueError(
+                f"{folder.path} was trained with {', '.join(f'{k}={getattr(had, k)!r}' for k in changed)}, this sweep"
+                f" asks for {', '.join(f'{k}={getattr(asked, k)!r}' for k in changed)}: give the sweep another name"
+                " (name=…) to keep both."
+            )
     if folder.finished(): return Run(folder.path)
     if folder.params_json.exists() and folder.trained(): return fit(logs=str(root), name=name, resume="latest")
     return fit(**settings, logs=str(root), name=name)
@@ -44,20 +51,24 @@ def few_shot_sweep(
     progress:bool=False, # progress bars
     **fit_kw, # the rest of `fit`'s settings (model, epochs, lr, …), the same for every run
 ) -> pd.DataFrame:
-    "Zero-shot, SimpleShot, linear probe and LoRA on the same support sets and val split: a row per method, shots and seed. Finished runs are reused, an unfinished one resumed."
+    """Zero-shot, SimpleShot, linear probe and LoRA on the same support sets and val split: a row per method, shots and
+    seed. Finished runs are reused, an unfinished one resumed."""
     root = Path(logs)/name
     if val_data is None:
         folder = make_demo_dataset(root/"data"/"demo_images") if train_data == "demo" else Path(train_data)
-        if not folder.is_dir(): raise ValueError(f"val_data is needed when train_data ({train_data}) is not a folder or 'demo'.")
+        if not folder.is_dir():
+            raise ValueError(f"val_data is needed when train_data ({train_data}) is not a folder or 'demo'.")
         prep = prepare_dataset_from_folders(folder, root/"data")
         train_data, val_data = prep.train_csv, prep.val_csv
     n_classes = read_dataset(train_data).caption.nunique()
     rows = []
     for k in shots:
         for seed in seeds:
-            run = _sweep_run(root, f"{k}shot_seed{seed}", **{**fit_kw, "batch_size": min(fit_kw.get("batch_size", 32), k * n_classes)},
+            run = _sweep_run(root, f"{k}shot_seed{seed}",
+                             **{**fit_kw, "batch_size": min(fit_kw.get("batch_size", 32), k * n_classes)},
                              train_data=str(train_data), val_data=str(val_data), shots=k, shot_seed=seed)
-            table = evaluate_run(run, strengths=(1.0,), device=fit_kw.get("device"), workers=fit_kw.get("workers") or 0, progress=progress).table
+            table = evaluate_run(run, strengths=(1.0,), device=fit_kw.get("device"),
+                                 workers=fit_kw.get("workers") or 0, progress=progress).table
             scores = [m for m in ("top1", "top3", "top5") if m in table.columns]  # a top-k eval left out: here too
             rows += [dict(method=METHODS.get(r["model"], r["model"]), shots=k, seed=seed, **{m: r[m] for m in scores})
                      for r in table.to_dict("records")]
@@ -65,11 +76,16 @@ def few_shot_sweep(
     atomic_write(root/"sweep.csv", lambda tmp: sweep.to_csv(tmp, index=False))
     return sweep
 
+# %% ../nbs/06_sweep.ipynb #3f976cb0
 def sweep_table(sweep:pd.DataFrame, metric:str="top1") -> pd.DataFrame:
     "The few-shot table: per method and shot count, mean ± std over seeds of `metric` on val, in % (n = 1: one seed)."
     g = sweep.groupby(["method", "shots"], sort=False)[metric].agg(["mean", "std", "count"])
-    cells = g.apply(lambda r: f"{r['mean'] * 100:.1f} ± {r['std'] * 100:.1f}" if r["count"] > 1 else f"{r['mean'] * 100:.1f} (n = 1)",
-                    axis=1).unstack("shots")
+    cells = g.apply(
+        lambda r: (
+            f"{r['mean'] * 100:.1f} ± {r['std'] * 100:.1f}" if r["count"] > 1 else f"{r['mean'] * 100:.1f} (n = 1)"
+        ),
+        axis=1,
+    ).unstack("shots")
     cells = cells.reindex(index=list(dict.fromkeys(sweep.method)), columns=sorted(set(sweep.shots)))
     score = f"val {metric.replace('top', 'top-')} (%)"  # which split, which score
     return cells.rename(columns=lambda k: f"{k}-shot").rename_axis(columns=score)
