@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from bioclip_lora_nb.data import CsvDataset, make_demo_dataset, prepare_dataset_from_folders
+from bioclip_lora_nb.data import CsvDataset, make_demo_dataset
+from bioclip_lora_nb.splits import prepare_dataset_from_folders
 from bioclip_lora_nb.eval import image_features, linear_probe_scores, simpleshot_scores
 from bioclip_lora_nb.lora import eval_transform, load_base_model
 from bioclip_lora_nb.train import fit

@@ -15,7 +15,8 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from bioclip_lora_nb.data import CsvDataset, SeededSamples, make_loader, prepare_dataset_from_folders
+from bioclip_lora_nb.data import CsvDataset, SeededSamples, make_loader
+from bioclip_lora_nb.splits import prepare_dataset_from_folders
 from bioclip_lora_nb.lora import LoraConfig, apply_lora_to_model, get_lora_parameters, load_base_model
 
 SIZES = [(1280, 960), (1600, 1200), (2048, 1536), (2304, 1728)]  # 1.2, 1.9, 3.1, 4.0 MP

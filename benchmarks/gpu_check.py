@@ -51,7 +51,8 @@ def step_lora_speed(cfg, out):
 
 
 def demo_split(root, smoke):
-    from bioclip_lora_nb.data import make_demo_dataset, prepare_dataset_from_folders
+    from bioclip_lora_nb.data import make_demo_dataset
+    from bioclip_lora_nb.splits import prepare_dataset_from_folders
     n, per = (4, 30) if smoke else (8, 60)  # enough training images for 2+ steps at the largest batch
     return prepare_dataset_from_folders(make_demo_dataset(root/"demo", n_classes=n, per_class=per), root/"data", val_fraction=0.1)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 os.environ.setdefault("BIOCLIP_LORA_CACHE", tempfile.mkdtemp())
-from bioclip_lora_nb.data import make_demo_dataset, prepare_dataset_from_folders
+from bioclip_lora_nb.data import make_demo_dataset
+from bioclip_lora_nb.splits import prepare_dataset_from_folders
 from bioclip_lora_nb.eval import evaluate_run
 from bioclip_lora_nb.train import fit
 

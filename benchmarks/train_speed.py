@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bioclip_lora_nb.data import CsvDataset, make_demo_dataset, make_loader, prepare_dataset_from_folders
+from bioclip_lora_nb.data import CsvDataset, make_demo_dataset, make_loader
+from bioclip_lora_nb.splits import prepare_dataset_from_folders
 from bioclip_lora_nb.lora import LoraConfig, apply_lora_to_model, get_lora_parameters, load_base_model
 from bioclip_lora_nb.lora import encode_text_cut
 from bioclip_lora_nb.train import ce_loss, class_prompts

@@ -1,4 +1,4 @@
-"""CSVs and folders of photos → clean, leak-free train/val splits, label text BioCLIP 2 understands, and bad data refused before training starts.
+"""CSVs and folders of photos → one table of photos and classes, label text BioCLIP 2 understands, bad data refused before training starts, and loaders.
 
 Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/data.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #2c50fe95
 from __future__ import annotations
-import csv, hashlib, io, os, re, shutil
+import csv, io, re, shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,15 +18,14 @@ import torch.distributed as dist
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from .core import atomic_write, check_writable, cli_errors, closest, console_script, progress_bar, warn
+from .core import atomic_write, closest, progress_bar, warn
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'MAX_ASPECT', 'RANKS', 'LABEL_KINDS', 'FEW_VAL', 'SAMPLERS', 'DataError',
-           'load_image', 'did_you_mean', 'read_csv_dataset', 'sniff_sep', 'read_imagefolder', 'read_dataset',
-           'read_labels', 'label_texts', 'ValidationReport', 'image_problem', 'validate_dataset', 'check_splits',
-           'few_shot_split', 'is_hidden', 'write_csv', 'few_val_classes', 'few_val_line', 'PreparedDataset',
-           'prepare_dataset_from_folders', 'demo_taxonomy', 'make_demo_dataset', 'prepare_cli', 'CsvDataset',
-           'SeededSamples', 'check_distinct', 'sampling_weights', 'epoch_indices', 'make_loader']
+__all__ = ['IMAGE_EXTENSIONS', 'MAX_PIXELS', 'MAX_ASPECT', 'RANKS', 'LABEL_KINDS', 'SAMPLERS', 'DataError', 'load_image',
+           'did_you_mean', 'read_csv_dataset', 'sniff_sep', 'read_imagefolder', 'read_dataset', 'read_labels',
+           'label_texts', 'ValidationReport', 'image_problem', 'validate_dataset', 'is_hidden', 'write_csv',
+           'demo_taxonomy', 'make_demo_dataset', 'CsvDataset', 'SeededSamples', 'check_distinct', 'sampling_weights',
+           'epoch_indices', 'make_loader']
 
 # %% ../nbs/01_data.ipynb #2ea7d519
 class DataError(ValueError):
@@ -36,7 +35,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 MAX_PIXELS = 89_478_485  # PIL's decompression-bomb threshold (~9,500 × 9,500)
 MAX_ASPECT = 20  # longest side / shortest side: a 1 x 200,000 strip would grow to 224 x 44.8 M pixels in the transform
 
-# %% ../nbs/01_data.ipynb #b64af1ee
+# %% ../nbs/01_data.ipynb #af517197
 def _to_rgb(im:Image.Image) -> Image.Image:
     "8-bit RGB from any PIL mode: alpha on white, 16-bit and float scaled, CMYK/grayscale/palette converted."
     if im.mode == "P" and "transparency" in im.info: im = im.convert("RGBA")
@@ -48,8 +47,10 @@ def _to_rgb(im:Image.Image) -> Image.Image:
         a = np.asarray(im)
         lo, hi = (float(a.min()), float(a.max())) if np.isfinite(a).all() else (float("nan"),) * 2
         if not (lo >= 0 and hi <= 255):
-            raise DataError(f"a float image with values in [{lo:g}, {hi:g}]: only 0..1 or 0..255 can be read as brightness. "
-                            "Convert it to an 8- or 16-bit image.")
+            raise DataError(
+                f"a float image with values in [{lo:g}, {hi:g}]: only 0..1 or 0..255 can be read as brightness. "
+                "Convert it to an 8- or 16-bit image."
+            )
         im = Image.fromarray((a * (255.0 if hi <= 1 else 1.0)).round().astype(np.uint8))
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         im = im.convert("RGBA")
@@ -57,6 +58,7 @@ def _to_rgb(im:Image.Image) -> Image.Image:
         return Image.alpha_composite(white, im).convert("RGB")
     return im if im.mode == "RGB" else im.convert("RGB")
 
+# %% ../nbs/01_data.ipynb #d1a09a03
 def _from_array(a:np.ndarray) -> Image.Image:
     "An (H, W) or (H, W, 3|4) array as a PIL image: uint8 as it is, floats in 0..1 scaled to 0..255."
     if a.dtype.kind == "f":
@@ -64,26 +66,39 @@ def _from_array(a:np.ndarray) -> Image.Image:
             raise DataError("a float image array must hold values in 0..1 (or pass uint8 in 0..255).")
         a = (a * 255).round().astype(np.uint8)
     if a.dtype != np.uint8 or not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
-        raise DataError(f"an image array of shape {a.shape} and dtype {a.dtype}: pass (H, W), (H, W, 3) or (H, W, 4) uint8, or floats in 0..1.")
+        raise DataError(
+            f"an image array of shape {a.shape} and dtype {a.dtype}: pass (H, W), (H, W, 3) or (H, W, 4) uint8, or"
+            " floats in 0..1."
+        )
     return Image.fromarray(a)
 
-def load_image(path:str|Path|Image.Image|np.ndarray, max_pixels:int=MAX_PIXELS, draft:int|None=None, max_aspect:float=MAX_ASPECT) -> Image.Image:
-    "Open `path` as 8-bit RGB with EXIF orientation applied; `DataError` for anything unreadable. A PIL image or an array is converted the same way."
+# %% ../nbs/01_data.ipynb #fd1e0751
+def load_image(path:str|Path|Image.Image|np.ndarray, max_pixels:int=MAX_PIXELS, draft:int|None=None,
+               max_aspect:float=MAX_ASPECT) -> Image.Image:
+    """Open `path` as 8-bit RGB with EXIF orientation applied; `DataError` for anything unreadable. A PIL image or an
+    array is converted the same way."""
     if isinstance(path, np.ndarray): path = _from_array(path)
     if isinstance(path, Image.Image): return _to_rgb(ImageOps.exif_transpose(path))
     path = Path(path)
-    if not path.exists(): raise DataError(f"{path}: file not found. Fix the path (in the CSV or the command) or restore the file.")
-    if path.is_dir(): raise DataError(f"{path}: is a folder, not an image file. Remove it from the data, or rename the folder.")
+    if not path.exists():
+        raise DataError(f"{path}: file not found. Fix the path (in the CSV or the command) or restore the file.")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not an image file. Remove it from the data, or rename the folder.")
     if path.stat().st_size == 0: raise DataError(f"{path}: file is empty (0 bytes). Re-copy it or remove it.")
     try:
         with Image.open(path) as im:
             w, h = im.size
             if w * h > max_pixels:
-                raise DataError(f"{path}: {w}x{h} = {w*h/1e6:.0f} MP is over the {max_pixels/1e6:.0f} MP limit "
-                                f"(a decompression bomb, or an uncompressed scan). Downscale it, or raise max_pixels if you trust it.")
+                raise DataError(
+                    f"{path}: {w}x{h} = {w*h/1e6:.0f} MP is over the {max_pixels/1e6:.0f} MP limit (a decompression"
+                    " bomb, or an uncompressed scan). Downscale it, or raise max_pixels if you trust it."
+                )
             if max(w, h) > max_aspect * max(1, min(w, h)):
-                raise DataError(f"{path}: {w}x{h} is a strip ({max(w, h) / max(1, min(w, h)):.0f}:1, the limit is {max_aspect:g}:1); "
-                                f"resizing its short side to the model's input would make it enormous. Crop it, or remove it.")
+                raise DataError(
+                    f"{path}: {w}x{h} is a strip ({max(w, h) / max(1, min(w, h)):.0f}:1, the limit is"
+                    f" {max_aspect:g}:1); resizing its short side to the model's input would make it enormous. Crop it,"
+                    " or remove it."
+                )
             if draft: im.draft("RGB", (draft, draft))  # JPEG: decode at reduced scale, still reads every byte
             im.load()
             return _to_rgb(ImageOps.exif_transpose(im))
@@ -91,9 +106,13 @@ def load_image(path:str|Path|Image.Image|np.ndarray, max_pixels:int=MAX_PIXELS, 
         if str(e).startswith(str(path)): raise
         raise DataError(f"{path}: {e}") from None
     except UnidentifiedImageError:
-        raise DataError(f"{path}: not an image PIL can read (wrong extension, or another kind of file). Remove it.") from None
+        raise DataError(
+            f"{path}: not an image PIL can read (wrong extension, or another kind of file). Remove it."
+        ) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"{path}: truncated or corrupt image ({e}). Re-export or re-download it, or remove it.") from None
+        raise DataError(
+            f"{path}: truncated or corrupt image ({e}). Re-export or re-download it, or remove it."
+        ) from None
 
 # %% ../nbs/01_data.ipynb #cb054b9e
 def did_you_mean(path:str|Path) -> str:
@@ -103,7 +122,7 @@ def did_you_mean(path:str|Path) -> str:
     except OSError: near = None  # no such parent folder either
     return f" (did you mean {str(path.with_name(near))!r}?)" if near else ""
 
-# %% ../nbs/01_data.ipynb #3949fcec
+# %% ../nbs/01_data.ipynb #e6c02451
 def _line_list(lines, n=8) -> str:
     lines = list(lines)
     return ", ".join(map(str, lines[:n])) + (f" … ({len(lines)} in all)" if len(lines) > n else "")
@@ -117,20 +136,29 @@ def _decode(path:Path, what:str) -> str:
         raise DataError(f"{path}: line {line} is not UTF-8 text (byte {raw[e.start]:#04x}). "
                         f"Save the {what} as UTF-8 (in Excel: 'CSV UTF-8').") from None
 
+# %% ../nbs/01_data.ipynb #dee95c02
 def _read_table(path:Path, sep:str, what:str) -> pd.DataFrame:
-    "`path` as a table of strings plus `line`, each row's line in the file (blank lines and quoted line breaks counted)."
+    """`path` as a table of strings plus `line`, each row's line in the file (blank lines and quoted line breaks
+    counted)."""
     text = _decode(path, what)
     if not text.strip(): return pd.DataFrame({"line": []})  # not even a header
     reader, starts, end = csv.reader(io.StringIO(text), delimiter=sep), [], 0
     for row in reader:  # the csv module says where each record starts; pandas does the parsing
         if row and not starts: width = len(row)
         elif row and len(row) > width:
-            raise DataError(f"{path}: line {end + 1} has {len(row)} {sep!r}-separated fields but the header has {width}. "
-                            f"Quote fields that contain the separator, or fix the line.")
+            raise DataError(
+                f"{path}: line {end + 1} has {len(row)} {sep!r}-separated fields but the header has {width}. "
+                "Quote fields that contain the separator, or fix the line."
+            )
         if row: starts.append(end + 1)
         end = reader.line_num
     df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
     return df.assign(line=starts[1:len(df) + 1])
+
+# %% ../nbs/01_data.ipynb #9b279640
+def _resolve(folder:Path, p:str) -> Path:
+    p = Path(p.strip()).expanduser()
+    return p if p.is_absolute() else folder/p
 
 def read_csv_dataset(
     csv_path:str|Path, # the CSV file
@@ -146,7 +174,9 @@ def read_csv_dataset(
         raise DataError(f"{csv_path}: not a CSV file. Give the CSV (a folder of class folders: `read_dataset`).")
     df = _read_table(csv_path, sep, "CSV")
     if df.columns.tolist() == ["line"]:
-        raise DataError(f"{csv_path}: the file is empty. It needs a header ({img_key}{sep!r}{caption_key}) and one row per image.")
+        raise DataError(
+            f"{csv_path}: the file is empty. It needs a header ({img_key}{sep!r}{caption_key}) and one row per image."
+        )
     if img_key not in df.columns or caption_key not in df.columns:
         found = list(df.columns.drop("line"))
         hint = ""
@@ -156,15 +186,12 @@ def read_csv_dataset(
         raise DataError(f"{csv_path}: needs columns {img_key!r} and {caption_key!r} but has {found}.{hint} "
                         f"Rename the columns or pass img_key/caption_key (CLI: --csv-img-key/--csv-caption-key).")
     if df.empty: raise DataError(f"{csv_path}: has a header but no rows. Add one row per image.")
-    out = pd.DataFrame(dict(path=[str(_resolve(csv_path.parent, p)) if p.strip() else "" for p in df[img_key]],  # "": said by validation
-                            caption=df[caption_key].str.strip(), line=df.line))
+    paths = [str(_resolve(csv_path.parent, p)) if p.strip() else "" for p in df[img_key]]  # "": said by validation
+    out = pd.DataFrame(dict(path=paths, caption=df[caption_key].str.strip(), line=df.line))
     out.attrs["source"] = str(csv_path)
     return out
 
-def _resolve(folder:Path, p:str) -> Path:
-    p = Path(p.strip()).expanduser()
-    return p if p.is_absolute() else folder/p
-
+# %% ../nbs/01_data.ipynb #224ba0f6
 def sniff_sep(path:Path) -> str:
     "Tab if the header line has a tab, else comma (metadata and labels tables come both ways)."
     first = _decode(path, "table").splitlines()[:1]
@@ -175,35 +202,46 @@ def read_imagefolder(folder:str|Path, label_key:str="label") -> pd.DataFrame:
     meta = Path(folder)/"metadata.csv"
     return read_csv_dataset(meta, img_key="file_name", caption_key=label_key, sep=sniff_sep(meta))
 
+# %% ../nbs/01_data.ipynb #2536ee96
 def read_dataset(src:str|Path|pd.DataFrame, img_key="filepath", caption_key="caption", sep="\t") -> pd.DataFrame:
     "A CSV, an `imagefolder` or an already read table → `path`, `caption`, `line`."
     if isinstance(src, pd.DataFrame): return src
     src = Path(src)
     if src.is_dir():
-        if (src/"metadata.csv").exists(): return read_imagefolder(src, caption_key if caption_key != "caption" else "label")
+        if (src/"metadata.csv").exists():
+            return read_imagefolder(src, caption_key if caption_key != "caption" else "label")
         raise DataError(f"{src} is a folder without metadata.csv: turn a folder of class sub-folders into CSVs with "
                         f"`prepare_dataset_from_folders` (CLI: bioclip-lora-prepare).")
     return read_csv_dataset(src, img_key, caption_key, sep)
 
-# %% ../nbs/01_data.ipynb #a5287361
+# %% ../nbs/01_data.ipynb #7f3f27f9
 RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
+
 LABEL_KINDS = ("taxon_com", "taxon", "sci", "com", "asis")
 
-_MISSING = ("", "na", "nan", "n/a", "<na>", "none", "null")  # how spreadsheets, pandas and R's write.csv write an empty cell
+# how spreadsheets, pandas and R's write.csv write an empty cell
+_MISSING = ("", "na", "nan", "n/a", "<na>", "none", "null")
 
 def read_labels(path:str|Path|pd.DataFrame, key:str|None=None) -> pd.DataFrame:
-    "Read a labels table indexed by caption (the `key` column, else `caption`, else the first column); a DataFrame is read as its file would be."
+    """Read a labels table indexed by caption (the `key` column, else `caption`, else the first column); a DataFrame is
+    read as its file would be."""
     if isinstance(path, pd.DataFrame):
         if path.attrs.get("labels_table"): return path  # read already
-        df = path.reset_index() if path.index.name or isinstance(path.index, pd.MultiIndex) else path.reset_index(drop=True)
-        df = df.astype(object).where(df.notna(), "").astype(str).assign(line=range(2, len(df) + 2))  # line: as in its CSV
+        df = (
+            path.reset_index()
+            if path.index.name or isinstance(path.index, pd.MultiIndex)
+            else path.reset_index(drop=True)
+        )
+        # line: as in its CSV
+        df = df.astype(object).where(df.notna(), "").astype(str).assign(line=range(2, len(df) + 2))
         where = "the labels table"
     else:
         path = Path(path)
         if not path.is_file(): raise DataError(f"{path}: labels table not found.")
         df, where = _read_table(path, sniff_sep(path), "labels table"), str(path)
     cells = df.columns.drop("line")
-    df[cells] = df[cells].apply(lambda c: c.str.strip().mask(c.str.strip().str.lower().isin(_MISSING), ""))  # NA, NaN, blank: missing
+    # NA, NaN, blank: missing
+    df[cells] = df[cells].apply(lambda c: c.str.strip().mask(c.str.strip().str.lower().isin(_MISSING), ""))
     key = key or ("caption" if "caption" in df.columns else cells[0])
     ranks = set(RANKS) <= set(df.columns)
     if "text" not in df.columns and not ranks:
@@ -220,6 +258,7 @@ def read_labels(path:str|Path|pd.DataFrame, key:str|None=None) -> pd.DataFrame:
     out.attrs["labels_table"] = True
     return out
 
+# %% ../nbs/01_data.ipynb #1b1db505
 def _label_text(row:pd.Series, kind:str) -> str:
     if "text" in row and row["text"]: return row["text"].strip()
     genus, species = row["genus"].strip(), row["species"].strip()
@@ -241,11 +280,13 @@ def label_texts(captions, labels:str|Path|pd.DataFrame|None=None, kind:str="taxo
         return {c: c.replace("_", " ") for c in captions}
     table = read_labels(labels)
     unknown = [c for c in captions if c not in table.index]
-    if unknown: raise DataError(f"captions not in the labels table {labels if isinstance(labels, (str, Path)) else ''}: {unknown[:8]}{' …' if len(unknown) > 8 else ''}. "
-                                f"Add a row for each, or fix the captions.")
+    if unknown:
+        where = labels if isinstance(labels, (str, Path)) else ""
+        raise DataError(f"captions not in the labels table {where}: {unknown[:8]}{' …' if len(unknown) > 8 else ''}. "
+                        f"Add a row for each, or fix the captions.")
     return {c: _label_text(table.loc[c], kind) for c in captions}
 
-# %% ../nbs/01_data.ipynb #26cd1986
+# %% ../nbs/01_data.ipynb #6ae6f478
 @dataclass
 class ValidationReport:
     "What `validate_dataset` found: the usable rows, the problems and the warnings."
@@ -254,7 +295,10 @@ class ValidationReport:
     warnings:list = field(default_factory=list)
 
     def __repr__(self):
-        return f"ValidationReport({len(self.good)} good rows, {len(self.problems)} problems, {len(self.warnings)} warnings)"
+        return (
+            f"ValidationReport({len(self.good)} good rows, {len(self.problems)} problems, {len(self.warnings)}"
+            " warnings)"
+        )
 
     def summary(self, n:int=20) -> str:
         source = self.good.attrs.get("source")
@@ -264,12 +308,14 @@ class ValidationReport:
         if len(self.problems) > n: lines.append(f"  … and {len(self.problems) - n} more")
         return "\n".join(lines + [f"  warning: {w}" for w in self.warnings])
 
+# %% ../nbs/01_data.ipynb #aa24700b
 def image_problem(path:str|Path) -> str|None:
     "Why `path` can't be used as an image (the `DataError` message, naming the file and the fix), or `None`."
     try: load_image(path, draft=64)
     except DataError as e: return str(e)
     return None
 
+# %% ../nbs/01_data.ipynb #2326dd82
 def validate_dataset(
     src:str|Path|pd.DataFrame, # a CSV, an imagefolder, or a table from `read_dataset`
     on_error:str="raise", # "raise": DataError listing every problem; "skip": report and leave bad rows out
@@ -285,7 +331,8 @@ def validate_dataset(
     problems, notes = [], []
     def bad(rows, msg): problems.extend((r.line, r.path, msg.format(r=r)) for r in rows.itertuples())
     bad(df[df.caption == ""], f"{source}: empty caption for {{r.path}}. Fill in the class or remove the row.")
-    bad(df[(df.path == "") & (df.caption != "")], f"{source}: no image path for a {{r.caption}} photo (its path is empty). Fill it in or remove the row.")
+    bad(df[(df.path == "") & (df.caption != "")],
+        f"{source}: no image path for a {{r.caption}} photo (its path is empty). Fill it in or remove the row.")
     named = df[df.caption != ""]
     dup = named.duplicated(["path", "caption"])
     bad(named[dup], f"{source}: duplicate row ({{r.path}}, {{r.caption}}). Remove the repeat.")
@@ -301,208 +348,35 @@ def validate_dataset(
     good = df[~df.line.isin(probs.line)].reset_index(drop=True)
     good.attrs = df.attrs
     counts = good.caption.value_counts()
-    if warn_single and (counts == 1).any(): notes.append(f"classes with a single image (can't be in both splits): {list(counts[counts == 1].index[:8])}")
+    if warn_single and (counts == 1).any():
+        notes.append(f"classes with a single image (can't be in both splits): {list(counts[counts == 1].index[:8])}")
     if good.empty and not problems: problems.append((0, source, f"{source}: no rows."))
     report = ValidationReport(good, probs, notes)
     if on_error == "raise" and len(probs):  # every problem, then how to go on without them
-        raise DataError(f"{source}: " + report.summary() + "\nFix or remove them, or leave them out: on_bad_data='skip' "
-                        "(bioclip-lora-train --on-bad-data skip; validate_dataset's on_error='skip').")
+        raise DataError(
+            f"{source}: "
+            + report.summary()
+            + "\nFix or remove them, or leave them out: on_bad_data='skip' "
+            "(bioclip-lora-train --on-bad-data skip; validate_dataset's on_error='skip')."
+        )
     if on_error == "skip" and good.empty: raise DataError(f"{source}: no usable images left. " + report.summary())
     for w in notes: warn(w)
     return report
 
-# %% ../nbs/01_data.ipynb #ab3ae6f6
-def check_splits(train:pd.DataFrame, val:pd.DataFrame, labels=None):
-    "`DataError` if validation has classes that training lacks, or (given `labels`) captions the table lacks."
-    missing = sorted(set(val.caption) - set(train.caption))
-    if missing: raise DataError(f"{val.attrs.get('source', 'validation data')}: classes absent from the training data: "
-                                f"{missing[:8]}. Add training images for them or drop them from validation.")
-    if labels is not None: label_texts(set(train.caption) | set(val.caption), labels)
-
-# %% ../nbs/01_data.ipynb #fb8425f5
-def few_shot_split(
-    train:pd.DataFrame, # a training table (`read_dataset` / `validate_dataset(...).good`)
-    shots:int, # images kept per class
-    seed:int=0, # which images: the same seed gives the same support set
-) -> pd.DataFrame:
-    "A stratified support set: `shots` images of each class of `train` (all of a smaller class), drawn reproducibly by `seed`."
-    if shots < 1: raise ValueError(f"shots={shots}: keep at least 1 image per class.")
-    rng = np.random.default_rng(seed)
-    keep = [i for _, g in train.groupby("caption", sort=True) for i in sorted(rng.choice(g.index, min(shots, len(g)), replace=False))]
-    out = train.loc[sorted(keep)].reset_index(drop=True)
-    out.attrs = {**train.attrs, "source": f"{train.attrs.get('source', 'training data')} ({shots}-shot support set, seed {seed})"}
-    return out
-
-# %% ../nbs/01_data.ipynb #9bc38e4b
+# %% ../nbs/01_data.ipynb #341d5087
 def is_hidden(path:Path, root:Path) -> bool:
     "Is `path` hidden, or inside a hidden folder below `root`? (.thumbnails/, .DS_Store, …)"
     return any(part.startswith(".") for part in path.relative_to(root).parts)
-
-def _class_of(rel:Path, full_path:bool) -> str:
-    return "/".join(rel.parts[:-1]) if full_path else rel.parts[0]
-
-def _split_groups(groups:list, val_fraction:float, rng:np.random.Generator) -> tuple:
-    "Split a class's duplicate groups into train/val: about `val_fraction` of images in val, at least one in each."
-    n = sum(map(len, groups))
-    n_val = min(max(1, round(n * val_fraction)), n - 1) if val_fraction > 0 and len(groups) > 1 else 0
-    train, val = [], []
-    for i in rng.permutation(len(groups)): (val if sum(map(len, val)) < n_val else train).append(groups[i])
-    if not train: train.append(val.pop())  # a large duplicate group can overshoot: training keeps one
-    return [p for g in train for p in g], [p for g in val for p in g]
-
-def _file_hash(path:Path) -> str: return hashlib.sha1(path.read_bytes()).hexdigest()
-
-def _resized_name(rel:Path) -> Path:
-    "Where a resized copy of `rel` goes: its own name, plus `.jpg` unless it is one, so `1.jpg` and `1.png` stay two files."
-    return rel if rel.suffix == ".jpg" else rel.with_name(rel.name + ".jpg")
-
-def _write_resized(src:Path, dest:Path, short_side:int) -> Path:
-    im = load_image(src, draft=short_side * 2)
-    s = short_side / min(im.size)
-    if s < 1: im = im.resize((round(im.width * s), round(im.height * s)), Image.BICUBIC)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    im.save(dest, "JPEG", quality=93)
-    return dest
 
 def write_csv(df:pd.DataFrame, path:Path, sep="\t"):
     "Write `df` as a dataset CSV (tab-separated, as the original scripts' files are), atomically."
     atomic_write(path, lambda tmp: df.to_csv(tmp, sep=sep, index=False))
 
-# %% ../nbs/01_data.ipynb #b0d436c5
-FEW_VAL = 5  # validation photos: below this, a class's own numbers (its recall, its precision) mean little
-
-def few_val_classes(val_captions, classes, n:int=FEW_VAL) -> dict:
-    "`{class: its validation photos}` for each of `classes` with fewer than `n` among `val_captions`."
-    counts = pd.Series(list(val_captions), dtype=object).value_counts()
-    return {c: int(counts.get(c, 0)) for c in classes if counts.get(c, 0) < n}
-
-def few_val_line(few:dict, n:int=FEW_VAL) -> str:
-    "The one line the console and a run's log give the classes of `few_val_classes`: how many, and the first few."
-    one = len(few) == 1
-    return (f"{len(few)} {'class has' if one else 'classes have'} fewer than {n} validation photos, "
-            f"so {'its' if one else 'their'} per-class numbers mean little: "
-            + _line_list(f"{c} ({k})" for c, k in few.items()))
-
-# %% ../nbs/01_data.ipynb #a5dee3a1
-@dataclass
-class PreparedDataset:
-    "What `prepare_dataset_from_folders` wrote and what it left out."
-    train_csv:Path
-    val_csv:Path|None # None with val_fraction=0: every photo trains, and training needs a val split of its own
-    classes:pd.DataFrame # caption, n_train, n_val
-    skipped_classes:dict # caption → why it was left out
-    n_ignored_files:int # non-image files (sidecars, notes)
-    n_duplicates:int # images whose exact bytes appear more than once
-    problems:pd.DataFrame # unreadable images, left out
-    unseen_csv:Path|None = None # every image of the classes set aside as never trained on (`unseen`)
-    unseen_classes:list = field(default_factory=list) # those classes
-    few_val:dict = field(default_factory=dict) # class → its validation photos, for those with fewer than `FEW_VAL`
-
-    def __repr__(self):
-        return (f"PreparedDataset({len(self.classes)} classes, {self.classes.n_train.sum()} train / "
-                f"{self.classes.n_val.sum()} val images; {len(self.skipped_classes)} classes skipped, "
-                f"{self.n_ignored_files} non-image files ignored, {self.n_duplicates} duplicate images, "
-                f"{len(self.problems)} unreadable"
-                + (f"; {len(self.unseen_classes)} classes set aside as unseen" if self.unseen_classes else "")
-                + (f"; {len(self.few_val)} classes with fewer than {FEW_VAL} val images" if self.few_val else "") + ")")
-
-def _unseen_classes(unseen, eligible:list, seed:int, where) -> set:
-    "The classes to set aside: `unseen` of the `eligible` ones drawn with `seed`, or the ones named; at least 2 must stay to train on."
-    if isinstance(unseen, str): unseen = [c.strip() for c in unseen.split(",") if c.strip()] if not unseen.strip().isdigit() else int(unseen)
-    if isinstance(unseen, (int, np.integer)) and not isinstance(unseen, bool):
-        if unseen < 0: raise ValueError(f"unseen={unseen}: set aside 0 or more classes.")
-        if unseen and len(eligible) - unseen < 2:
-            raise ValueError(f"unseen={unseen}: {where} has {len(eligible)} classes with enough images; at least 2 must stay to train on.")
-        return set(np.random.default_rng([seed, 1]).choice(eligible, unseen, replace=False).tolist()) if unseen else set()
-    names = set(unseen)
-    if (unknown := sorted(names - set(eligible))):
-        raise ValueError(f"unseen: {unknown[:5]} {'is not a class' if len(unknown) == 1 else 'are not classes'} of {where} with enough images; "
-                         f"its classes are {eligible[:8]}{' …' if len(eligible) > 8 else ''}.")
-    if len(eligible) - len(names) < 2: raise ValueError(f"unseen: {len(names)} of {len(eligible)} classes set aside; at least 2 must stay to train on.")
-    return names
-
-def prepare_dataset_from_folders(
-    input_dir:str|Path, # one sub-folder of images per class
-    output_dir:str|Path, # where train_data.csv, val_data.csv and classes.csv go
-    val_fraction:float=0.2, # share of each class's images for validation
-    seed:int=0, # the split's random seed
-    min_per_class:int=2, # classes with fewer images are left out (and reported)
-    full_path_classes:bool=False, # nested folders: the class is the full relative folder, not the first level
-    resize:int|None=None, # write copies with this short side (px) and point the CSVs at them
-    on_error:str="skip", # unreadable images: "skip" (report) or "raise"
-    unseen:int|list=0, # classes set aside, never trained on (all their images in unseen_data.csv): how many (drawn with `seed`), or their names
-) -> PreparedDataset:
-    "Turn a folder of class folders into the original scripts' train/val CSVs: stratified, seeded, leak-free."
-    input_dir, output_dir = Path(input_dir), Path(output_dir)
-    if not input_dir.is_dir(): raise DataError(f"{input_dir}: folder not found{did_you_mean(input_dir)}.")
-    if not 0 <= val_fraction < 1: raise ValueError(f"val_fraction={val_fraction}: use a value in [0, 1).")
-    if resize is not None and resize < 8: raise ValueError(f"resize={resize}: give the short side in pixels (e.g. 256), or leave it out.")
-    if output_dir.resolve().is_relative_to(input_dir.resolve()):
-        raise DataError(f"{output_dir} is inside {input_dir}: its CSVs and resized copies would become a class of the next run. "
-                        f"Write the split outside the photo folder.")
-    check_writable(output_dir)  # before any image is read
-    files = sorted(p for p in input_dir.rglob("*") if p.is_file() and not is_hidden(p, input_dir))
-    images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS and p.parent != input_dir]
-    n_ignored = len(files) - len(images)
-    if not images:
-        raise DataError(f"{input_dir}: no images in class sub-folders ({len(files)} other files). Expected "
-                        f"{input_dir}/<class name>/<photo>.jpg with extensions {IMAGE_EXTENSIONS}.")
-    table = pd.DataFrame(dict(path=[str(p) for p in images], caption=[_class_of(p.relative_to(input_dir), full_path_classes) for p in images],
-                              line=range(1, len(images) + 1)))
-    table.attrs["source"] = str(input_dir)
-    names = table.groupby(table.caption.str.strip().str.lower().str.replace("_", " ")).caption.unique()
-    if (clash := [sorted(v) for v in names if len(v) > 1]):  # one class when read (captions are stripped), or one text to the tokenizer
-        raise DataError(f"{input_dir}: class folders whose names differ only in spaces, case or underscores would be one class "
-                        f"to the model: {', '.join(' and '.join(repr(n) for n in v) for v in clash[:5])}. Rename or merge them.")
-    report = validate_dataset(table, on_error=on_error, progress=False)
-    good = report.good
-    hashes = {p: _file_hash(Path(p)) for p in good.path}
-    good = good.assign(hash=good.path.map(hashes))
-    n_dup = int(good.hash.duplicated(keep=False).sum())
-    cross = good.groupby("hash").caption.nunique()
-    if (cross > 1).any():
-        clash = good[good.hash.isin(cross[cross > 1].index)].sort_values("hash")
-        raise DataError(f"{input_dir}: the same image is filed under different classes: "
-                        f"{[(Path(p).relative_to(input_dir).as_posix()) for p in clash.path[:6]]}. Remove the wrong copies.")
-    rng = np.random.default_rng(seed)
-    unseen = _unseen_classes(unseen, sorted(c for c, n in good.caption.value_counts().items() if n >= min_per_class), seed, input_dir)
-    splits, rows = {"train": [], "val": []}, []
-    skipped = {d.name: "no images in this folder" for d in sorted(input_dir.iterdir())
-               if d.is_dir() and not full_path_classes and d.name not in set(table.caption) and not is_hidden(d, input_dir)}
-    for caption, g in good.groupby("caption", sort=True):
-        if len(g) < min_per_class:
-            skipped[caption] = f"{len(g)} image(s) < min_per_class={min_per_class}"
-            continue
-        if caption in unseen:
-            splits.setdefault("unseen", []).extend((p, caption) for p in sorted(g.path)); continue
-        groups = [list(x.path) for _, x in g.groupby("hash", sort=True)]
-        tr, va = _split_groups(groups, val_fraction, rng)
-        splits["train"] += [(p, caption) for p in tr]; splits["val"] += [(p, caption) for p in va]
-        rows.append((caption, len(tr), len(va)))
-    if not rows: raise DataError(f"{input_dir}: every class has fewer than min_per_class={min_per_class} images: {skipped}")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for split, items in splits.items():
-        if split == "val" and not items: (output_dir/"val_data.csv").unlink(missing_ok=True); continue  # val_fraction=0: no val split
-        df = pd.DataFrame(items, columns=["filepath", "caption"])
-        if resize:
-            dest = [output_dir/f"images_{resize}"/_resized_name(Path(p).relative_to(input_dir)) for p in df.filepath]
-            if len(set(dest)) < len(dest): raise DataError(f"{input_dir}: two photos would be resized into the same file "
-                                                           f"({pd.Series(dest)[pd.Series(dest).duplicated()].iloc[0]}). Rename one of them.")
-            bar = progress_bar(df.filepath, desc=f"resizing {split}", leave=False)
-            df["filepath"] = [str(_write_resized(Path(p), d, resize)) for p, d in zip(bar, dest)]
-        df["filepath"] = [os.path.relpath(p, output_dir) for p in df.filepath]
-        write_csv(df, out.setdefault(split, output_dir/f"{split}_data.csv"))
-    if "unseen" not in out: (output_dir/"unseen_data.csv").unlink(missing_ok=True)  # an earlier split's unseen classes are not this one's
-    classes = pd.DataFrame(rows, columns=["caption", "n_train", "n_val"])
-    write_csv(classes, output_dir/"classes.csv")
-    few = few_val_classes([c for _, c in splits["val"]], classes.caption) if val_fraction > 0 else {}
-    return PreparedDataset(out["train"], out.get("val"), classes, skipped, n_ignored, n_dup, report.problems,
-                           out.get("unseen"), sorted(unseen), few)
-
-# %% ../nbs/01_data.ipynb #826e86a9
+# %% ../nbs/01_data.ipynb #1a1e17c7
 _DEMO_CLASSES = [("red", (200, 40, 40)), ("green", (40, 170, 60)), ("blue", (40, 70, 200)), ("yellow", (220, 200, 40)),
-                 ("purple", (140, 50, 170)), ("orange", (240, 130, 30)), ("cyan", (40, 190, 200)), ("brown", (120, 80, 40))]
+                 ("purple", (140, 50, 170)), ("orange", (240, 130, 30)), ("cyan", (40, 190, 200)),
+                 ("brown", (120, 80, 40))]
+
 _DEMO_SHAPES = ["disc", "square", "bar", "ring"]
 
 def _demo_class(c:int) -> tuple:
@@ -511,15 +385,19 @@ def _demo_class(c:int) -> tuple:
     return cname, rgb, shape
 
 def demo_taxonomy(n_classes:int=5) -> pd.DataFrame:
-    "A made-up taxonomy of the demo classes (a labels table): one family per shape, a warm and a cool genus in each, the colour as species."
+    """A made-up taxonomy of the demo classes (a labels table): one family per shape, a warm and a cool genus in each,
+    the colour as species."""
     rows = []
     for c in range(n_classes):
         cname, _, shape = _demo_class(c)
         genus = ("Calidus" if cname in ("red", "orange", "yellow", "brown") else "Frigidus") + shape
-        rows.append(dict(caption=f"synthetic_{cname}_{shape}", kingdom="Synthetica", phylum="Chromata", **{"class": "Demonstrata"}, order="Formae",
-                         family=f"{shape.capitalize()}idae", genus=genus.capitalize(), species=cname, common_name=f"synthetic {cname} {shape}"))
+        rows.append(dict(caption=f"synthetic_{cname}_{shape}", kingdom="Synthetica", phylum="Chromata",
+                         **{"class": "Demonstrata"}, order="Formae",
+                         family=f"{shape.capitalize()}idae", genus=genus.capitalize(), species=cname,
+                         common_name=f"synthetic {cname} {shape}"))
     return pd.DataFrame(rows)
 
+# %% ../nbs/01_data.ipynb #f0fd47e6
 def make_demo_dataset(
     dest:str|Path, # folder to write `<class>/<i>.jpg` into
     n_classes:int=5, # how many synthetic classes (at most 32)
@@ -529,17 +407,22 @@ def make_demo_dataset(
 ) -> Path:
     "Write a small SYNTHETIC photo folder (coloured shapes, not organisms) for offline smoke runs."
     dest, rng = Path(dest), np.random.default_rng(seed)
-    if not 1 <= n_classes <= len(_DEMO_CLASSES) * len(_DEMO_SHAPES): raise ValueError(f"n_classes must be 1..32, got {n_classes}")
+    if not 1 <= n_classes <= len(_DEMO_CLASSES) * len(_DEMO_SHAPES):
+        raise ValueError(f"n_classes must be 1..32, got {n_classes}")
     counts = list(per_class) if isinstance(per_class, (list, tuple)) else [per_class] * n_classes
     if len(counts) != n_classes or not all(isinstance(n, int) and n >= 1 for n in counts):
-        raise ValueError(f"per_class={per_class!r}: give a whole number >= 1, or one for each of the {n_classes} classes.")
-    if (dest/"README.txt").exists():  # a demo set written before: made again, so the folder holds exactly what was asked
+        raise ValueError(
+            f"per_class={per_class!r}: give a whole number >= 1, or one for each of the {n_classes} classes."
+        )
+    # a demo set written before: made again, so the folder holds exactly what was asked
+    if (dest/"README.txt").exists():
         for old in dest.glob("synthetic_*"): shutil.rmtree(old)
     dest.mkdir(parents=True, exist_ok=True)
     (dest/"README.txt").write_text("SYNTHETIC demo data made by bioclip_lora_nb.data.make_demo_dataset: coloured "
                                    "shapes on noise, not photos of organisms. For smoke tests only.\n")
     yy, xx = np.mgrid[:size, :size] / size
-    write_csv(demo_taxonomy(n_classes), dest/"labels.csv")  # a made-up taxonomy, for the taxonomic features (rank accuracy, rollup)
+    # a made-up taxonomy, for the taxonomic features (rank accuracy, rollup)
+    write_csv(demo_taxonomy(n_classes), dest/"labels.csv")
     for c in range(n_classes):
         cname, rgb, shape = _demo_class(c)
         folder = dest/f"synthetic_{cname}_{shape}"; folder.mkdir(exist_ok=True)
@@ -553,32 +436,6 @@ def make_demo_dataset(
             Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(folder/f"{i:03d}.jpg", quality=90)
     return dest
 
-# %% ../nbs/01_data.ipynb #4c5b4b6e
-@console_script("bioclip-lora-prepare")
-def prepare_cli(
-    input_dir:str=None, # folder with one sub-folder of images per class (required)
-    output_dir:str=None, # where train_data.csv, val_data.csv and classes.csv go (required)
-    val_fraction:float=0.2, # share of each class for validation
-    seed:int=0, # random seed of the split
-    min_per_class:int=2, # classes with fewer images are left out
-    full_path_classes:bool=False, # class = full relative folder (nested layouts)
-    resize:int=None, # also write copies with this short side in px
-    unseen:str="0", # classes to set aside as never trained on (unseen_data.csv): how many, or their names comma-separated
-):
-    "Prepare train/val CSVs from a folder of class folders, and print a summary."
-    if not (input_dir and output_dir): raise SystemExit("bioclip-lora-prepare: --input-dir and --output-dir are required.")
-    with cli_errors("bioclip-lora-prepare"): p = prepare_dataset_from_folders(input_dir, output_dir, val_fraction, seed, min_per_class, full_path_classes, resize,
-                                                                              unseen=unseen)
-    print(p.classes.to_string(index=False))
-    print(f"\n{len(p.classes)} classes: {p.classes.n_train.sum()} train / {p.classes.n_val.sum()} val images → {p.train_csv}, "
-          f"{p.val_csv or 'no val split (val_fraction=0): give training one with --val-data'}")
-    if p.few_val: print(few_val_line(p.few_val))
-    if p.n_ignored_files: print(f"ignored {p.n_ignored_files} non-image files")
-    if p.n_duplicates: print(f"{p.n_duplicates} images are exact duplicates of another (kept in the same split)")
-    if p.unseen_classes: print(f"set aside as unseen ({len(p.unseen_classes)} classes, never trained on) → {p.unseen_csv}: {', '.join(p.unseen_classes)}")
-    for c, why in p.skipped_classes.items(): print(f"left out class {c!r}: {why}")
-    for r in p.problems.itertuples(): print(f"left out unreadable image: {r.problem}")
-
 # %% ../nbs/01_data.ipynb #8c854d0c
 class CsvDataset(Dataset):
     "Images and class indices from a dataset CSV (or a table from `read_dataset`/`validate_dataset`)."
@@ -589,7 +446,10 @@ class CsvDataset(Dataset):
         self.classes = list(classes) if classes is not None else sorted(set(self.df.caption))
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
         unknown = sorted(set(self.df.caption) - set(self.class_to_idx))
-        if unknown: raise DataError(f"{self.df.attrs.get('source', 'dataset')}: captions not among the given classes: {unknown[:8]}.")
+        if unknown:
+            raise DataError(
+                f"{self.df.attrs.get('source', 'dataset')}: captions not among the given classes: {unknown[:8]}."
+            )
         self.targets = [self.class_to_idx[c] for c in self.df.caption]
 
     def __len__(self): return len(self.df)
@@ -598,9 +458,10 @@ class CsvDataset(Dataset):
         img = load_image(self.df.path[i], draft=self.draft)
         return (self.transform(img) if self.transform else img), self.targets[i]
 
-# %% ../nbs/01_data.ipynb #81f25a17
+# %% ../nbs/01_data.ipynb #a0e67031
 class SeededSamples(Dataset):
-    "`dataset[i]` under torch's RNG seeded from (seed, epoch, i): a sample's random augmentation doesn't depend on which worker loads it, or when."
+    """`dataset[i]` under torch's RNG seeded from (seed, epoch, i): a sample's random augmentation doesn't depend on
+    which worker loads it, or when."""
     def __init__(self, dataset:Dataset, seed:int, epoch:int): self.dataset, self.seed, self.epoch = dataset, seed, epoch
     def __len__(self): return len(self.dataset)
     def __getitem__(self, i):
@@ -608,35 +469,49 @@ class SeededSamples(Dataset):
             torch.manual_seed(int(np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1, np.uint64)[0]))
             return self.dataset[i]
 
-SAMPLERS = ("uniform", "sqrt", "balanced")
-
+# %% ../nbs/01_data.ipynb #0ad2a911
 def check_distinct(tokens:torch.Tensor, classes:list, prompts:list):
-    "A `DataError` naming classes whose prompts tokenize the same (`tokens`, one row each): no model can tell them apart."
+    """A `DataError` naming classes whose prompts tokenize the same (`tokens`, one row each): no model can tell them
+    apart."""
     same = {}
     for c, p, t in zip(classes, prompts, tokens.tolist()): same.setdefault(tuple(t), []).append((c, p))
     if (clash := [v for v in same.values() if len(v) > 1]):
-        raise DataError("classes whose prompts the tokenizer reads as the same text (it ignores case and underscores become spaces), so no "
-                        "model can tell them apart: " + "; ".join(" and ".join(f"{c!r} ({p!r})" for c, p in v) for v in clash[:5]) +
-                        ". Merge them, or give them different text in a labels table.")
+        raise DataError(
+            "classes whose prompts the tokenizer reads as the same text (it ignores case and underscores become"
+            " spaces), so no model can tell them apart: "
+            + "; ".join(" and ".join(f"{c!r} ({p!r})" for c, p in v) for v in clash[:5])
+            + ". Merge them, or give them different text in a labels table."
+        )
+
+# %% ../nbs/01_data.ipynb #09b709e6
+SAMPLERS = ("uniform", "sqrt", "balanced")
 
 def sampling_weights(targets, sampler:str="uniform") -> torch.Tensor|None:
-    "Per-image weights: None for `uniform` (each image once an epoch); `sqrt` draws a class ∝ √n (an image ∝ 1/√n); `balanced`, every class alike (∝ 1/n)."
+    """Per-image weights: None for `uniform` (each image once an epoch); `sqrt` draws a class ∝ √n (an image ∝ 1/√n);
+    `balanced`, every class alike (∝ 1/n)."""
     if sampler not in SAMPLERS: raise ValueError(f"sampler={sampler!r}: use one of {SAMPLERS}.")
     if sampler == "uniform": return None
     t = torch.as_tensor(targets)
     return torch.bincount(t).double()[t] ** (-0.5 if sampler == "sqrt" else -1.0)
 
-def epoch_indices(dataset, shuffle:bool, seed:int, epoch:int, drop_last:bool, world:int=1, rank:int=0, weights=None) -> list:
-    "Process `rank`'s share of epoch `epoch`: a permutation, or with `weights` a draw with replacement; the same for any process count."
+# %% ../nbs/01_data.ipynb #9a081e53
+def epoch_indices(dataset, shuffle:bool, seed:int, epoch:int, drop_last:bool, world:int=1,
+                  rank:int=0, weights=None) -> list:
+    """Process `rank`'s share of epoch `epoch`: a permutation, or with `weights` a draw with replacement; the same for
+    any process count."""
     # one process uses the same order as N: 1 process at batch 2B sees the batches of 2 processes at B
     if weights is not None and shuffle:  # the same draw in every process, a function of (seed, epoch): exact on resume
-        g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1, np.uint64)[0] >> 1))
+        g = torch.Generator().manual_seed(
+            int(np.random.SeedSequence([seed, epoch]).generate_state(1, np.uint64)[0] >> 1)
+        )
         n = len(dataset) // world * world if drop_last else len(dataset)
         return torch.multinomial(weights, n, replacement=True, generator=g).tolist()[rank::world]
-    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed,
+                                 drop_last=drop_last)
     sampler.set_epoch(epoch)
     return list(sampler)
 
+# %% ../nbs/01_data.ipynb #3bd3431c
 def make_loader(
     dataset:Dataset, # e.g. a `CsvDataset`
     batch_size:int=32, # images per batch (per process under torch.distributed)
@@ -648,13 +523,19 @@ def make_loader(
     device:str|torch.device="cpu", # pin memory when this is CUDA
     start_batch:int=0, # skip this many batches (resuming mid-epoch)
     shard:bool=True, # under torch.distributed, give each process its share of the epoch
-    weights:torch.Tensor|None=None, # per-image sampling weights (`sampling_weights`): an epoch draws len(dataset) images with replacement
+    # per-image sampling weights (`sampling_weights`): an epoch draws len(dataset) images with replacement
+    weights:torch.Tensor|None=None,
 ) -> DataLoader:
-    "A DataLoader whose order, and when shuffling each sample's augmentation, is a function of (seed, epoch), sharded under torch.distributed."
-    world, rank = (dist.get_world_size(), dist.get_rank()) if shard and dist.is_available() and dist.is_initialized() else (1, 0)
+    """A DataLoader whose order, and when shuffling each sample's augmentation, is a function of (seed, epoch), sharded
+    under torch.distributed."""
+    world, rank = (
+        (dist.get_world_size(), dist.get_rank()) if shard and dist.is_available() and dist.is_initialized() else (1, 0)
+    )
     drop_last = shuffle if drop_last is None else drop_last
     indices = epoch_indices(dataset, shuffle, seed, epoch, drop_last, world, rank, weights)[start_batch * batch_size:]
     # its own generator: creating the iterator must not draw from the global RNG, or a resumed run would diverge
-    if shuffle: dataset = SeededSamples(dataset, seed, epoch)  # training: random crops the same for any worker count, and on resume
+    # training: random crops the same for any worker count, and on resume
+    if shuffle: dataset = SeededSamples(dataset, seed, epoch)
     return DataLoader(dataset, batch_size=batch_size, sampler=indices, num_workers=workers, drop_last=drop_last,
-                      pin_memory=torch.device(device).type == "cuda", generator=torch.Generator().manual_seed(seed + epoch))
+                      pin_memory=torch.device(device).type == "cuda",
+                      generator=torch.Generator().manual_seed(seed + epoch))

@@ -17,6 +17,7 @@ from fastcore.basics import patch
 from .core import atomic_write_text, default_device
 from .lora import BIOCLIP2, LoraConfig, adapter_base_model, load_base_model, load_lora_weights
 from .data import LABEL_KINDS, SAMPLERS, did_you_mean, read_dataset
+from .splits import SPLIT_FILES
 
 # %% auto #0
 __all__ = ['PROMPT', 'check_template', 'unescape', 'TrainConfig', 'run_name', 'read_jsonl', 'RunDir', 'unfinished_runs',
@@ -397,7 +398,7 @@ class Run:
         s = self.record["data"].get(split)
         return None if s is None else {**s, "path": str(self.path/s["path"])}  # an absolute path stays itself
 
-    SPLITS = ("train", "val", "test", "unseen")  # the splits a run may record
+    SPLITS = tuple(SPLIT_FILES)  # the splits a run may record: `01_splits` names them
     def split(self, name:str) -> pd.DataFrame|None:
         "The run's `name` split (`SPLITS`) as `read_dataset` reads it, or None when the run has none."
         if name not in self.SPLITS: raise ValueError(f"split={name!r}: a run's splits are {', '.join(self.SPLITS)}.")

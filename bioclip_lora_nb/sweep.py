@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from .core import atomic_write
-from .data import make_demo_dataset, prepare_dataset_from_folders, read_dataset
+from .data import make_demo_dataset, read_dataset
+from .splits import prepare_dataset_from_folders
 from .run import Run, RunDir
 from .train import RESUME_MAY_CHANGE, TrainConfig, fit
 from .eval import evaluate_run

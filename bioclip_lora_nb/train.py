@@ -24,15 +24,17 @@ from . import __version__
 from .core import (CliParser, cli_errors, atomic_write, atomic_write_text, check_device, check_writable,
                                   progress_bar, warn)
 from .lora import (resolve_model_name, LoraConfig, apply_lora_to_model, get_lora_parameters, decode_size,
-                                  load_base_model, load_lora_state_dict, encode_text_cut, lora_state_dict, save_lora_weights)
-from .data import (CsvDataset, DataError, check_distinct, check_splits, label_texts, make_demo_dataset, make_loader, read_dataset, sampling_weights,
-                                  prepare_dataset_from_folders, validate_dataset, few_shot_split, write_csv,
-                                  few_val_classes, few_val_line)
+                                  load_base_model, load_lora_state_dict, encode_text_cut, lora_state_dict,
+                                  save_lora_weights)
+from .data import (CsvDataset, DataError, check_distinct, label_texts, make_demo_dataset, make_loader,
+                                  read_dataset, sampling_weights, validate_dataset)
+from .splits import (SPLIT_CSV, SPLIT_FILES, check_splits, few_shot_split, few_val_classes, few_val_line,
+                                    prepare_dataset_from_folders, split_path, write_splits)
 from .run import PROMPT, TrainConfig, RunDir, Run, read_jsonl, run_name, unfinished_runs
 
 # %% auto #0
-__all__ = ['FULL_SOFTMAX_UP_TO', 'RESUME_MAY_CHANGE', 'class_prompts', 'ce_loss', 'logit_adjustment', 'step_classes',
-           'class_columns', 'sampled_ce_loss', 'masked_clip_loss', 'resolve_classes_per_step', 'lr_lambda',
+__all__ = ['FULL_SOFTMAX_UP_TO', 'RESUME_MAY_CHANGE', 'class_prompts', 'ce_loss', 'logit_adjustment', 'masked_clip_loss',
+           'step_classes', 'class_columns', 'sampled_ce_loss', 'resolve_classes_per_step', 'lr_lambda',
            'encode_classes', 'fit', 'train_parser', 'train_cli']
 
 # %% ../nbs/02_train.ipynb #cb1604c0
@@ -41,27 +43,41 @@ def class_prompts(classes:list, labels=None, label_kind:str="taxon_com", templat
     texts = label_texts(classes, labels, label_kind)
     return [template.format(texts[c]) for c in classes]
 
-# %% ../nbs/02_train.ipynb #4bf94319
+# %% ../nbs/02_train.ipynb #04a958f8
 def ce_loss(image_features, class_features, labels, logit_scale, logit_adjust=None):
-    "Cross-entropy of `logit_scale · image @ class_text.T` (+ `logit_adjust`, training only) against the class index (CLIP-LoRA / FLYP)."
+    """Cross-entropy of `logit_scale · image @ class_text.T` (+ `logit_adjust`, training only) against the class index
+    (CLIP-LoRA / FLYP)."""
     logits = logit_scale * image_features @ class_features.T
     return F.cross_entropy(logits if logit_adjust is None else logits + logit_adjust, labels)
 
 def logit_adjustment(targets, sampler:str="uniform", tau:float=1.0) -> torch.Tensor|None:
-    "`τ·log p` per class (centred), `p` the class distribution `sampler` draws from the training targets; None where it is zero."
+    """`τ·log p` per class (centred), `p` the class distribution `sampler` draws from the training targets; None where
+    it is zero."""
     n = torch.bincount(torch.as_tensor(targets)).double()
     prior = {"uniform": n, "sqrt": n.sqrt(), "balanced": torch.ones_like(n)}[sampler]
     log_p = (prior / prior.sum()).log()
     adjust = tau * (log_p - log_p.mean())
     return None if tau == 0 or not adjust.any() else adjust.float()
 
+# %% ../nbs/02_train.ipynb #baf961b3
+def masked_clip_loss(image_features, text_features, labels, logit_scale):
+    "The original scripts' in-batch contrastive loss, with same-class pairs removed from the negatives."
+    logits = logit_scale * image_features @ text_features.T  # (B, B)
+    same = labels[:, None] == labels[None, :]
+    logits = logits.masked_fill(same & ~torch.eye(len(labels), dtype=torch.bool, device=logits.device), float("-inf"))
+    target = torch.arange(len(labels), device=logits.device)
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+# %% ../nbs/02_train.ipynb #c02c0cff
 def step_classes(
     targets:torch.Tensor, # the batch's class indices
     n_classes:int, # classes in all
     limit:int|None, # classes one step may encode (None: all)
-    key:tuple, # (seed, epoch, micro-batch, process): seeds the draw, so a resumed run draws the same and processes differ
+    # (seed, epoch, micro-batch, process): seeds the draw, so a resumed run draws the same and processes differ
+    key:tuple,
 ) -> tuple:
-    "`(classes, log_q)`: the batch's classes, then others drawn uniformly without replacement up to `limit`, and each one's log inclusion probability; `(None, None)` when all fit."
+    """`(classes, log_q)`: the batch's classes, then others drawn uniformly without replacement up to `limit`, and each
+    one's log inclusion probability; `(None, None)` when all fit."""
     if limit is None or n_classes <= limit: return None, None
     present = targets.unique().cpu()
     others = torch.ones(n_classes, dtype=torch.bool).index_fill_(0, present, False).nonzero().squeeze(1)
@@ -73,22 +89,19 @@ def step_classes(
 
 def class_columns(classes:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
     "Each target's column among the sampled `classes` (the batch's classes are always among them)."
-    column = torch.full((int(classes.max()) + 1,), -1, dtype=torch.long).index_copy_(0, classes, torch.arange(len(classes)))  # class → its column
+    column = torch.full((int(classes.max()) + 1,), -1, dtype=torch.long)  # class → its column
+    column.index_copy_(0, classes, torch.arange(len(classes)))
     return column.to(targets.device)[targets]
 
+# %% ../nbs/02_train.ipynb #c4409740
 def sampled_ce_loss(image_features, class_features, targets, classes, log_q, logit_scale, logit_adjust=None):
-    "Cross-entropy over the sampled `classes` (their text features `class_features`), each logit less its log inclusion probability (log-Q): the full softmax, estimated."
-    adjust = -log_q.to(image_features.device)  # a drawn class stands for 1/q classes like it; the batch's own (q = 1) for itself
-    if logit_adjust is not None: adjust = adjust + logit_adjust[classes.to(logit_adjust.device)]  # the prior, as in the full loss
+    """Cross-entropy over the sampled `classes` (their text features `class_features`), each logit less its log
+    inclusion probability (log-Q): the full softmax, estimated."""
+    # a drawn class stands for 1/q classes like it; the batch's own (q = 1) for itself
+    adjust = -log_q.to(image_features.device)
+    # the prior, as in the full loss
+    if logit_adjust is not None: adjust = adjust + logit_adjust[classes.to(logit_adjust.device)]
     return ce_loss(image_features, class_features, class_columns(classes, targets), logit_scale, adjust)
-
-def masked_clip_loss(image_features, text_features, labels, logit_scale):
-    "The original scripts' in-batch contrastive loss, with same-class pairs removed from the negatives."
-    logits = logit_scale * image_features @ text_features.T  # (B, B)
-    same = labels[:, None] == labels[None, :]
-    logits = logits.masked_fill(same & ~torch.eye(len(labels), dtype=torch.bool, device=logits.device), float("-inf"))
-    target = torch.arange(len(labels), device=logits.device)
-    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 # %% ../nbs/02_train.ipynb #6788b144
 FULL_SOFTMAX_UP_TO = 256  # classes: past this, `classes_per_step=None` scores a sample of this many a step
@@ -108,37 +121,52 @@ def lr_lambda(total_steps:int, warmup:int):
         return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
     return f
 
-# %% ../nbs/02_train.ipynb #3d51e320
+# %% ../nbs/02_train.ipynb #bd925e32
 RESUME_MAY_CHANGE = ("resume", "logs", "name", "workers", "device", "grad_checkpointing", "log_every_n_steps",
                      "save_every_n_steps", "save_frequency")
 
 def _resume_target(cfg:TrainConfig) -> RunDir:
-    "The run folder `cfg.resume` points at: a name, a folder, a `latest.pt`, or the one unfinished run under `cfg.logs`."
-    if cfg.resume != "latest": run = RunDir(Path(cfg.resume).parent.parent if Path(cfg.resume).name == "latest.pt" else cfg.resume)
+    """The run folder `cfg.resume` points at: a name, a folder, a `latest.pt`, or the one unfinished run under
+    `cfg.logs`."""
+    if cfg.resume != "latest":
+        run = RunDir(Path(cfg.resume).parent.parent if Path(cfg.resume).name == "latest.pt" else cfg.resume)
     elif cfg.name: run = RunDir(Path(cfg.logs)/cfg.name)
     elif len(found := unfinished_runs(cfg.logs)) == 1: run = found[0]
     else:
-        raise FileNotFoundError(f"resume='latest': {len(found) or 'no'} unfinished runs under {cfg.logs}" +
-                                (f" ({', '.join(r.path.name for r in found)}): say which with name=… (--name)." if found else
-                                 ". Finished runs are never extended: start a new run to train longer."))
+        raise FileNotFoundError(
+            f"resume='latest': {len(found) or 'no'} unfinished runs under {cfg.logs}"
+            + (
+                f" ({', '.join(r.path.name for r in found)}): say which with name=… (--name)."
+                if found
+                else ". Finished runs are never extended: start a new run to train longer."
+            )
+        )
     if not run.path.is_dir(): raise FileNotFoundError(f"resume={cfg.resume!r}: there is no run folder {run.path}.")
     if not run.params_json.exists():
-        raise FileNotFoundError(f"resume={cfg.resume!r}: {run.path} holds no run record (params.json), so there is nothing to resume. "
-                                f"Start the run without resume (nothing of it was saved).")
+        raise FileNotFoundError(
+            f"resume={cfg.resume!r}: {run.path} holds no run record (params.json), so there is nothing to resume. "
+            "Start the run without resume (nothing of it was saved)."
+        )
     if run.finished():
-        raise FileExistsError(f"resume: {run.path} trained all its {run.record()['config']['epochs']} epochs, and a finished run "
-                              f"is never extended. To train longer, start a new run.")
+        raise FileExistsError(
+            f"resume: {run.path} trained all its {run.record()['config']['epochs']} epochs, and a finished run "
+            "is never extended. To train longer, start a new run."
+        )
     return run
 
+# %% ../nbs/02_train.ipynb #42c86752
 def _resumed_config(run:RunDir, given:dict) -> TrainConfig:
-    "The run's own settings from its record, with those of `given` that don't change the training; any other change is refused."
+    """The run's own settings from its record, with those of `given` that don't change the training; any other change is
+    refused."""
     recorded = TrainConfig.from_run(run.path)
     asked = TrainConfig(**{**dataclasses.asdict(recorded), **given})
     changed = [k for k in given if k not in RESUME_MAY_CHANGE and str(getattr(asked, k)) != str(getattr(recorded, k))]
     if changed:
-        raise ValueError(f"resume: {run.path} trained with {', '.join(f'{k}={getattr(recorded, k)!r}' for k in changed)}; a resumed "
-                         f"run keeps its settings, so {', '.join(f'{k}={getattr(asked, k)!r}' for k in changed)} is refused. "
-                         f"Leave {'them' if len(changed) > 1 else 'it'} out, or start a new run.")
+        raise ValueError(
+            f"resume: {run.path} trained with {', '.join(f'{k}={getattr(recorded, k)!r}' for k in changed)}; a resumed "
+            f"run keeps its settings, so {', '.join(f'{k}={getattr(asked, k)!r}' for k in changed)} is refused. "
+            f"Leave {'them' if len(changed) > 1 else 'it'} out, or start a new run."
+        )
     return dataclasses.replace(asked, logs=str(run.path.parent), name=run.path.name)
 
 def _settings(given:dict) -> tuple:
@@ -148,81 +176,120 @@ def _settings(given:dict) -> tuple:
     run = _resume_target(cfg)
     return _resumed_config(run, given), run
 
-# %% ../nbs/02_train.ipynb #c0874852
-_PREPARED = dict(img_key="filepath", caption_key="caption", sep="\t")  # how `prepare_dataset_from_folders` writes its CSVs
-
+# %% ../nbs/02_train.ipynb #1d8d81ab
 def _data_fingerprint(cfg:TrainConfig) -> dict:
     "What a prepared split was made from: the training data (absolute path, or 'demo') and the split's seed."
     made = dict(train_data="demo" if cfg.train_data == "demo" else str(Path(cfg.train_data).resolve()), seed=cfg.seed)
-    return {**made, "unseen": cfg.unseen} if cfg.unseen else made  # a run without unseen classes: as recorded before they existed
-
-def _drop_stale_split(cfg:TrainConfig, run:RunDir, log):
-    "A split in `run.data` made from other data is deleted (nothing trained on it yet) or refused (a run trained on it)."
-    made_from = json.loads((run.data/"prepared_from.json").read_text()) if (run.data/"prepared_from.json").exists() else None
-    if not (run.data/"train_data.csv").exists() or made_from == _data_fingerprint(cfg): return
-    if run.trained():
-        raise DataError(f"{run.data} holds the split this run trained on, made from {made_from}, not from train_data={cfg.train_data!r} "
-                        f"(seed {cfg.seed}). Resume with the run's own settings, or start a new run under another name.")
-    for f in ("train_data.csv", "val_data.csv", "unseen_data.csv", "classes.csv", "prepared_from.json"): (run.data/f).unlink(missing_ok=True)
-    log.info(f"dropped the split in {run.data}: it was made from {made_from}, not {cfg.train_data}")
+    # a run without unseen classes: as recorded before they existed
+    return {**made, "unseen": cfg.unseen} if cfg.unseen else made
 
 def _in_run(path, run:RunDir) -> str:
-    "`path` as the record keeps it: relative to the run folder when inside it (a moved run still finds it), else absolute."
+    """`path` as the record keeps it: relative to the run folder when inside it (a moved run still finds it), else
+    absolute."""
     p, root = Path(path).resolve(), run.path.resolve()
     return p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p)
 
-def _anchor_paths(csv:Path|None, run:RunDir):
-    "A prepared CSV's image paths outside the run folder made absolute (those inside stay relative): the run folder can move anywhere."
-    if csv is None: return
-    df = pd.read_csv(csv, sep="\t", dtype=str, keep_default_na=False)
-    full = [(csv.parent/p).resolve() for p in df.filepath]
-    df["filepath"] = [p if f.is_relative_to(run.path.resolve()) else str(f) for p, f in zip(df.filepath, full)]
-    write_csv(df, csv)
-
+# %% ../nbs/02_train.ipynb #0e6fbb98
 def _skipped_photos(folder:Path, problems:pd.DataFrame, n:int=20) -> str:
     "What the console and out.log say of the unreadable photos a folder's split left out: each, with why."
     more = [f"  … and {len(problems) - n} more"] if len(problems) > n else []
     return "\n".join([f"{folder}: skipped {len(problems)} unreadable images (on_bad_data='skip'):",
                       *(f"  {p}" for p in problems.problem[:n]), *more])
 
-def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
-    "Validated train/val tables, and their sources as `read_dataset` arguments; folders and 'demo' are split into `run.data` first."
-    if isinstance(cfg.labels, pd.DataFrame):  # a table in memory: kept in the run folder, whose record names the file
-        table, cfg.labels = cfg.labels, str((run.data/"labels.csv").resolve())
-        if not Path(cfg.labels).exists(): atomic_write(Path(cfg.labels), lambda tmp: table.to_csv(tmp, index=bool(table.index.name)))
+def _split_folder(cfg:TrainConfig, run:RunDir, log):
+    """A folder of class folders (or 'demo') split into `run.data` (`prepare_dataset_from_folders`); a CSV or
+    imagefolder is left as it is."""
+    if cfg.train_data == "demo" and 5 + cfg.unseen > 32:
+        raise ValueError(
+            f"unseen={cfg.unseen}: the demo has 32 classes and trains on 5, so at most 27 can be set aside."
+        )
+    folder = Path(cfg.train_data) if cfg.train_data != "demo" else \
+             make_demo_dataset(run.data/"demo_images", n_classes=5 + cfg.unseen, per_class=20, seed=cfg.seed)
+    if not folder.is_dir() or (folder/"metadata.csv").exists(): return
+    prep = prepare_dataset_from_folders(folder, run.data, seed=cfg.seed, unseen=cfg.unseen, on_error=cfg.on_bad_data,
+                                        relative_within=run.path)  # "raise": stops here, naming each bad photo
+    log.info(f"prepared {folder}: {prep}")
+    if len(prep.problems): log.warning(_skipped_photos(folder, prep.problems))  # "skip": left out, and listed
+    if prep.skipped_classes:  # a class with one photo can't be in both splits: said before the first step
+        log.warning(f"{folder}: left out {len(prep.skipped_classes)} classes: " +
+                    "; ".join(f"{c!r} ({why})" for c, why in list(prep.skipped_classes.items())[:20]))
+    atomic_write_text(run.data/"prepared_from.json", json.dumps(_data_fingerprint(cfg)))
+
+# %% ../nbs/02_train.ipynb #f18d7134
+def _drop_stale_split(cfg:TrainConfig, run:RunDir, log):
+    """A split in `run.data` made from other data is deleted (nothing trained on it yet) or refused (a run trained on
+    it)."""
+    record = run.data/"prepared_from.json"
+    made_from = json.loads(record.read_text()) if record.exists() else None
+    if not split_path(run.data, "train").exists() or made_from == _data_fingerprint(cfg): return
+    if run.trained():
+        raise DataError(
+            f"{run.data} holds the split this run trained on, made from {made_from}, not from"
+            f" train_data={cfg.train_data!r} (seed {cfg.seed}). Resume with the run's own settings, or start a new run"
+            " under another name."
+        )
+    for f in (*SPLIT_FILES.values(), "classes.csv", "prepared_from.json"): (run.data/f).unlink(missing_ok=True)
+    log.info(f"dropped the split in {run.data}: it was made from {made_from}, not {cfg.train_data}")
+
+# %% ../nbs/02_train.ipynb #2688ded9
+def _sources(cfg:TrainConfig, run:RunDir) -> tuple:
+    """`(train, val, unseen)`, each `(path, read_dataset arguments)` or None: the split in `run.data` where there is
+    one, else the user's files."""
     user = dict(img_key=cfg.csv_img_key, caption_key=cfg.csv_caption_key, sep=cfg.csv_separator)
     train, val = (cfg.train_data, user), ((cfg.val_data, user) if cfg.val_data else None)
     unseen = (cfg.unseen_data, user) if cfg.unseen_data else None
-    if cfg.unseen and not (cfg.train_data == "demo" or Path(cfg.train_data).is_dir()):
-        raise DataError(f"unseen={cfg.unseen} sets classes aside from a folder of class folders or 'demo'; train_data={cfg.train_data!r} is a "
-                        f"table: pass the classes not to train on as unseen_data (a CSV), or set them aside with bioclip-lora-prepare --unseen.")
-    _drop_stale_split(cfg, run, log)
-    if not (run.data/"train_data.csv").exists():  # not prepared yet: by process 0, or before this run was resumed
-        if cfg.train_data == "demo" and 5 + cfg.unseen > 32:
-            raise ValueError(f"unseen={cfg.unseen}: the demo has 32 classes and trains on 5, so at most 27 can be set aside.")
-        folder = Path(cfg.train_data) if cfg.train_data != "demo" else \
-                 make_demo_dataset(run.data/"demo_images", n_classes=5 + cfg.unseen, per_class=20, seed=cfg.seed)
-        if folder.is_dir() and not (folder/"metadata.csv").exists():  # a folder of class folders
-            prep = prepare_dataset_from_folders(folder, run.data, seed=cfg.seed, unseen=cfg.unseen,
-                                                on_error=cfg.on_bad_data)  # "raise": stops here, naming each bad photo
-            log.info(f"prepared {folder}: {prep}")
-            if len(prep.problems): log.warning(_skipped_photos(folder, prep.problems))  # "skip": left out, and listed
-            if prep.skipped_classes:  # a class with one photo can't be in both splits: said before the first step
-                log.warning(f"{folder}: left out {len(prep.skipped_classes)} classes: " +
-                            "; ".join(f"{c!r} ({why})" for c, why in list(prep.skipped_classes.items())[:20]))
-            for csv in (prep.train_csv, prep.val_csv, prep.unseen_csv): _anchor_paths(csv, run)
-            atomic_write_text(run.data/"prepared_from.json", json.dumps(_data_fingerprint(cfg)))
-    if (run.data/"train_data.csv").exists():
-        train, val = (run.data/"train_data.csv", _PREPARED), val or (run.data/"val_data.csv", _PREPARED)
-        if (run.data/"unseen_data.csv").exists(): unseen = (run.data/"unseen_data.csv", _PREPARED)
-    captions = read_dataset(train[0], **train[1]).caption  # the cheap checks, before any image is decoded
+    if split_path(run.data, "train").exists():
+        train, val = (split_path(run.data, "train"), SPLIT_CSV), val or (split_path(run.data, "val"), SPLIT_CSV)
+        if split_path(run.data, "unseen").exists(): unseen = (split_path(run.data, "unseen"), SPLIT_CSV)
+    return train, val, unseen
+
+def _check_classes(cfg:TrainConfig, train:tuple, unseen:tuple|None) -> pd.Series:
+    """The training captions, after the cheap checks (before any image is decoded): 2 classes or more, labelled, none
+    also unseen."""
+    captions = read_dataset(train[0], **train[1]).caption
     if captions.nunique() < 2:
-        raise DataError(f"{train[0]}: {captions.nunique()} class{'es' if captions.nunique() != 1 else ''} ({list(captions.unique()[:3])}): "
-                        f"a classifier needs at least 2. Add images of other classes.")
+        raise DataError(
+            f"{train[0]}: {captions.nunique()} class{'es' if captions.nunique() != 1 else ''}"
+            f" ({list(captions.unique()[:3])}): a classifier needs at least 2. Add images of other classes."
+        )
     if cfg.labels is not None: label_texts(captions, cfg.labels, cfg.label_kind)  # every class in the labels table
-    if unseen and (both := sorted(set(read_dataset(unseen[0], **unseen[1]).caption) & set(captions))):  # not unseen if trained on
-        raise DataError(f"{unseen[0]}: {len(both)} of its classes are also in the training data ({both[:5]}), so they are not unseen: "
-                        f"remove them from one of the two.")
+    # not unseen if trained on
+    if unseen and (both := sorted(set(read_dataset(unseen[0], **unseen[1]).caption) & set(captions))):
+        raise DataError(
+            f"{unseen[0]}: {len(both)} of its classes are also in the training data ({both[:5]}), so they are not"
+            " unseen: remove them from one of the two."
+        )
+    return captions
+
+# %% ../nbs/02_train.ipynb #ba88e59c
+def _support_set(cfg:TrainConfig, run:RunDir, train:pd.DataFrame, log) -> tuple:
+    """`(table, source)` of the few-shot support set drawn from `train`, written down so evaluation and the baselines
+    see the same images."""
+    support = few_shot_split(train, cfg.shots, cfg.shot_seed)
+    path = write_splits(run.data, dict(support=support), relative_within=run.path, shots=cfg.shots,
+                        shot_seed=cfg.shot_seed)["support"]
+    log.info(f"few-shot: {len(support)} training images ({cfg.shots} per class, seed {cfg.shot_seed}) in {path}")
+    return support, (path, SPLIT_CSV)
+
+# %% ../nbs/02_train.ipynb #ac846a06
+def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
+    """Validated train/val tables, and their sources as `read_dataset` arguments; folders and 'demo' are split into
+    `run.data` first."""
+    if isinstance(cfg.labels, pd.DataFrame):  # a table in memory: kept in the run folder, whose record names the file
+        table, cfg.labels = cfg.labels, str((run.data/"labels.csv").resolve())
+        if not Path(cfg.labels).exists():
+            atomic_write(Path(cfg.labels), lambda tmp: table.to_csv(tmp, index=bool(table.index.name)))
+    if cfg.unseen and not (cfg.train_data == "demo" or Path(cfg.train_data).is_dir()):
+        raise DataError(
+            f"unseen={cfg.unseen} sets classes aside from a folder of class folders or 'demo';"
+            f" train_data={cfg.train_data!r} is a table: pass the classes not to train on as unseen_data (a CSV), or"
+            " set them aside with bioclip-lora-prepare --unseen."
+        )
+    _drop_stale_split(cfg, run, log)
+    # by process 0, or before this run was resumed
+    if not split_path(run.data, "train").exists(): _split_folder(cfg, run, log)
+    train, val, unseen = _sources(cfg, run)
+    captions = _check_classes(cfg, train, unseen)
     tables = {}
     for split, source in (("train", train), ("val", val)):
         if source is None: tables[split] = None; continue
@@ -230,23 +297,19 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
         if len(report.problems): log.warning(f"{split} data: skipped bad rows\n{report.summary()}")
         tables[split] = report.good
     if (gone := sorted(set(captions) - set(tables["train"].caption))):  # skipped rows took every image of a class
-        log.warning(f"{train[0]}: no usable training image left of {len(gone)} classes, which are left out: {gone[:20]}")
-    if cfg.shots:  # the support set: written down, so evaluation and the baselines see the same images
-        tables["train"] = few_shot_split(tables["train"], cfg.shots, cfg.shot_seed)
-        support = run.data/f"support_{cfg.shots}shot_seed{cfg.shot_seed}.csv"
-        rows = tables["train"].assign(filepath=[os.path.relpath(Path(p).resolve(), run.data.resolve()) if Path(p).resolve().is_relative_to(run.path.resolve())
-                                                else str(Path(p).resolve()) for p in tables["train"].path])  # read from run.data
-        write_csv(rows[["filepath", "caption"]], support)
-        train = (support, _PREPARED)
-        log.info(f"few-shot: {len(tables['train'])} training images ({cfg.shots} per class, seed {cfg.shot_seed}) in {support}")
+        log.warning(
+            f"{train[0]}: no usable training image left of {len(gone)} classes, which are left out: {gone[:20]}"
+        )
+    if cfg.shots: tables["train"], train = _support_set(cfg, run, tables["train"], log)
     if tables["val"] is not None:
         check_splits(tables["train"], tables["val"], cfg.labels)
         few = few_val_classes(tables["val"].caption, sorted(set(tables["train"].caption)))
         if few: log.warning(few_val_line(few))  # their per-class numbers mean little: said before the first step
-    sources = {split: dict(path=_in_run(s[0], run), **s[1]) if s else None for split, s in (("train", train), ("val", val), ("unseen", unseen))}
+    sources = {split: dict(path=_in_run(s[0], run), **s[1]) if s else None
+               for split, s in (("train", train), ("val", val), ("unseen", unseen))}
     return tables["train"], tables["val"], {**sources, "labels": _in_run(cfg.labels, run) if cfg.labels else None}
 
-# %% ../nbs/02_train.ipynb #3e9cb0c4
+# %% ../nbs/02_train.ipynb #94462465
 def _save_state(path:Path, model, opt, sched, step:int, epoch:int, batch:int):
     state = dict(lora=lora_state_dict(model), optimizer=opt.state_dict(), scheduler=sched.state_dict(), step=step,
                  epoch=epoch, batch=batch, torch_rng=torch.get_rng_state(),
@@ -262,16 +325,20 @@ def _load_state(path:Path, model, opt, sched) -> dict:
         if not isinstance(state, dict): raise ValueError(f"a {type(state).__name__}, not a training state")
         if (missing := _STATE_KEYS - set(state)): raise ValueError(f"missing {sorted(missing)}")
     except Exception as e:
-        raise ValueError(f"{path} is damaged and can't be resumed from ({type(e).__name__}: {e}). The adapters saved beside it "
-                         f"are separate files; to train again, start a new run.") from None
+        raise ValueError(
+            f"{path} is damaged and can't be resumed from ({type(e).__name__}: {e}). The adapters saved beside it "
+            "are separate files; to train again, start a new run."
+        ) from None
     load_lora_state_dict(model, state["lora"], source=str(path))
     opt.load_state_dict(state["optimizer"]); sched.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
     if state["cuda_rng"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["cuda_rng"])
     return state
 
+# %% ../nbs/02_train.ipynb #599c3c88
 def _trim_metrics(path:Path, step:int):
-    "Drop metrics logged after `step` (the run resumes from there and logs them again), and a last line a kill cut short."
+    """Drop metrics logged after `step` (the run resumes from there and logs them again), and a last line a kill cut
+    short."""
     if not path.exists(): return
     keep = [row for row in read_jsonl(path) if row["step"] <= step]
     atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in keep))
@@ -288,7 +355,7 @@ def _average_gradients(params, world_size:int):
     for p in params:
         if p.grad is not None: dist.all_reduce(p.grad); p.grad /= world_size
 
-# %% ../nbs/02_train.ipynb #5bc358c3
+# %% ../nbs/02_train.ipynb #feb4ba43
 def _logger(path:Path|None) -> logging.Logger:
     "The run's log: out.log for everything, and the console (stderr) for warnings."
     log = logging.getLogger(f"bioclip_lora_nb.run.{path}")
@@ -296,10 +363,12 @@ def _logger(path:Path|None) -> logging.Logger:
     for h in list(log.handlers): log.removeHandler(h); h.close()
     if path is not None:
         fh = logging.FileHandler(path); fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        console = logging.StreamHandler(sys.stderr); console.setLevel(logging.WARNING)  # skipped rows and the like: seen, not only logged
+        # skipped rows and the like: seen, not only logged
+        console = logging.StreamHandler(sys.stderr); console.setLevel(logging.WARNING)
         log.addHandler(fh); log.addHandler(console)
     return log
 
+# %% ../nbs/02_train.ipynb #b075ae31
 def _resolve_precision(precision:str, device:torch.device) -> str:
     if precision == "auto": return "bf16" if device.type == "cuda" else "fp32"
     if precision == "bf16" and device.type == "cpu":
@@ -313,7 +382,7 @@ def _resolve_workers(workers:int|None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return min(8, cores)
 
-# %% ../nbs/02_train.ipynb #7296859f
+# %% ../nbs/02_train.ipynb #f1eaffc3
 def _build(cfg:TrainConfig, device, run:RunDir, log, process_rank:int, world:int) -> tuple:
     "The model with LoRA, the train/val datasets, the tokenized class prompts and the data's sources of a run."
     resolve_model_name(cfg.model, cfg.pretrained)  # an unreachable hub fails in seconds, before any image is opened
@@ -332,28 +401,35 @@ def _build(cfg:TrainConfig, device, run:RunDir, log, process_rank:int, world:int
     check_distinct(class_tokens, train_ds.classes, prompts)
     return model, train_ds, val_ds, class_tokens, sources
 
+# %% ../nbs/02_train.ipynb #db4c65e8
 def _run_record(cfg:TrainConfig, resolved:dict, sources:dict, classes:list, **counts) -> dict:
-    "What params.json holds: the settings as given, what they resolved to, the data, the classes and their text, the versions."
+    """What params.json holds: the settings as given, what they resolved to, the data, the classes and their text, the
+    versions."""
     return dict(config=dataclasses.asdict(cfg), resolved=resolved, data=sources, classes=classes,
                 class_texts=label_texts(classes, cfg.labels, cfg.label_kind), **counts,
                 versions=dict(bioclip_lora_nb=__version__, torch=torch.__version__, open_clip=open_clip.__version__,
                               python=sys.version.split()[0]))
 
-# %% ../nbs/02_train.ipynb #65748232
+# %% ../nbs/02_train.ipynb #2817e3bb
 def _log_metrics(run:RunDir, tb, row:dict):
     "Append one line to metrics.jsonl and the scalars to tensorboard."
     with open(run.metrics, "a") as f: f.write(json.dumps(row) + "\n")
     for k, v in row.items():
         if k not in ("step", "epoch") and tb: tb.add_scalar(k, v, row["step"])
 
+# %% ../nbs/02_train.ipynb #cc9e1786
 def encode_classes(model, class_tokens:torch.Tensor, batch_size:int=1024) -> torch.Tensor:
-    "Text features of every class's tokens, `batch_size` prompts at a time (the activations of 10,000 prompts at once would not fit)."
+    """Text features of every class's tokens, `batch_size` prompts at a time (the activations of 10,000 prompts at once
+    would not fit)."""
     if len(class_tokens) <= batch_size: return encode_text_cut(model, class_tokens)  # as before, bit for bit
-    return torch.cat([encode_text_cut(model, class_tokens[i:i + batch_size]) for i in range(0, len(class_tokens), batch_size)])
+    return torch.cat(
+        [encode_text_cut(model, class_tokens[i : i + batch_size]) for i in range(0, len(class_tokens), batch_size)]
+    )
 
 @torch.no_grad()
 def _val_top1(model, val_ds, class_tokens, batch_size:int, workers:int, device, autocast) -> float:
-    "Top-1 on the validation split with the training prompt: the cheap per-epoch check (`03_eval` has the full protocol)."
+    """Top-1 on the validation split with the training prompt: the cheap per-epoch check (`03_eval` has the full
+    protocol)."""
     model.eval()
     with autocast(): class_features = encode_classes(model, class_tokens)  # once a pass, every class
     correct = 0
@@ -363,6 +439,7 @@ def _val_top1(model, val_ds, class_tokens, batch_size:int, workers:int, device, 
     model.train()
     return correct / len(val_ds)
 
+# %% ../nbs/02_train.ipynb #d5e97a38
 def _steps_per_epoch(n_images:int, cfg:TrainConfig, world:int) -> int:
     "Optimizer steps in an epoch: whole batches, then whole accumulation groups (leftover micro-batches are dropped)."
     n_batches = n_images // (cfg.batch_size * world)
@@ -371,7 +448,7 @@ def _steps_per_epoch(n_images:int, cfg:TrainConfig, world:int) -> int:
                         f"{f' x {world} processes' if world > 1 else ''}: lower batch_size (or accum_steps).")
     return n_batches // cfg.accum_steps
 
-# %% ../nbs/02_train.ipynb #cd3f0882
+# %% ../nbs/02_train.ipynb #08211bc6
 @contextlib.contextmanager
 def _open_run(cfg:TrainConfig, resumed:RunDir|None, precision:str, workers:int, process_rank:int, world:int):
     "The run folder, locked while the run trains. A folder with saved checkpoints is refused unless resuming."
@@ -383,20 +460,26 @@ def _open_run(cfg:TrainConfig, resumed:RunDir|None, precision:str, workers:int, 
     run.acquire()
     try:
         if resumed is None and run.trained():
-            raise FileExistsError(f"{run.path} holds a run with saved checkpoints: pass resume='latest' (CLI: --resume latest) and its name to continue it, "
-                                  f"or choose another name.")
-        if resumed is None or not run.latest.exists():  # starting at step 0: metrics of an attempt that saved nothing go
+            raise FileExistsError(
+                f"{run.path} holds a run with saved checkpoints: pass resume='latest' (CLI: --resume latest) and its"
+                " name to continue it, or choose another name."
+            )
+        # starting at step 0: metrics of an attempt that saved nothing go
+        if resumed is None or not run.latest.exists():
             run.metrics.unlink(missing_ok=True); shutil.rmtree(run.path/"tensorboard", ignore_errors=True)
         run.checkpoints.mkdir(parents=True, exist_ok=True)
         yield run
     except BaseException as e:
-        if new and not run.params_json.exists(): shutil.rmtree(run.path, ignore_errors=True)  # refused before it began: no folder left
+        # refused before it began: no folder left
+        if new and not run.params_json.exists(): shutil.rmtree(run.path, ignore_errors=True)
         elif isinstance(e, KeyboardInterrupt): e.run_path = run.path  # Ctrl-C: the CLI says how to continue it
         raise
     finally: run.release()
 
+# %% ../nbs/02_train.ipynb #d245b9ab
 def _restore(loop, resumed:RunDir|None, log) -> tuple:
-    "`(step, epoch, batch)` to start from: zeros, or where the resumed run's `latest.pt` left off (its metrics trimmed to match)."
+    """`(step, epoch, batch)` to start from: zeros, or where the resumed run's `latest.pt` left off (its metrics trimmed
+    to match)."""
     if resumed is None or not resumed.latest.exists(): return 0, 0, 0
     state = _load_state(resumed.latest, loop.model, loop.opt, loop.sched)
     if loop.process_rank == 0: _trim_metrics(resumed.metrics, state["step"])
@@ -408,9 +491,87 @@ def _resolved_classes_per_step(cfg:TrainConfig, n_classes:int, resumed:RunDir|No
     if resumed is None: return resolve_classes_per_step(cfg.classes_per_step, n_classes, cfg.enable_text)
     return resumed.record()["resolved"].get("classes_per_step", cfg.classes_per_step)
 
-def _start_record(loop, sources:dict, val_ds, steps_per_epoch:int, log):
-    "Process 0, before the first step: the run record (params.json, params.txt), log lines (a long tail's too), the tensorboard writer."
-    cfg, run, train_ds = loop.cfg, loop.run, loop.train_ds
+# %% ../nbs/02_train.ipynb #6cf8cea1
+@dataclass(kw_only=True)
+class _Loop:
+    """What every step of a run needs, each by name: the settings and run folder, the model and its optimizer, the data,
+    how to compute."""
+    cfg:TrainConfig # the run's settings
+    run:RunDir # where it logs and saves
+    model:torch.nn.Module # the model with LoRA
+    params:list # the LoRA parameters the optimizer steps
+    opt:torch.optim.Optimizer # AdamW over `params`
+    sched:object # the learning-rate schedule (`lr_lambda`)
+    train_ds:object # the training `CsvDataset`
+    class_tokens:torch.Tensor # each class's tokenized prompt, in class order
+    steps_per_epoch:int # optimizer steps an epoch (`_steps_per_epoch`)
+    device:torch.device # where the model runs
+    precision:str # "bf16" or "fp32" (`_resolve_precision`)
+    workers:int # DataLoader processes
+    process_rank:int # this process under torchrun (0 alone)
+    world:int # processes in all
+    # the sampler's per-image weights (`sampling_weights`); None: each image once an epoch
+    weights:torch.Tensor|None = None
+    logit_adjust:torch.Tensor|None = None # τ·log prior per class, added to the training logits (`logit_adjustment`)
+    classes_per_step:int|None = None # classes a step scores (`resolve_classes_per_step`); None: all
+    fixed_class_features:torch.Tensor|None = None # a frozen text tower's class features, encoded once
+    tb:object = None # the tensorboard writer (process 0)
+
+    @property
+    def n_micro(self) -> int: return self.steps_per_epoch * self.cfg.accum_steps  # micro-batches an epoch
+
+    def autocast(self): return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+    def loss(self, images, targets, key:tuple):
+        """The batch's loss under autocast: image features against the class texts (re-encoded when the text tower
+        trains; a sample of them with `classes_per_step`)."""
+        with self.autocast():
+            image_features = self.model.encode_image(images, normalize=True)
+            scale = self.model.logit_scale.exp()
+            classes, log_q = (None, None) if self.fixed_class_features is not None else \
+                             step_classes(targets, len(self.class_tokens), self.classes_per_step, key)
+            if classes is not None:  # many classes: this step's sample, encoded alone
+                class_features = encode_text_cut(self.model, self.class_tokens[classes.to(self.class_tokens.device)])
+                if self.cfg.loss == "ce":
+                    return sampled_ce_loss(
+                        image_features, class_features, targets, classes, log_q, scale, self.logit_adjust
+                    )
+                return masked_clip_loss(image_features, class_features[class_columns(classes, targets)], targets, scale)
+            class_features = (
+                self.fixed_class_features
+                if self.fixed_class_features is not None
+                else encode_text_cut(self.model, self.class_tokens)
+            )
+            if self.cfg.loss == "ce": return ce_loss(image_features, class_features, targets, scale, self.logit_adjust)
+            return masked_clip_loss(image_features, class_features[targets], targets, scale)
+
+# %% ../nbs/02_train.ipynb #07262c2e
+def _new_loop(cfg:TrainConfig, run:RunDir, model, train_ds, class_tokens:torch.Tensor, resumed:RunDir|None, log, *,
+              device:torch.device, precision:str, workers:int, process_rank:int, world:int) -> _Loop:
+    "The `_Loop` of a run: its model and data with the optimizer, schedule, sampler and loss settings they call for."
+    steps_per_epoch = _steps_per_epoch(len(train_ds), cfg, world)
+    params = get_lora_parameters(model)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.epochs * steps_per_epoch, cfg.warmup))
+    if cfg.classes_per_step and not cfg.enable_text:
+        log.warning(
+            f"classes_per_step={cfg.classes_per_step} does nothing with the text tower frozen (enable_text=False):"
+            " every class's text is encoded once, before the first step, and every step scores them all."
+        )
+    # clip: no class prior
+    adjust = logit_adjustment(train_ds.targets, cfg.sampler, cfg.prior_tau) if cfg.loss == "ce" else None
+    return _Loop(cfg=cfg, run=run, model=model, params=params, opt=opt, sched=sched,
+                 train_ds=train_ds, class_tokens=class_tokens, steps_per_epoch=steps_per_epoch,
+                 device=device, precision=precision, workers=workers, process_rank=process_rank, world=world,
+                 weights=sampling_weights(train_ds.targets, cfg.sampler),
+                 logit_adjust=None if adjust is None else adjust.to(device),
+                 classes_per_step=_resolved_classes_per_step(cfg, len(train_ds.classes), resumed))
+
+# %% ../nbs/02_train.ipynb #b40b6b03
+def _start_record(loop:_Loop, sources:dict, val_ds, log):
+    """Process 0, before the first step: the run record (params.json, params.txt), log lines (a long tail's too), the
+    tensorboard writer."""
+    cfg, run, train_ds, steps_per_epoch = loop.cfg, loop.run, loop.train_ds, loop.steps_per_epoch
     resolved = dict(device=str(loop.device), precision=loop.precision, workers=loop.workers, world_size=loop.world,
                     logit_adjustment=loop.logit_adjust is not None, classes_per_step=loop.classes_per_step)
     counts = pd.Series(train_ds.targets).value_counts().reindex(range(len(train_ds.classes)), fill_value=0)
@@ -419,10 +580,14 @@ def _start_record(loop, sources:dict, val_ds, steps_per_epoch:int, log):
                                  n_val=len(val_ds) if val_ds else 0, total_steps=cfg.epochs * steps_per_epoch,
                                  class_counts=dict(zip(train_ds.classes, map(int, counts))), imbalance_ratio=ratio))
     log.info(f"class counts from {counts.min()} to {counts.max()} training images: imbalance ratio {ratio:.3g}")
-    if ratio > 10 and loop.logit_adjust is None and cfg.sampler == "uniform":  # plain CE, or the clip loss (no prior to adjust)
-        log.warning(f"The largest class has {ratio:.0f}x the images of the smallest: common classes will win the close calls. "
-                    "Consider " + ("loss='ce' (the clip loss has no prior to adjust) with " if cfg.loss == "clip" else "") +
-                    "prior_tau=1 (balanced softmax; CLI --prior-tau 1) or sampler='sqrt' (BENCHMARKS.md compares them).")
+    # plain CE, or the clip loss (no prior to adjust)
+    if ratio > 10 and loop.logit_adjust is None and cfg.sampler == "uniform":
+        log.warning(
+            f"The largest class has {ratio:.0f}x the images of the smallest: common classes will win the close calls. "
+            "Consider "
+            + ("loss='ce' (the clip loss has no prior to adjust) with " if cfg.loss == "clip" else "")
+            + "prior_tau=1 (balanced softmax; CLI --prior-tau 1) or sampler='sqrt' (BENCHMARKS.md compares them)."
+        )
     n, k = len(train_ds.classes), loop.classes_per_step
     log.info(f"classes_per_step={cfg.classes_per_step}: each step scores " +
              (f"all {n} classes (the full softmax)" if k is None else f"{k} of the {n} classes (the sampled softmax)"))
@@ -431,76 +596,65 @@ def _start_record(loop, sources:dict, val_ds, steps_per_epoch:int, log):
     from torch.utils.tensorboard import SummaryWriter
     loop.tb = SummaryWriter(str(run.path/"tensorboard"))
 
-@dataclass
-class _Loop:
-    "What every step of a run needs: the model and its optimizer, the data, where to log, and how to compute."
-    cfg:TrainConfig; run:RunDir; model:torch.nn.Module; params:list; opt:torch.optim.Optimizer; sched:object
-    train_ds:object; class_tokens:torch.Tensor; device:torch.device; precision:str; workers:int
-    process_rank:int; world:int; n_micro:int; tb:object = None; fixed_class_features:torch.Tensor|None = None
-    weights:torch.Tensor|None = None; logit_adjust:torch.Tensor|None = None  # the sampler's per-image weights; τ·log prior per class
-    classes_per_step:int|None = None  # classes a step scores (`resolve_classes_per_step`); None: all
-
-    def autocast(self): return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
-
-    def loss(self, images, targets, key:tuple):
-        "The batch's loss under autocast: image features against the class texts (re-encoded when the text tower trains; a sample of them with `classes_per_step`)."
-        with self.autocast():
-            image_features = self.model.encode_image(images, normalize=True)
-            scale = self.model.logit_scale.exp()
-            classes, log_q = (None, None) if self.fixed_class_features is not None else \
-                             step_classes(targets, len(self.class_tokens), self.classes_per_step, key)
-            if classes is not None:  # many classes: this step's sample, encoded alone
-                class_features = encode_text_cut(self.model, self.class_tokens[classes.to(self.class_tokens.device)])
-                if self.cfg.loss == "ce": return sampled_ce_loss(image_features, class_features, targets, classes, log_q, scale, self.logit_adjust)
-                return masked_clip_loss(image_features, class_features[class_columns(classes, targets)], targets, scale)
-            class_features = self.fixed_class_features if self.fixed_class_features is not None else encode_text_cut(self.model, self.class_tokens)
-            return (ce_loss(image_features, class_features, targets, scale, self.logit_adjust) if self.cfg.loss == "ce" else
-                    masked_clip_loss(image_features, class_features[targets], targets, scale))
-
+# %% ../nbs/02_train.ipynb #0cdbc37f
 def _train_epoch(loop:_Loop, epoch:int, skip:int, step:int) -> tuple:
-    "One epoch from micro-batch `skip`: forward, backward, (all-reduce), clip, step, schedule, log, save mid-epoch. `(step, loss)`."
+    """One epoch from micro-batch `skip`: forward, backward, (all-reduce), clip, step, schedule, log, save mid-epoch.
+    `(step, loss)`."""
     cfg, run = loop.cfg, loop.run
-    loader = make_loader(loop.train_ds, cfg.batch_size, workers=loop.workers, seed=cfg.seed, epoch=epoch, device=loop.device, start_batch=skip,
+    loader = make_loader(loop.train_ds, cfg.batch_size, workers=loop.workers, seed=cfg.seed, epoch=epoch,
+                         device=loop.device, start_batch=skip,
                          weights=loop.weights)
-    # a bar without the loader: tqdm.auto's bar calls iter() on an iterable eagerly, starting a DataLoader's workers twice
+    # a bar without the loader: tqdm.auto's bar calls iter() on an iterable eagerly, starting a DataLoader twice
     bar = progress_bar(desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=loop.process_rank != 0, initial=skip,
                        total=loop.n_micro)
     t0, seen, step_loss, lossv = time.perf_counter(), 0, 0.0, float("nan")
-    for i, (images, targets) in zip(range(skip, loop.n_micro), loader):  # leftover micro-batches are never loaded: dropped
+    # leftover micro-batches are never loaded: dropped
+    for i, (images, targets) in zip(range(skip, loop.n_micro), loader):
         bar.update()
-        loss = loop.loss(images.to(loop.device, non_blocking=True), targets.to(loop.device, non_blocking=True), (cfg.seed, epoch, i, loop.process_rank))
+        loss = loop.loss(images.to(loop.device, non_blocking=True), targets.to(loop.device, non_blocking=True),
+                         (cfg.seed, epoch, i, loop.process_rank))
         (loss / cfg.accum_steps).backward()
         step_loss, seen = step_loss + loss.detach() / cfg.accum_steps, seen + len(images)
         if (i + 1) % cfg.accum_steps: continue
         if loop.world > 1: _average_gradients(loop.params, loop.world)
         if cfg.grad_clip: torch.nn.utils.clip_grad_norm_(loop.params, cfg.grad_clip)
         lossv, step_loss = step_loss, 0.0  # the mean over the step's micro-batches
-        if loop.world > 1: dist.all_reduce(lossv); lossv /= loop.world  # log the global batch's loss, and stop together on NaN
+        # log the global batch's loss, and stop together on NaN
+        if loop.world > 1: dist.all_reduce(lossv); lossv /= loop.world
         lossv = lossv.item()
         if not math.isfinite(lossv):
-            raise FloatingPointError(f"loss is {lossv} at step {step} (epoch {epoch + 1}): lower lr (now {cfg.lr:g}) or alpha (now {cfg.alpha:g}), "
-                                     f"or check the data. " + (f"The last good state is kept in {run.checkpoints}." if step else "Nothing was trained yet."))
+            raise FloatingPointError(
+                f"loss is {lossv} at step {step} (epoch {epoch + 1}): lower lr (now {cfg.lr:g}) or alpha (now"
+                f" {cfg.alpha:g}), or check the data. "
+                + (f"The last good state is kept in {run.checkpoints}." if step else "Nothing was trained yet.")
+            )
         loop.opt.step(); loop.sched.step(); loop.opt.zero_grad(set_to_none=True)
         step += 1
         if loop.process_rank: continue
         images_s = seen * loop.world / (time.perf_counter() - t0)
         bar.set_postfix(loss=f"{lossv:.4f}", img_s=f"{images_s:.1f}")
         if step % cfg.log_every_n_steps == 0:
-            _log_metrics(run, loop.tb, dict(step=step, epoch=epoch + 1, loss=lossv, lr=loop.sched.get_last_lr()[0], images_s=images_s))
+            _log_metrics(run, loop.tb,
+                         dict(step=step, epoch=epoch + 1, loss=lossv,
+                              lr=loop.sched.get_last_lr()[0], images_s=images_s))
         if cfg.save_every_n_steps and step % cfg.save_every_n_steps == 0 and i + 1 < loop.n_micro:
             _save_state(run.latest, loop.model, loop.opt, loop.sched, step, epoch, i + 1)
     bar.close()
     return step, lossv
 
+# %% ../nbs/02_train.ipynb #d1d9999a
 def _end_epoch(loop:_Loop, epoch:int, step:int, loss:float, val_ds, log):
-    "Process 0, after an epoch: validate, log, save the adapter (every `save_frequency` epochs, and the last) and `latest.pt`."
+    """Process 0, after an epoch: validate, log, save the adapter (every `save_frequency` epochs, and the last) and
+    `latest.pt`."""
     cfg, run = loop.cfg, loop.run
     row = dict(step=step, epoch=epoch + 1, loss=loss, lr=loop.sched.get_last_lr()[0])
     if val_ds is not None:
-        row["val_top1"] = _val_top1(loop.model, val_ds, loop.class_tokens, cfg.batch_size, loop.workers, loop.device, loop.autocast)
+        row["val_top1"] = _val_top1(loop.model, val_ds, loop.class_tokens, cfg.batch_size, loop.workers,
+                                    loop.device, loop.autocast)
     _log_metrics(run, loop.tb, row)
     log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-    if (epoch + 1) % cfg.save_frequency == 0 or epoch + 1 == cfg.epochs: save_lora_weights(loop.model, run.adapter(epoch + 1))
+    if (epoch + 1) % cfg.save_frequency == 0 or epoch + 1 == cfg.epochs:
+        save_lora_weights(loop.model, run.adapter(epoch + 1))
     _save_state(run.latest, loop.model, loop.opt, loop.sched, step, epoch + 1, 0)
 
 # %% ../nbs/02_train.ipynb #7aa6c77e
@@ -515,22 +669,13 @@ def fit(**kwargs) -> Run:
     with _open_run(cfg, resumed, precision, workers, process_rank, world) as run:
         log = _logger(run.log if process_rank == 0 else None)
         model, train_ds, val_ds, class_tokens, sources = _build(cfg, device, run, log, process_rank, world)
-        steps_per_epoch = _steps_per_epoch(len(train_ds), cfg, world)
-        params = get_lora_parameters(model)
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg.epochs * steps_per_epoch, cfg.warmup))
-        loop = _Loop(cfg, run, model, params, opt, sched, train_ds, class_tokens, device, precision, workers, process_rank, world,
-                     n_micro=steps_per_epoch * cfg.accum_steps, weights=sampling_weights(train_ds.targets, cfg.sampler),
-                     classes_per_step=_resolved_classes_per_step(cfg, len(train_ds.classes), resumed))
-        if cfg.classes_per_step and not cfg.enable_text:
-            log.warning(f"classes_per_step={cfg.classes_per_step} does nothing with the text tower frozen (enable_text=False): every class's text is "
-                        f"encoded once, before the first step, and every step scores them all.")
-        if cfg.loss == "ce" and (adjust := logit_adjustment(train_ds.targets, cfg.sampler, cfg.prior_tau)) is not None:
-            loop.logit_adjust = adjust.to(device)  # the in-batch clip loss has no class prior: prior_tau does not apply to it
+        loop = _new_loop(cfg, run, model, train_ds, class_tokens, resumed, log, device=device, precision=precision,
+                         workers=workers, process_rank=process_rank, world=world)
         step, start_epoch, start_batch = _restore(loop, resumed, log)
-        if start_epoch == cfg.epochs and process_rank == 0 and not loop.run.adapter(cfg.epochs).exists():
-            save_lora_weights(model, loop.run.adapter(cfg.epochs))  # trained, its final adapter deleted: written again from latest.pt
-        if process_rank == 0: _start_record(loop, sources, val_ds, steps_per_epoch, log)
+        if start_epoch == cfg.epochs and process_rank == 0 and not run.adapter(cfg.epochs).exists():
+            # trained, its final adapter deleted: written again from latest.pt
+            save_lora_weights(model, run.adapter(cfg.epochs))
+        if process_rank == 0: _start_record(loop, sources, val_ds, log)
         if not cfg.enable_text:  # a frozen text tower: the class texts are encoded once
             with torch.no_grad(), loop.autocast(): loop.fixed_class_features = encode_classes(model, class_tokens)
 
@@ -544,32 +689,39 @@ def fit(**kwargs) -> Run:
     return Run(run.path, model=model)
 fit.__delwrap__ = TrainConfig  # docments reads each argument's doc from the dataclass: `fit?` and show_doc list them
 
-# %% ../nbs/02_train.ipynb #36bb8b86
+# %% ../nbs/02_train.ipynb #7d979376
 # the original scripts' spellings; `--run-root` because torchrun takes `--logs` as its own `--logs-specs`
-_FLAG_ALIASES = dict(rank=["--lora-rank"], alpha=["--lora-alpha"], dropout=["--lora-dropout"], enable_vision=["--lora-enable-vision"],
-                     enable_text=["--lora-enable-text"], targets=["--lora-targets"], logs=["--run-root"])
+_FLAG_ALIASES = dict(rank=["--lora-rank"], alpha=["--lora-alpha"], dropout=["--lora-dropout"],
+                     enable_vision=["--lora-enable-vision"], enable_text=["--lora-enable-text"],
+                     targets=["--lora-targets"], logs=["--run-root"])
+
 _FLAG_TYPES = {"int": int, "float": float, "bool": bool_arg}
 
 def train_parser(given_only:bool=False) -> argparse.ArgumentParser:
-    "`bioclip-lora-train`'s flags: one per `TrainConfig` field (`batch_size` → `--batch-size`) with its doc, and the original spellings; `given_only`: parse only the flags given."
+    """`bioclip-lora-train`'s flags: one per `TrainConfig` field (`batch_size` → `--batch-size`) with its doc, and the
+    original spellings; `given_only`: parse only the flags given."""
     p = CliParser(prog="bioclip-lora-train", description="Train LoRA adapters for BioCLIP 2 (or any open_clip model).")
     docs = docments(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
-        kind = _FLAG_TYPES.get(f.type.split("|")[0].strip(), str)  # annotations are strings (`from __future__ import annotations`)
+        # annotations are strings (`from __future__ import annotations`)
+        kind = _FLAG_TYPES.get(f.type.split("|")[0].strip(), str)
         flag = dict(nargs="?", const=True) if kind is bool_arg else {}  # `--flag`, `--flag true` or `--flag false`
+        shown = " (default: %(default)r)" if f.default == "\t" else ""  # a tab shows as '\t'
         p.add_argument(f"--{f.name.replace('_', '-')}", *_FLAG_ALIASES.get(f.name, []), dest=f.name, type=kind,
-                       default=argparse.SUPPRESS if given_only else f.default,
-                       help=docs[f.name] + (" (default: %(default)r)" if f.default == "\t" else ""), **flag)  # a tab shows as '\t'
+                       default=argparse.SUPPRESS if given_only else f.default, help=docs[f.name] + shown, **flag)
     p.add_argument("--use-lora", type=bool_arg, nargs="?", const=True, default=True,
                    help="accepted for the original scripts' command lines: LoRA is what this trains")
-    p.add_argument("--dataset-type", default="csv", choices=("csv", "auto"), help="accepted for the original scripts' command lines")
+    p.add_argument("--dataset-type", default="csv", choices=("csv", "auto"),
+                   help="accepted for the original scripts' command lines")
     return p
 
+# %% ../nbs/02_train.ipynb #ac2c71fa
 def _ask_which(runs:list) -> str:
     "On a terminal, the name of the run the user picks from `runs`."
     for n, r in enumerate(runs, 1): print(f"{n}. {r.path.name}")
     pick = input(f"Several unfinished runs; resume which (1-{len(runs)})? ").strip()
-    if not pick.isdigit() or not 1 <= int(pick) <= len(runs): raise ValueError(f"no run {pick!r}: pass --name to say which.")
+    if not pick.isdigit() or not 1 <= int(pick) <= len(runs):
+        raise ValueError(f"no run {pick!r}: pass --name to say which.")
     return runs[int(pick) - 1].path.name
 
 @contextlib.contextmanager
@@ -583,12 +735,15 @@ def _interrupt_line():
         print(f"bioclip-lora-train: interrupted; {kept}", file=sys.stderr)
         raise SystemExit(130) from None
 
+# %% ../nbs/02_train.ipynb #b8c66214
 def train_cli(argv:list|None=None):
     "`bioclip-lora-train`: `fit` from the command line (`--help` lists every flag)."
     train_parser().parse_args(argv)  # --help, and every value checked, with the defaults shown
-    args = vars(train_parser(given_only=True).parse_args(argv))  # fit gets only what was given: a resume keeps the run's settings
+    # fit gets only what was given: a resume keeps the run's settings
+    args = vars(train_parser(given_only=True).parse_args(argv))
     args.pop("dataset_type", None)
-    if not args.pop("use_lora", True): raise SystemExit("bioclip-lora-train: --use-lora false: this tool trains LoRA adapters only.")
+    if not args.pop("use_lora", True):
+        raise SystemExit("bioclip-lora-train: --use-lora false: this tool trains LoRA adapters only.")
     with cli_errors("bioclip-lora-train"), _interrupt_line():
         if args.get("resume") == "latest" and not args.get("name") and sys.stdin.isatty():
             if len(runs := unfinished_runs(args.get("logs", TrainConfig.logs))) > 1: args["name"] = _ask_which(runs)
@@ -597,4 +752,5 @@ def train_cli(argv:list|None=None):
         print(f"run folder: {res.path}")
         if len(res.checkpoints): print(f"adapter: {res.checkpoints[-1]}")
 
-if __name__ == "__main__" and "get_ipython" not in globals(): train_cli()  # `python -m bioclip_lora_nb.train`; not in Jupyter
+# `python -m bioclip_lora_nb.train`; not in Jupyter
+if __name__ == "__main__" and "get_ipython" not in globals(): train_cli()
