@@ -32,7 +32,7 @@ def peak_mb() -> float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
 def measure_step(n_classes, limit, steps, batch=16, model_name="ViT-B-32"):
     import torch
     from bioclip_lora_nb.lora import LoraConfig, apply_lora_to_model, get_lora_parameters, load_base_model, encode_text_cut
-    from bioclip_lora_nb.train import ce_loss, sampled_ce_loss, step_classes
+    from bioclip_lora_nb.losses import ce_loss, sampled_ce_loss, step_classes
     sys.path.insert(0, str(HERE.parent))
     from train_speed import taxon_prompts
     torch.manual_seed(0)

@@ -19,7 +19,7 @@ from bioclip_lora_nb.data import CsvDataset, make_demo_dataset, make_loader
 from bioclip_lora_nb.splits import prepare_dataset_from_folders
 from bioclip_lora_nb.lora import LoraConfig, apply_lora_to_model, get_lora_parameters, load_base_model
 from bioclip_lora_nb.lora import encode_text_cut
-from bioclip_lora_nb.train import ce_loss, class_prompts
+from bioclip_lora_nb.losses import ce_loss, class_prompts
 
 
 def timed(fn):

@@ -10,12 +10,10 @@ import argparse, contextlib, dataclasses, json, logging, math, os, shutil, sys, 
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import open_clip
 import pandas as pd
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from fastcore.docments import docments
 from fastcore.meta import delegates
 from fastcore.script import bool_arg
@@ -30,96 +28,12 @@ from .data import (CsvDataset, DataError, check_distinct, label_texts, make_demo
                                   read_dataset, sampling_weights, validate_dataset)
 from .splits import (SPLIT_CSV, SPLIT_FILES, check_splits, few_shot_split, few_val_classes, few_val_line,
                                     prepare_dataset_from_folders, split_path, write_splits)
-from .run import PROMPT, TrainConfig, RunDir, Run, read_jsonl, run_name, unfinished_runs
+from .run import TrainConfig, RunDir, Run, read_jsonl, run_name, unfinished_runs
+from .losses import (ce_loss, class_columns, class_prompts, logit_adjustment, lr_lambda,
+                                    masked_clip_loss, resolve_classes_per_step, sampled_ce_loss, step_classes)
 
 # %% auto #0
-__all__ = ['FULL_SOFTMAX_UP_TO', 'RESUME_MAY_CHANGE', 'class_prompts', 'ce_loss', 'logit_adjustment', 'masked_clip_loss',
-           'step_classes', 'class_columns', 'sampled_ce_loss', 'resolve_classes_per_step', 'lr_lambda',
-           'encode_classes', 'fit', 'train_parser', 'train_cli']
-
-# %% ../nbs/02_train.ipynb #cb1604c0
-def class_prompts(classes:list, labels=None, label_kind:str="taxon_com", template:str=PROMPT) -> list:
-    "The prompt for each class, in class order."
-    texts = label_texts(classes, labels, label_kind)
-    return [template.format(texts[c]) for c in classes]
-
-# %% ../nbs/02_train.ipynb #04a958f8
-def ce_loss(image_features, class_features, labels, logit_scale, logit_adjust=None):
-    """Cross-entropy of `logit_scale · image @ class_text.T` (+ `logit_adjust`, training only) against the class index
-    (CLIP-LoRA / FLYP)."""
-    logits = logit_scale * image_features @ class_features.T
-    return F.cross_entropy(logits if logit_adjust is None else logits + logit_adjust, labels)
-
-def logit_adjustment(targets, sampler:str="uniform", tau:float=1.0) -> torch.Tensor|None:
-    """`τ·log p` per class (centred), `p` the class distribution `sampler` draws from the training targets; None where
-    it is zero."""
-    n = torch.bincount(torch.as_tensor(targets)).double()
-    prior = {"uniform": n, "sqrt": n.sqrt(), "balanced": torch.ones_like(n)}[sampler]
-    log_p = (prior / prior.sum()).log()
-    adjust = tau * (log_p - log_p.mean())
-    return None if tau == 0 or not adjust.any() else adjust.float()
-
-# %% ../nbs/02_train.ipynb #baf961b3
-def masked_clip_loss(image_features, text_features, labels, logit_scale):
-    "The original scripts' in-batch contrastive loss, with same-class pairs removed from the negatives."
-    logits = logit_scale * image_features @ text_features.T  # (B, B)
-    same = labels[:, None] == labels[None, :]
-    logits = logits.masked_fill(same & ~torch.eye(len(labels), dtype=torch.bool, device=logits.device), float("-inf"))
-    target = torch.arange(len(labels), device=logits.device)
-    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
-
-# %% ../nbs/02_train.ipynb #c02c0cff
-def step_classes(
-    targets:torch.Tensor, # the batch's class indices
-    n_classes:int, # classes in all
-    limit:int|None, # classes one step may encode (None: all)
-    # (seed, epoch, micro-batch, process): seeds the draw, so a resumed run draws the same and processes differ
-    key:tuple,
-) -> tuple:
-    """`(classes, log_q)`: the batch's classes, then others drawn uniformly without replacement up to `limit`, and each
-    one's log inclusion probability; `(None, None)` when all fit."""
-    if limit is None or n_classes <= limit: return None, None
-    present = targets.unique().cpu()
-    others = torch.ones(n_classes, dtype=torch.bool).index_fill_(0, present, False).nonzero().squeeze(1)
-    m = max(0, min(limit - len(present), len(others)))  # a batch of more classes than `limit` keeps all of its own
-    g = torch.Generator().manual_seed(int(np.random.SeedSequence(list(key)).generate_state(1)[0]))
-    drawn = others[torch.randperm(len(others), generator=g)[:m]]
-    log_q = torch.cat([torch.zeros(len(present)), torch.full((m,), math.log(m / len(others)) if m else 0.0)])
-    return torch.cat([present, drawn]), log_q
-
-def class_columns(classes:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
-    "Each target's column among the sampled `classes` (the batch's classes are always among them)."
-    column = torch.full((int(classes.max()) + 1,), -1, dtype=torch.long)  # class → its column
-    column.index_copy_(0, classes, torch.arange(len(classes)))
-    return column.to(targets.device)[targets]
-
-# %% ../nbs/02_train.ipynb #c4409740
-def sampled_ce_loss(image_features, class_features, targets, classes, log_q, logit_scale, logit_adjust=None):
-    """Cross-entropy over the sampled `classes` (their text features `class_features`), each logit less its log
-    inclusion probability (log-Q): the full softmax, estimated."""
-    # a drawn class stands for 1/q classes like it; the batch's own (q = 1) for itself
-    adjust = -log_q.to(image_features.device)
-    # the prior, as in the full loss
-    if logit_adjust is not None: adjust = adjust + logit_adjust[classes.to(logit_adjust.device)]
-    return ce_loss(image_features, class_features, class_columns(classes, targets), logit_scale, adjust)
-
-# %% ../nbs/02_train.ipynb #6788b144
-FULL_SOFTMAX_UP_TO = 256  # classes: past this, `classes_per_step=None` scores a sample of this many a step
-
-def resolve_classes_per_step(classes_per_step:int|None, n_classes:int, enable_text:bool=True) -> int|None:
-    "How many of `n_classes` a step scores (the sampled softmax), or None for all of them (the full softmax)."
-    if not enable_text: return None  # a frozen text tower: every class's text is encoded once, every step scores all
-    limit = FULL_SOFTMAX_UP_TO if classes_per_step is None else classes_per_step  # None: scales; 0: all, always
-    return None if limit == 0 or n_classes <= limit else limit
-
-# %% ../nbs/02_train.ipynb #e82b291a
-def lr_lambda(total_steps:int, warmup:int):
-    "Linear warmup to the peak over `warmup` steps (at most a tenth of the run), then cosine decay to 0."
-    warmup = min(warmup, max(1, total_steps // 10))
-    def f(step):
-        if step < warmup: return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
-    return f
+__all__ = ['RESUME_MAY_CHANGE', 'encode_classes', 'fit', 'train_parser', 'train_cli']
 
 # %% ../nbs/02_train.ipynb #bd925e32
 RESUME_MAY_CHANGE = ("resume", "logs", "name", "workers", "device", "grad_checkpointing", "log_every_n_steps",
