@@ -1,4 +1,4 @@
-"""Predictions on new photos (files, folders, globs, CSVs, or a photo already open in the notebook), a look at them, and a merged model for open_clip and pybioclip with its model card.
+"""Predictions on new photos (files, folders, globs, CSVs, or a photo open in the notebook), a look at them, embeddings.
 
 Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/predict.html.md"""
 
@@ -6,34 +6,37 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/predict.html.md"""
 
 # %% ../nbs/05_predict.ipynb #0f11dd92
 from __future__ import annotations
-import argparse, base64, glob, html, importlib.util, io, itertools, json, os, re, sys, warnings
+import argparse, base64, glob, html, importlib, io, itertools, os, sys, warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import open_clip
 import pandas as pd
 import torch
 from fastcore.basics import patch
 from PIL import Image
-from safetensors.torch import save_file
 
-from .core import CliParser, atomic_write, atomic_write_text, check_device, check_writable, cli_errors, console_script, progress_bar, warn
-from .lora import (adapter_base_model, base_state_dict, decode_size, eval_transform, image_size, load_base_model, load_lora_weights,
-                                  lora_layers, lora_settings, model_tokenizer, read_lora_metadata)
-from .data import (IMAGE_EXTENSIONS, RANKS, DataError, check_distinct, did_you_mean, image_problem, is_hidden, label_texts, load_image, make_loader,
-                                  read_labels, sniff_sep)
+from .core import CliParser, check_device, check_writable, cli_errors, progress_bar, warn
+from .lora import (adapter_base_model, decode_size, eval_transform, image_size, load_base_model,
+                                  load_lora_weights, lora_layers, model_tokenizer)
+from .data import (IMAGE_EXTENSIONS, RANKS, DataError, check_distinct, did_you_mean, image_problem,
+                                  is_hidden, label_texts, load_image, make_loader, read_labels, sniff_sep)
 from .run import Run, RunDir, adapter_run, model_run
 from .eval import check_classes, text_settings
 from .features import zero_shot_classifier
-from .stats import verdict_lines
-from .openworld import AbstainRule, check_target_precision, fits, has_ranks, lineage, rollup, rule_context
+from .openworld import (AbstainRule, check_target_precision, fits, has_ranks, lineage, rollup,
+                                       rule_context)
+from .formats import (EMBEDDING_FORMATS, PREDICTION_FORMATS, STDOUT_FORMATS, _check_embeddings_path,
+                                     _check_predictions_path, write_embeddings, write_predictions)
+
+def __getattr__(name:str):  # the former path of names now in `export`: `from bioclip_lora_nb.predict import export_run`
+    if name in ("export_run", "export_cli", "export_merged_model", "write_model_card"):
+        return getattr(importlib.import_module("bioclip_lora_nb.export"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # %% auto #0
-__all__ = ['rollup_calls', 'predict_run', 'EMBEDDING_FORMATS', 'PREDICTION_FORMATS', 'export_run', 'list_images', 'Skipped',
-           'PredictionStream', 'predict', 'show_predictions', 'embed', 'write_embeddings', 'write_predictions',
-           'export_merged_model', 'write_model_card', 'export_cli', 'predict_parser', 'cli_adapter', 'predict_cli',
-           'embed_cli']
+__all__ = ['rollup_calls', 'predict_run', 'list_images', 'Skipped', 'PredictionStream', 'predict', 'show_predictions', 'embed',
+           'cli_adapter', 'predict_parser', 'predict_cli', 'embed_cli']
 
 # %% ../nbs/05_predict.ipynb #5bacf632
 def list_images(images) -> list:
@@ -64,6 +67,7 @@ def _items(images) -> list:
             except (OSError, SyntaxError, ValueError): pass  # unreadable: the loader says so, and skips it
     return [i if in_memory(i) else Path(i) for i in images]
 
+# %% ../nbs/05_predict.ipynb #068183ed
 class Skipped(NamedTuple):
     "An image that could not be read, and why: in `.attrs['skipped']` of `predict` and `embed`."
     file_name:str
@@ -77,6 +81,7 @@ class _Photos(torch.utils.data.Dataset):
         try: return self.transform(load_image(self.items[i], draft=self.draft)), i
         except DataError: return torch.zeros(3, *self.size), -1 - i
 
+# %% ../nbs/05_predict.ipynb #128fbd66
 _IN_MEMORY = itertools.count()  # `<image N>`: one N per photo given in memory this session, so tables concatenate unambiguously
 
 class _PhotoBatches:
@@ -129,10 +134,11 @@ def _prediction_model(model, device) -> tuple:
     return net, Run(run_path, model=net), path
 
 def _export_rule(model) -> AbstainRule|None:
-    "The abstention rule an exported model folder carries (`abstain.json`, written by `export_run`), if any."
+    "The abstention rule an exported model folder carries (`abstain.json`, written by `Run.export`), if any."
     folder = Path(str(getattr(model, "model_id", "")).removeprefix("local-dir:"))
     return AbstainRule.load(folder/"abstain.json") if str(folder) not in ("", ".") and (folder/"abstain.json").is_file() else None
 
+# %% ../nbs/05_predict.ipynb #637b806c
 def _model_state(model, adapter) -> dict:
     "What a rule must match besides the classes: the adapter file's name and the strength its LoRA layers run at (None: no adapter)."
     strengths = {m.strength for m in lora_layers(model)}
@@ -181,6 +187,7 @@ def _abstain_rule(abstain, run, model, adapter, class_texts:list, templates) -> 
         return None
     return rule
 
+# %% ../nbs/05_predict.ipynb #f6231a52
 def _class_texts(classes:list, run:Run|None, labels=None, label_kind:str="taxon_com") -> dict:
     "`{class: text}`: a run's classes keep the text they trained with; a class new to it: its labels row, else name."
     if run is None: return label_texts(classes, labels, label_kind)
@@ -197,6 +204,7 @@ def _unfinished_note(run:Run|None) -> str|None:
     return (f"{run.path} is unfinished: it trained {run.epochs_done} of its {run.epochs_planned} epochs. "
             f"If its training stopped, finish it with `bioclip-lora-train --resume {run.path}`")
 
+# %% ../nbs/05_predict.ipynb #e8675d8a
 class PredictionStream:
     "`predict`'s rows a batch of photos at a time: memory is one batch (probabilities stay on the device; only the top `k` leave it), whatever the number of photos."
     def __init__(self,
@@ -249,26 +257,30 @@ class PredictionStream:
         return ["file_name", "classification", "score", "top", "text", *(["rank", "taxon", "taxon_score"] if self.rule else []),
                 *(list(self.taxonomy.columns) if self.taxonomy is not None else [])]
 
-    def __iter__(self):
-        "One DataFrame per batch of photos (the unreadable ones left out, and remembered in `skipped`)."
-        with torch.inference_mode():
-            for x, idx in self.batches:
-                probs = (self.net.logit_scale.exp() * self.net.encode_image(x, normalize=True) @ self.classifier.T).softmax(-1).float()
-                top = probs.topk(self.k, dim=-1)
-                calls = rollup_calls(probs.cpu(), self.classes, self.rule, self.ranks).itertuples(index=False, name=None) if self.rule else [()] * len(probs)
-                rows = [(self.names[i], self.classes[c], s, r + 1, self.texts[self.classes[c]], *call)
-                        for i, cs, ss, call in zip(idx, top.indices.tolist(), top.values.tolist(), calls) for r, (c, s) in enumerate(zip(cs, ss))]
-                yield self._frame(rows)
-
-    def _frame(self, rows:list) -> pd.DataFrame:
-        out = pd.DataFrame(rows, columns=self.columns[:len(self.columns) - (0 if self.taxonomy is None else len(self.taxonomy.columns))])
-        return out if self.taxonomy is None else out.join(self.taxonomy.reindex(out.classification).reset_index(drop=True))
-
     skipped = property(lambda self: self.batches.skipped, doc="The images that could not be read so far, and why.")
     def finish(self) -> pd.DataFrame:
         "After the last batch: refuse a run in which no image could be read, warn of the ones skipped; returns them."
         return self.batches.finish()
 
+# %% ../nbs/05_predict.ipynb #97dae4ec
+@patch
+def __iter__(self:PredictionStream):
+    "One DataFrame per batch of photos (the unreadable ones left out, and remembered in `skipped`)."
+    with torch.inference_mode():
+        for x, idx in self.batches:
+            probs = (self.net.logit_scale.exp() * self.net.encode_image(x, normalize=True) @ self.classifier.T).softmax(-1).float()
+            top = probs.topk(self.k, dim=-1)
+            calls = rollup_calls(probs.cpu(), self.classes, self.rule, self.ranks).itertuples(index=False, name=None) if self.rule else [()] * len(probs)
+            rows = [(self.names[i], self.classes[c], s, r + 1, self.texts[self.classes[c]], *call)
+                    for i, cs, ss, call in zip(idx, top.indices.tolist(), top.values.tolist(), calls) for r, (c, s) in enumerate(zip(cs, ss))]
+            yield self._frame(rows)
+
+@patch
+def _frame(self:PredictionStream, rows:list) -> pd.DataFrame:
+    out = pd.DataFrame(rows, columns=self.columns[:len(self.columns) - (0 if self.taxonomy is None else len(self.taxonomy.columns))])
+    return out if self.taxonomy is None else out.join(self.taxonomy.reindex(out.classification).reset_index(drop=True))
+
+# %% ../nbs/05_predict.ipynb #c127a3cf
 def _thumbnail(image, size:int=160) -> str:
     "A `data:` URI of a small JPEG of `image` (a path or an image in memory)."
     im = load_image(image, draft=size)
@@ -348,224 +360,17 @@ def embed(
     out.attrs["skipped"] = skipped
     return out
 
-EMBEDDING_FORMATS = (".npz", ".csv")
-
-def _check_embeddings_path(path:Path, overwrite:bool) -> Path:
-    if path.suffix.lower() not in EMBEDDING_FORMATS:
-        raise ValueError(f"{path}: write embeddings as .npz (numpy: np.load) or .csv (pandas: pd.read_csv); '{path.suffix}' is neither.")
-    if path.is_dir(): raise ValueError(f"{path} is a folder: name a file to write the embeddings to.")
-    if path.exists() and not overwrite: raise FileExistsError(f"{path} exists: pass overwrite=True (CLI: --overwrite), or another name.")
-    check_writable(path.parent)  # before the work whose result goes there
-    return path
-
-def write_embeddings(emb:pd.DataFrame, path:str|Path, overwrite:bool=False) -> Path:
-    "Write `embed`'s table: `.npz` (arrays `file_name` and `embeddings`) or `.csv` (a `file_name` column, then one per dimension); whole or not at all."
-    path = _check_embeddings_path(Path(path), overwrite)
-    def npz(tmp):
-        with open(tmp, "wb") as f: np.savez(f, file_name=np.asarray(emb.index, dtype=str), embeddings=emb.to_numpy(np.float32))
-    return atomic_write(path, npz) if path.suffix.lower() == ".npz" else atomic_write(path, lambda tmp: emb.to_csv(tmp))
-
-# %% ../nbs/05_predict.ipynb #8cde424c
-PREDICTION_FORMATS = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
-
-def _check_predictions_path(path:Path) -> Path:
-    "Refuse, before any model work, a file `write_predictions` can't write: its format, a folder, a missing pyarrow, no access."
-    if path.suffix.lower() not in PREDICTION_FORMATS:
-        raise ValueError(f"{path}: name the file with the format to write: {', '.join(PREDICTION_FORMATS)} "
-                         f"('{path.suffix}' is none of them).")
-    if path.is_dir(): raise ValueError(f"{path} is a folder: name a file to write the predictions to.")
-    if path.suffix.lower() == ".parquet" and importlib.util.find_spec("pyarrow") is None:
-        raise ImportError(f"{path}: parquet needs pyarrow (pip install pyarrow), or write .csv.")
-    check_writable(path.parent)
-    return path
-
-def _plain(frame:pd.DataFrame) -> pd.DataFrame:
-    "The table without `attrs` (skipped files, thumbnails): parquet would store them as metadata."
-    frame = frame.copy(deep=False); frame.attrs = {}
-    return frame
-
-# %% ../nbs/05_predict.ipynb #78233024
-def _write_rows(frames, f, ext:str=".csv"):
-    "Write `frames` (batches of one table) into the open text file `f` as .csv, .tsv or .jsonl, each as it comes."
-    for n, frame in enumerate(frames):
-        if ext == ".jsonl": f.write(frame.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n") + "\n")
-        else: frame.to_csv(f, sep="," if ext == ".csv" else "\t", index=False, header=n == 0)
-        f.flush()
-
-def write_predictions(preds, path:str|Path) -> Path:
-    "Write `predict`'s table (or a `PredictionStream`'s batches) to `path` in the format of its extension; whole or not at all."
-    path, frames = _check_predictions_path(Path(path)), [preds] if isinstance(preds, pd.DataFrame) else preds
-    ext = path.suffix.lower()
-    def write(tmp):
-        if ext in (".csv", ".tsv", ".jsonl"):  # a batch at a time, as it comes
-            with open(tmp, "w", encoding="utf-8", newline="") as f: _write_rows(frames, f, ext)
-        else:
-            table = pd.concat([_plain(f) for f in frames], ignore_index=True)  # frames without attrs: so is their concatenation
-            if ext == ".json": table.to_json(tmp, orient="records", force_ascii=False, indent=1)
-            else: table.to_parquet(tmp, index=False)
-        if hasattr(preds, "finish"): preds.finish()  # a stream in which no image could be read leaves no file
-    return atomic_write(path, write)
-
-# %% ../nbs/05_predict.ipynb #da8f282b
-def _check_export_dir(out_dir:Path, overwrite:bool, base:str=""):
-    "Refuse a folder that holds the base model itself, or files, unless `overwrite`."
-    base = Path(base.removeprefix("local-dir:"))
-    if base.is_dir() and base.resolve() == out_dir.resolve():
-        raise ValueError(f"{out_dir} holds this model's own base model: export to another folder (its weights would be replaced).")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out_dir} is not empty: pass overwrite=True (CLI: --overwrite) or another folder.")
-    check_writable(out_dir)
-
-def export_merged_model(model, out_dir:str|Path, model_cfg:dict|None=None, overwrite:bool=False) -> Path:
-    "Write `model` with its LoRA merged as an open_clip `local-dir:` folder; returns the folder."
-    out_dir = Path(out_dir)
-    _check_export_dir(out_dir, overwrite, getattr(model, "model_id", ""))
-    model_cfg = model_cfg or open_clip.get_model_config(getattr(model, "open_clip_name", ""))
-    if model_cfg is None: raise ValueError("Can't tell this model's open_clip config: load it with `load_base_model` or pass model_cfg.")
-    config = dict(model_cfg=model_cfg, preprocess_cfg=dict(model.visual.preprocess_cfg))
-    (out_dir/"abstain.json").unlink(missing_ok=True)  # an earlier export's threshold: not these weights' (`export_run` writes the run's own)
-    with lora_settings(model, merged=True):  # a merge whose sum is not finite is refused before anything is written
-        weights = {k: v.detach().cpu().contiguous() for k, v in base_state_dict(model).items()}  # on a CPU: views of the merged weights
-        atomic_write(out_dir/"open_clip_model.safetensors", lambda tmp: save_file(weights, tmp))  # so written before they are unmerged
-    atomic_write_text(out_dir/"open_clip_config.json", json.dumps(config, indent=2))
-    return out_dir
-
-# %% ../nbs/05_predict.ipynb #f552b1c5
-def _hub_id(model_id:str) -> str|None: return model_id.removeprefix("hf-hub:") if model_id.startswith("hf-hub:") else None
-
-def _epochs_trained(adapter, run:RunDir, planned:int) -> str:
-    "The card's epochs: those planned; `N of M` for an earlier epoch's adapter, `(unfinished)` if the run stopped."
-    m = re.fullmatch(r"lora_epoch_(\d+)\.safetensors", Path(adapter).name)
-    if m is None or int(m[1]) == planned: return f"`{planned}`"
-    return f"{m[1]} of {planned}" + ("" if run.finished() else " (unfinished)")
-
-_SCORES = (("top1", "top-1"), ("top3", "top-3"), ("top5", "top-5"), ("balanced", "balanced accuracy"),
-           ("macro_f1", "macro-F1"))
-
-def _score_table(rows:list) -> list:
-    "eval.json's table as markdown lines: the scores it holds (a top-k left out where it means nothing is not shown)."
-    cols = [(k, name) for k, name in _SCORES if any(r.get(k) is not None for r in rows)]
-    cell = lambda v: "–" if v is None else f"{v:.3f}"
-    return ["| model | " + " | ".join(n for _, n in cols) + " |", "|---" * (len(cols) + 1) + "|",
-            *[f"| {r['model']} | " + " | ".join(cell(r.get(k)) for k, _ in cols) + " |" for r in rows]]
-
-def write_model_card(
-    out_dir:str|Path, # the exported folder
-    adapter:str|Path, # the adapter that was merged
-    run_dir:str|Path|None=None, # its run (default: the run the adapter was saved in, if any)
-    license:str="mit", # BioCLIP 2's license; set the license of your own base model and data
-) -> Path:
-    "Write the model card `README.md` (hub YAML header, training settings, eval table, how to load) and `classes.txt`."
-    out_dir, meta = Path(out_dir), read_lora_metadata(adapter)
-    run_dir = run_dir or adapter_run(adapter)
-    run = RunDir(run_dir) if run_dir else None
-    record = run.record() if run else None
-    base, hub = meta["base_model"], _hub_id(meta["base_model"])
-    header = ["---", "library_name: open_clip", f"license: {license}", *([f"base_model: {hub}"] if hub else []),
-              "pipeline_tag: zero-shot-image-classification", "tags:", *[f"- {t}" for t in ("clip", "open_clip", "bioclip", "biology", "lora")], "---"]
-    name = out_dir.resolve().name
-    weights = f" (pretrained `{meta['pretrained']}`)" if meta["pretrained"] else ""
-    lines = [*header, "", f"# {name}", "", f"`{base}`{weights} "
-             f"fine-tuned with LoRA (rank {meta['lora_config'].rank}, {', '.join(meta['lora_config'].targets)}) by "
-             f"[bioclip_lora_nb](https://github.com/bioclip-lora-nb/bioclip_lora_nb) {meta['package_version']}, the update merged into "
-             "the weights: a plain open_clip model, no adapter code needed."]
-    if record:
-        texts = [record["class_texts"][c] for c in record["classes"]]
-        atomic_write_text(out_dir/"classes.txt", "\n".join(texts) + "\n")
-        cfg = record["config"]
-        values = {**{k: f"`{cfg[k]}`" for k in cfg}, "epochs": _epochs_trained(adapter, run, cfg["epochs"])}
-        last = run.adapters()[-1].stem.split("_")[-1]
-        stopped = "" if run.finished() else f" Unfinished: training stopped after epoch {last} of {cfg['epochs']}."
-        keep = ("model", "pretrained", "rank", "alpha", "dropout", "targets", "layers", "loss", "prior_tau", "sampler", "classes_per_step", "epochs", "batch_size",
-                "lr", "label_kind", "template", "shots", "unseen", "unseen_data")
-        lines += ["", "## Training", "", f"{record['n_train']} training images of {len(texts)} classes, {record['n_val']} validation images "
-                  f"({record['resolved']['precision']} on {record['resolved']['device']})." + (f" Training images per class: {min(record['class_counts'].values())} to "
-                  f"{max(record['class_counts'].values())} (imbalance ratio {record['imbalance_ratio']:.3g})."
-                  if record.get("class_counts") else "") + stopped, "", "| setting | value |", "|---|---|",
-                  *[f"| {k} | {values[k]} |" for k in keep if cfg.get(k) is not None and (k != "unseen" or cfg[k])],
-                  "",
-                  f"Classes ({len(texts)}, the text each was trained on; also in `classes.txt`): " + "; ".join(texts[:50]) + (" …" if len(texts) > 50 else "")]
-        ev = json.loads((run.path/"eval.json").read_text()) if (run.path/"eval.json").exists() else None
-        evaluated = [str(Path(p).resolve()) for p in (ev or {}).get("settings", {}).get("lora_weights", [])]
-        if ev and evaluated != [str(Path(adapter).resolve())]:  # the run's eval.json scored another adapter: not this model's numbers
-            ev = None; lines += ["", f"(The run's eval.json evaluated {evaluated or 'an unrecorded adapter'}, not this adapter: run `bioclip-lora-eval --run` again.)"]
-        if ev:
-            lines += ["", "## Evaluation", "", *verdict_lines(ev), "",
-                      f"On the run's validation split ({record['n_val']} images):", "", *_score_table(ev["table"])]
-            if (u := ev.get("unseen")):
-                lines += ["", "## Species it never saw", "", f"{u['sentence']} {u['auroc_sentence']}", "", "| model | strength | top-1 on unseen species |", "|---|---|---|",
-                          *[f"| {r['model']} | {r['strength']:g} | {r['top1']:.3f} |" for r in u["table"]]]
-        if (out_dir/"abstain.json").exists() or (ev and ev.get("abstention")):
-            lines += ["", "## Abstaining", "", *([ev["abstention"]["sentence"], ""] if ev and ev.get("abstention") else [])]
-        if (out_dir/"abstain.json").exists():
-            lines += [f"{AbstainRule.load(out_dir/'abstain.json').sentence()} `bioclip-lora-predict` applies this rule from `abstain.json`, "
-                      "naming unsure photos `unknown` (or, with a labels table of ranks, at genus, family, …); pybioclip ignores it and names a class for every photo."]
-    cls = "classes.txt" if record else "my_classes.txt"
-    lines += ["", "## How to use", "", "With open_clip:", "", "```python", "import open_clip",
-              f'model, _, preprocess = open_clip.create_model_and_transforms("local-dir:{name}")', f'tokenizer = open_clip.get_tokenizer("local-dir:{name}")', "```",
-              "", "With [pybioclip](https://github.com/Imageomics/pybioclip):", "", "```python", "from bioclip import CustomLabelsClassifier",
-              f'classes = open("{name}/{cls}").read().splitlines()', f'classifier = CustomLabelsClassifier(classes, model_str="local-dir:{name}")',
-              'predictions = classifier.predict(["photo.jpg"], k=5)', "```", "", "```sh", f"bioclip predict --model local-dir:{name} --cls {name}/{cls} photo.jpg",
-              f"bioclip-lora-predict --model local-dir:{name} --cls {name}/{cls} photos/   # this package's CLI: folders, globs, CSVs", "```", "",
-              f"After `huggingface-cli upload USER/{name} {name}`, use `hf-hub:USER/{name}` wherever `local-dir:{name}` stands above.",
-              "", "pybioclip converts images to RGB by dropping the alpha channel; this package composites transparent images on",
-              "white (as training did). For RGB photos, the two give the same predictions."]
-    return atomic_write_text(out_dir/"README.md", "\n".join(lines) + "\n")
-
-# %% ../nbs/05_predict.ipynb #73cda035
-def _check_finished(run:Run, unfinished:bool=False):
-    "Refuse to export a run that has not trained all its epochs, unless asked (`unfinished`); its model card says so."
-    if (note := _unfinished_note(run)) and not unfinished:
-        raise ValueError(f"{note}, or pass unfinished=True (CLI: --unfinished) to export it as it is (its model card "
-                         f"says so).")
-
-@patch
-def export(self:Run,
-    out_dir:str|Path, # the folder to write
-    overwrite:bool=False, # replace the files of a non-empty folder
-    license:str="mit", # the model card's license
-    unfinished:bool=False, # export a run that has not trained all its epochs (else refused); its model card says so
-) -> Path:
-    "Merge the run's adapter into its base model and write a model repository: open_clip `local-dir:` files, model card, classes.txt."
-    _check_finished(self, unfinished)
-    _check_export_dir(Path(out_dir), overwrite, self.record["config"]["model"])  # before a model is loaded only to refuse the folder
-    rule = self.abstain_rule  # a damaged abstain.json is refused here, before anything is written
-    export_merged_model(self.model, out_dir, overwrite=overwrite)
-    if rule and rule.context.get("adapter") == self.adapter.name: rule.save(Path(out_dir)/"abstain.json")  # predictions from the export abstain alike
-    else: (Path(out_dir)/"abstain.json").unlink(missing_ok=True)  # an older export's rule is not this model's
-    write_model_card(out_dir, self.adapter, self.path, license)
-    return Path(out_dir)
-
-export_run = Run.export  # its former name, which forwards: `run.export(...)` is `Run`'s (01_run) method, given here
-
-# %% ../nbs/05_predict.ipynb #3b35d7a2
-@console_script("bioclip-lora-export")
-def export_cli(
-    out_dir:str=None, # folder for open_clip_config.json + open_clip_model.safetensors (required)
-    run:str=None, # a run folder: its final adapter is exported
-    lora_weights:str=None, # the adapter file (default: the run's final adapter)
-    model:str=None, # base model (default: the one the adapter records)
-    pretrained:str=None, # base model's pretrained tag or checkpoint (default: the adapter's record)
-    force_base:bool=False, # use --model although the adapter records another base (a copy of it elsewhere)
-    overwrite:bool=False, # replace the files of a non-empty --out-dir
-    unfinished:bool=False, # export a run that has not trained all its epochs (its model card says so)
-):
-    "Merge an adapter into its base model and write a model repository: open_clip `local-dir:` files, model card, classes.txt."
-    if not (out_dir and (lora_weights or run)): raise SystemExit("bioclip-lora-export: --out-dir and --run (or --lora-weights) are required.")
-    with cli_errors("bioclip-lora-export"):
-        adapter, run = cli_adapter(run, lora_weights)
-        if run: _check_finished(Run(run), unfinished)
-        _check_export_dir(Path(out_dir), overwrite)  # before loading a model only to refuse the folder
-        if run and adapter == RunDir(run).final_adapter() and not (model or pretrained):
-            Run(run).export(out_dir, overwrite, unfinished=unfinished)
-        else:
-            net = load_lora_weights(load_base_model(*adapter_base_model(adapter, model, pretrained, force_base))[0], adapter, force=force_base)
-            export_merged_model(net, out_dir, overwrite=overwrite)
-            write_model_card(out_dir, adapter, run)
-    print(f"wrote {out_dir} (model card: README.md); load it with open_clip.create_model_and_transforms('local-dir:{out_dir}'), "
-          f"or pybioclip's CustomLabelsClassifier(..., model_str='local-dir:{out_dir}')")
-
 # %% ../nbs/05_predict.ipynb #017d781f
+def cli_adapter(run:str|None, lora_weights:str|None) -> tuple:
+    "`(adapter, run folder or None)` from `--run` and `--lora-weights`: the adapter given (its own run), else the run's final one; two runs mixed are refused."
+    if not lora_weights: return (Run(run).adapter, Path(run)) if run else (None, None)  # Run: "not a run folder" said as such
+    adapter, own = Path(lora_weights), adapter_run(lora_weights)
+    if not adapter.is_file(): raise FileNotFoundError(f"--lora-weights {adapter}: no such adapter file.")
+    if run and (own is None or own.resolve() != Path(run).resolve()):
+        raise ValueError(f"--lora-weights {adapter} was not saved by --run {run} (its run: {own or 'none'}), so its classes and "
+                         f"texts would be another run's: give one of the two.")
+    return adapter, own
+
 def _model_parser(prog:str, description:str, model_help:str) -> argparse.ArgumentParser:
     "The flags `bioclip-lora-predict` and `bioclip-lora-embed` share: the images, which model (pybioclip's `--model`, `--pretrained`, plus a run or an adapter), where it runs."
     p = CliParser(prog=prog, description=description)  # one-line usage errors naming the flag meant
@@ -580,6 +385,7 @@ def _model_parser(prog:str, description:str, model_help:str) -> argparse.Argumen
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers")
     return p
 
+# %% ../nbs/05_predict.ipynb #59762845
 def _cli_model(a):
     "The model those flags name: the run (its final adapter), an adapter (on the base it records, or one given and checked), or a model by name."
     adapter, run = cli_adapter(a.run, a.lora_weights)
@@ -596,6 +402,7 @@ def _cli_images(patterns:list) -> list:
         raise FileNotFoundError(f"{' '.join(patterns)} names no images (a folder without images, or a glob that matches nothing).")
     return images
 
+# %% ../nbs/05_predict.ipynb #cef129e0
 def predict_parser() -> argparse.ArgumentParser:
     "`bioclip-lora-predict`'s flags: pybioclip's `bioclip predict` where they apply, plus `--run` and `--lora-weights`."
     p = _model_parser("bioclip-lora-predict", "Predict the classes of photos with a fine-tuned model.",
@@ -605,7 +412,7 @@ def predict_parser() -> argparse.ArgumentParser:
                    "trained text)")
     p.add_argument("--labels", help="labels table: class text and taxonomy columns")
     p.add_argument("--k", type=int, default=5, help="predictions per image")
-    p.add_argument("--format", choices=("csv", "table"), default="csv", help="format on stdout")
+    p.add_argument("--format", choices=tuple(STDOUT_FORMATS), default="csv", help="format on stdout")
     p.add_argument("--output", help=f"write to this file, in the format its extension names ({', '.join(PREDICTION_FORMATS)}) "
                    "(default: stdout)")
     p.add_argument("--target-precision", type=float, help="abstain: choose a threshold on the run's val split for this precision, store it in the "
@@ -614,6 +421,7 @@ def predict_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-rollup", action="store_true", help="when abstaining, don't name unsure photos at genus, family, … (default: when the labels have ranks)")
     return p
 
+# %% ../nbs/05_predict.ipynb #ecf696bd
 _CLASS_COLUMNS = ("class", "classes", "species", "caption", "label", "name", "text", "taxon")  # a header, not a class
 
 def _class_column(path:Path) -> list:
@@ -642,16 +450,7 @@ def _read_cls(cls:str|None) -> list|None:
                                 f"'/' goes in a file).")
     return [c.strip() for c in cls.split(",") if c.strip()]
 
-def cli_adapter(run:str|None, lora_weights:str|None) -> tuple:
-    "`(adapter, run folder or None)` from `--run` and `--lora-weights`: the adapter given (its own run), else the run's final one; two runs mixed are refused."
-    if not lora_weights: return (Run(run).adapter, Path(run)) if run else (None, None)  # Run: "not a run folder" said as such
-    adapter, own = Path(lora_weights), adapter_run(lora_weights)
-    if not adapter.is_file(): raise FileNotFoundError(f"--lora-weights {adapter}: no such adapter file.")
-    if run and (own is None or own.resolve() != Path(run).resolve()):
-        raise ValueError(f"--lora-weights {adapter} was not saved by --run {run} (its run: {own or 'none'}), so its classes and "
-                         f"texts would be another run's: give one of the two.")
-    return adapter, own
-
+# %% ../nbs/05_predict.ipynb #4d44cd58
 def predict_cli(argv:list|None=None):
     "`bioclip-lora-predict`: top-k classes of photos as CSV or a table, pybioclip's columns first."
     a = predict_parser().parse_args(argv)
@@ -671,13 +470,10 @@ def predict_cli(argv:list|None=None):
                                       device=a.device, workers=a.workers,
                                       abstain=False if a.no_abstain else a.target_precision,
                                       rollup=False if a.no_rollup else None)
-        def write(f):  # CSV: a batch at a time, as it comes (memory: one batch); a table needs every row to align its columns
-            if a.format == "table": frames = list(stream); f.write(pd.concat(frames).to_string(index=False) + "\n" if frames else ""); return
-            _write_rows(stream, f)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if a.output: write_predictions(stream, a.output)  # the format its name says; whole or not at all
-            else: write(sys.stdout); stream.finish()
+            else: STDOUT_FORMATS[a.format](stream, sys.stdout); stream.finish()  # pybioclip's --format
     skipped = stream.skipped
     if (note := _unfinished_note(stream.run)): print(f"bioclip-lora-predict: {note}.", file=sys.stderr)
     if (rule := stream.rule): print(f"bioclip-lora-predict: abstaining by the stored rule. {rule.sentence()}", file=sys.stderr)
@@ -690,7 +486,7 @@ def embed_cli(argv:list|None=None):
     "`bioclip-lora-embed`: L2-normalised image embeddings of the fine-tuned (or a base) model, with their file names, as .npz or .csv."
     p = _model_parser("bioclip-lora-embed", "Image embeddings of a fine-tuned model (or a base model).",
                       "a model by name when neither --run nor --lora-weights is given: an export (local-dir:DIR), hf-hub:…, or an open_clip architecture")
-    p.add_argument("--output", default="embeddings.npz", help="where to write them: .npz (numpy) or .csv (pandas)")
+    p.add_argument("--output", default="embeddings.npz", help=f"where to write them: {' or '.join(EMBEDDING_FORMATS)}")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     p.add_argument("--no-normalize", action="store_true", help="raw embeddings, not L2-normalised")
     a = p.parse_args(argv)

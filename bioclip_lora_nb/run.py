@@ -370,7 +370,7 @@ class Run:
         self.record = self.dir.record()  # a folder without params.json is refused here, by name
         self._model, self.device = model, device
 
-    _LATER = dict(evaluate="eval", calibrate="eval", report="report", predict="predict", export="predict",
+    _LATER = dict(evaluate="eval", calibrate="eval", report="report", predict="predict", export="export",
                   abstain_rule="openworld")  # what the chapters owning those jobs add with `@patch`
     def __getattr__(self, name:str):
         """`run.evaluate()` and the other methods of later chapters: the module that owns the job is imported on first
