@@ -20,11 +20,13 @@ from .core import cli_errors, atomic_write_text, check_device, check_writable, c
 from .lora import BIOCLIP2, adapter_base_model, load_base_model, load_lora_weights, model_tokenizer
 from .data import RANKS, label_texts, read_dataset, read_labels
 from .run import Run, adapter_run, model_run
-from .openworld import (RULES, AbstainRule, abstention_score, check_target_precision, choose_rule, has_ranks,
-                                       precision_coverage, rollup, rollup_counts, rule_context, unknown_auroc)
-from .stats import (FEW_VAL_PHOTOS, class_groups, class_notes, disagreement_line, lora_advice, mcnemar_score,
-                                   paired_balanced_verdict, paired_verdict, rank_accuracy, score_interval, two_stage_resamples,
-                                   unfinished_line, verdict, verdict_lines)
+from .openworld import (AbstainRule, abstention_score, check_delta, check_target_precision,
+                                       choose_rule, has_ranks, precision_coverage, rollup, rollup_counts, rule_context,
+                                       unknown_auroc)
+from .stats import (FEW_VAL_PHOTOS, class_groups, class_notes, disagreement_line, exact_interval,
+                                   lora_advice, mcnemar_score, paired_balanced_verdict, paired_verdict, rank_accuracy,
+                                   score_interval, split_sentence, two_stage_resamples, unfinished_line, verdict,
+                                   verdict_lines)
 from .features import (_logit_scale, _templates, _zero_shot_scores, clear_feature_cache, eval_dataset,
                                       feature_cache_dir, image_features, linear_probe_scores, open_set_probs, simpleshot_scores,
                                       zero_shot_classifier)
@@ -157,18 +159,28 @@ def frozen_feature_baselines(
 # %% ../nbs/03_eval.ipynb #dd7ea1c3
 @dataclass
 class Comparison:
-    "What `compare` measured on one split: the table (a row per model) and each model's `EvalResult`."
+    """What `compare` measured: the table (a row per model) and each model's `EvalResult`, on the test split when there
+    is one (the choices made on the validation split), else on the validation split."""
     table:pd.DataFrame # model, adapter, strength, top1, top3, top5
     results:dict # "base", "SimpleShot", "linear probe", and (adapter file, strength) → EvalResult
     labels:object=None # the labels table, for top-1 per taxonomic rank
     train_counts:dict|None=None # class → training images (given the training split): the long-tail groups
     settings:dict|None=None # what was evaluated (adapters, split, labels, templates): eval.json records it
-    unseen:dict|None=None # classes never trained on, each model scored among them: "base" and (adapter, strength) → EvalResult
-    unseen_probs:dict|None=None # "zero-shot", "LoRA x1" → probabilities of the unseen photos over the trained classes (the unknown detector)
+    # classes never trained on, each model scored among them: "base" and (adapter, strength) → EvalResult
+    unseen:dict|None=None
+    # "zero-shot", "LoRA x1" → probabilities of the unseen photos over the trained classes (the unknown detector)
+    unseen_probs:dict|None=None
     target_precision:float=0.9 # the precision the abstention summary is given for
+    # with a test split: "base" and (adapter, strength) → EvalResult on the validation split, where the choices are made
+    choices:dict|None=None
+    delta:float|None=0.1 # the chance an abstention rule's promise fails on new photos (None: no promise)
 
     @property
     def base(self) -> EvalResult: return self.results["base"]
+    @property
+    def split(self) -> str: return "test" if self.choices else "val"  # the split the numbers are on
+    @property
+    def chosen_on(self) -> dict: return self.choices or self.results  # the results the choices are made on: val
     def lora(self, strength:float=1.0) -> EvalResult|None:
         "The last adapter's result at `strength` (None without adapters)."
         found = [r for k, r in self.results.items() if isinstance(k, tuple) and k[1] == strength]
@@ -204,9 +216,53 @@ def _check_strengths(strengths) -> tuple:
              f"a strength chosen on val is scored on val only.")
     return strengths
 
+# %% ../nbs/03_eval.ipynb #12894960
+def _source(split) -> str: return str(split) if isinstance(split, (str, Path)) else "a table"  # as eval.json records it
+
+def _compare_settings(lora_weights:list, labels, label_kind:str, templates, **splits) -> dict:
+    "What `compare` evaluated, as eval.json records it: the adapters, labels, label text, templates and each split."
+    return dict(lora_weights=[str(p) for p in lora_weights], labels=labels if labels is None else _source(labels),
+                label_kind=label_kind, templates=templates if isinstance(templates, str) else list(map(str, templates)),
+                **{k: _source(v) for k, v in splits.items() if v is not None})
+
+def _checked(templates, strengths, target_precision, delta, batch_size:int, device) -> tuple:
+    "`compare`'s settings, checked before a model is loaded: `(strengths, delta, device)`, or one line with the fix."
+    _templates(templates)  # checked where they enter
+    check_target_precision(target_precision)
+    if batch_size < 1: raise ValueError(f"batch_size={batch_size}: must be >= 1.")
+    return _check_strengths(strengths), None if delta is None else check_delta(delta), check_device(device)
+
+def _one_base(lora_weights:list, model=None, pretrained=None, force_base:bool=False) -> tuple:
+    "`(model, pretrained)`: the base model every adapter records (or `model`), refused where they differ."
+    bases = {adapter_base_model(w, model, pretrained, force_base) for w in lora_weights}
+    bases = bases or {(model or BIOCLIP2, pretrained)}
+    if len(bases) > 1:
+        raise ValueError(f"The adapters were trained on different base models {sorted(bases, key=str)}: compare one "
+                         f"base at a time.")
+    return next(iter(bases))
+
+def _compare_splits(val_data, train_data=None, unseen_data=None, test_data=None, **read_kw) -> tuple:
+    """`(val, numbers, train_counts, unseen)`: the split the choices are made on, the one the numbers are on (the test
+    split, else `val` itself), each trained class's photos, the unseen photos; splits that share photos are refused."""
+    val = read_dataset(val_data, **read_kw)
+    numbers = read_dataset(test_data, **read_kw) if test_data is not None else val
+    train = read_dataset(train_data, **read_kw) if train_data is not None else None
+    unseen = read_dataset(unseen_data, **read_kw) if unseen_data is not None else None
+    seen = set(val.path) | (set(train.path) if train is not None else set())
+    if test_data is not None and (both := sorted(set(numbers.path) & seen)):
+        raise ValueError(f"test_data: {len(both)} of its photos are also in the training or validation split "
+                         f"({both[:3]}): a test photo must be one neither training nor the choices saw. Remove them "
+                         f"from one of the splits.")
+    counts = train.caption.value_counts().to_dict() if train is not None else None
+    known = set(counts or {}) | set(val.caption) | set(numbers.caption)
+    if unseen is not None and (both := sorted(set(unseen.caption) & known)):
+        raise ValueError(f"unseen_data: {len(both)} of its classes are trained on or in the validation split "
+                         f"({both[:5]}), so they are not unseen: remove them from one of the two.")
+    return val, numbers, counts, unseen
+
 # %% ../nbs/03_eval.ipynb #0ffe4261
 def compare(
-    val_data, # the split every model is evaluated on
+    val_data, # the validation split: the choices (abstention rules, strength advice), and the numbers without test_data
     model:str|None=None, # the base model (default: the one the adapters record; see `00_lora.load_base_model`)
     lora_weights:list=(), # adapter files
     labels=None, # labels table
@@ -221,129 +277,156 @@ def compare(
     force_base:bool=False, # use `model` even where the adapters record another base (a copy of it elsewhere)
     train_data=None, # the training split (or support set): its class counts (the long-tail groups), and the baselines
     baselines:bool=True, # with `train_data`: SimpleShot and the linear probe, trained on it
-    unseen_data=None, # images of classes never trained on: each model scored among them, and as unknowns (see `03_openworld`)
+    unseen_data=None, # images of classes never trained on: scored among them, and as unknowns (see `03_openworld`)
+    test_data=None, # photos no choice sees: given, every number is measured on them; val_data only makes the choices
     target_precision:float=0.9, # the abstention summary: the share of photos each model names at this precision
+    delta:float|None=0.1, # the chance an abstention rule's promise fails on new photos (0.1: 90 % confidence)
     **read_kw, # img_key, caption_key, sep for CSVs
 ) -> Comparison:
-    "Zero-shot, the frozen-feature baselines (given `train_data`) and each adapter at each strength, on the same split: one table, and the verdict."
-    _templates(templates)  # checked where they enter, before a model is loaded
-    strengths = _check_strengths(strengths)
-    check_target_precision(target_precision)
-    if batch_size < 1: raise ValueError(f"batch_size={batch_size}: must be >= 1.")
-    device = check_device(device)
+    """Zero-shot, the frozen-feature baselines (given `train_data`) and each adapter at each strength, on the same
+    photos (`test_data`, else `val_data`): one table, and the verdict."""
+    strengths, delta, device = _checked(templates, strengths, target_precision, delta, batch_size, device)
     if isinstance(lora_weights, (str, Path)): lora_weights = [lora_weights]
-    bases = {adapter_base_model(w, model, pretrained, force_base) for w in lora_weights} or {(model or BIOCLIP2, pretrained)}
-    if len(bases) > 1: raise ValueError(f"The adapters were trained on different base models {sorted(bases, key=str)}: compare one base at a time.")
-    (model, pretrained), = bases
-    table = read_dataset(val_data, **read_kw)
-    counts = read_dataset(train_data, **read_kw).caption.value_counts().to_dict() if train_data is not None else None
-    unseen_table = read_dataset(unseen_data, **read_kw) if unseen_data is not None else None
-    if unseen_table is not None and (both := sorted(set(unseen_table.caption) & (set(counts or {}) | set(table.caption)))):
-        raise ValueError(f"unseen_data: {len(both)} of its classes are trained on or in the validation split ({both[:5]}), so they are not "
-                         f"unseen: remove them from one of the two.")
+    model, pretrained = _one_base(lora_weights, model, pretrained, force_base)
+    val, table, counts, unseen_table = _compare_splits(val_data, train_data, unseen_data, test_data, **read_kw)
     base_net, _, _, tok = load_base_model(model, pretrained, device=device)
-    kw = dict(labels=labels, label_kind=label_kind, templates=templates, batch_size=batch_size, tokenizer=tok, workers=workers,
-              progress=progress)
-    base = evaluate(base_net, table, **kw)
+    kw = dict(labels=labels, label_kind=label_kind, templates=templates, batch_size=batch_size, tokenizer=tok,
+              workers=workers, progress=progress)
+    # one class list for both splits: a rule chosen on one must mean the same on the other
+    base = evaluate(base_net, table, classes=sorted(set(val.caption) | set(table.caption)), **kw)
     results, unseen, unseen_probs = {"base": base}, {}, {}
+    choices = {"base": evaluate(base_net, val, classes=base.classes, **kw)} if test_data is not None else None
     if unseen_table is not None:
         unseen["base"] = evaluate(base_net, unseen_table, **kw)  # among the unseen classes, zero-shot
-        unseen_probs["zero-shot"] = open_set_probs(base_net, unseen_table, base.classes, **kw)  # against the trained ones: unknowns
-    rows = [dict(model="base (zero-shot)", adapter="", strength=0.0, **base.summary())]
+        unseen_probs["zero-shot"] = open_set_probs(base_net, unseen_table, base.classes, **kw)  # unknowns
     if train_data is not None and baselines:
-        for name, r in frozen_feature_baselines(base_net, train_data, table, base.classes, batch_size, workers, progress, **read_kw).items():
-            results[name] = r
-            rows.append(dict(model=name, adapter="", strength=np.nan, **r.summary()))
+        results.update(frozen_feature_baselines(base_net, train_data, table, base.classes, batch_size, workers,
+                                                progress, **read_kw))
+    rows = [dict(model=k if k != "base" else "base (zero-shot)", adapter="", strength=0.0 if k == "base" else np.nan,
+                 **r.summary()) for k, r in results.items()]
     for path in lora_weights:
-        net = load_lora_weights(copy.deepcopy(base_net), path, force=force_base)  # a copy, not a second load from disk or hub
+        net = load_lora_weights(copy.deepcopy(base_net), path, force=force_base)  # a copy, not a second load
         for s in strengths:
-            r = results[(str(path), float(s))] = base if s == 0 else evaluate(net, table, strength=s, classes=base.classes, **kw)
+            score = lambda t, classes: evaluate(net, t, strength=s, classes=classes, **kw)
+            r = results[(str(path), float(s))] = base if s == 0 else score(table, base.classes)
             rows.append(dict(model=f"LoRA x{s:g}", adapter=str(path), strength=float(s), **r.summary()))
+            if choices is not None:
+                choices[(str(path), float(s))] = choices["base"] if s == 0 else score(val, base.classes)
             if unseen_table is not None:
-                unseen[(str(path), float(s))] = unseen["base"] if s == 0 else evaluate(net, unseen_table, strength=s, classes=unseen["base"].classes, **kw)
+                unseen[(str(path), float(s))] = (unseen["base"] if s == 0 else
+                                                 score(unseen_table, unseen["base"].classes))
         if unseen_table is not None: unseen_probs["LoRA x1"] = open_set_probs(net, unseen_table, base.classes, strength=1.0, **kw)
-    settings = dict(lora_weights=[str(p) for p in lora_weights], val_data=str(val_data) if isinstance(val_data, (str, Path)) else "a table",
-                    labels=str(labels) if isinstance(labels, (str, Path)) else labels if labels is None else "a table", label_kind=label_kind,
-                    templates=templates if isinstance(templates, str) else list(map(str, templates)))
-    if unseen_data is not None: settings["unseen_data"] = str(unseen_data) if isinstance(unseen_data, (str, Path)) else "a table"
-    return Comparison(pd.DataFrame(rows), results, labels, counts, settings, unseen or None, unseen_probs or None, float(target_precision))
+    settings = _compare_settings(lora_weights, labels, label_kind, templates, val_data=val_data, test_data=test_data,
+                                 unseen_data=unseen_data)
+    return Comparison(pd.DataFrame(rows), results, labels, counts, settings, unseen or None, unseen_probs or None,
+                      float(target_precision), choices, delta)
 
 # %% ../nbs/03_eval.ipynb #c0918196
 def run_settings(run) -> dict:
-    "`compare`'s arguments for a run (a `Run` or its folder), from its record: final adapter, val and train splits, labels, label kind, templates."
+    """`compare`'s arguments for a run (a `Run` or its folder), from its record: final adapter, its splits (val, train,
+    and test and unseen where it has them), labels, label kind, templates."""
     run = run if isinstance(run, Run) else Run(run)
     val = run.data_source("val")
-    settings = dict(lora_weights=[run.adapter], labels=run.labels, label_kind=run.record["config"]["label_kind"], templates=run.templates)
+    settings = dict(lora_weights=[run.adapter], labels=run.labels, label_kind=run.record["config"]["label_kind"],
+                    templates=run.templates)
     if val: settings.update(val_data=val["path"], img_key=val["img_key"], caption_key=val["caption_key"], sep=val["sep"])
     # read here: its CSV may be written another way than the val split's
     settings["train_data"] = run.split("train")
-    if (unseen := run.split("unseen")) is not None: settings["unseen_data"] = unseen  # classes set aside, never trained on
+    if (test := run.split("test")) is not None: settings["test_data"] = test  # photos no choice sees: the numbers
+    if (unseen := run.split("unseen")) is not None: settings["unseen_data"] = unseen  # classes never trained on
     return settings
 
 # %% ../nbs/03_eval.ipynb #1051b733
 @patch
 def summary(self:Comparison, many:int=100, few:int=20) -> dict:
-    "The comparison as `eval.json` holds it: the table; LoRA x1 against zero-shot and the best baseline in top-1 and in balanced accuracy; groups and ranks."
-    t, results = self.table, self.results
-    out = dict(table=t.astype(object).where(t.notna(), None).to_dict("records"),  # JSON: null, not NaN
+    """The comparison as `eval.json` holds it: the photos its numbers are on; the table; LoRA x1 against zero-shot and
+    the best baseline in top-1 and in balanced accuracy; groups and ranks; the choices, made on the validation split."""
+    t, results, chosen_on = self.table, self.results, self.chosen_on
+    n, n_val = len(self.base.predictions), len(chosen_on["base"].predictions)
+    out = dict(split=self.split, choices_on="val", photos=dict(val=n_val, **({"test": n} if self.choices else {})),
+               split_sentence=split_sentence(self.split, n, n_val),
+               table=t.astype(object).where(t.notna(), None).to_dict("records"),  # JSON: null, not NaN
                unfinished=unfinished_line(self.settings or {}), advice=None, verdicts=[], balanced_verdicts=[],
                disagreement=None, per_rank={}, groups={}, no_val_classes=[], val_only_classes=[], per_class=[],
                abstention=None, unseen=None, settings=dict(self.settings or {}))
     small = self.base.per_class[self.base.per_class.n < FEW_VAL_PHOTOS].sort_values("n")
-    out["few_val_classes"] = dict(zip(small["class"], small.n.astype(int).tolist()))  # class → validation photos
+    out["few_val_classes"] = dict(zip(small["class"], small.n.astype(int).tolist()))  # class → photos of `split`
     if (lora := self.lora(1.0)) is None: return out
     rivals = [("zero-shot", self.base)]
     rivals += sorted(((k, results[k]) for k in ("SimpleShot", "linear probe") if k in results), key=lambda kr: -kr[1].top1)[:1]
-    y = [lora.classes.index(c) for c in lora.predictions.true]
-    out["verdicts"] = [paired_verdict(r.predictions.correct.values, lora.predictions.correct.values, name, "LoRA x1") for name, r in rivals]
-    out["balanced_verdicts"] = [paired_balanced_verdict(r.predictions.correct.values, lora.predictions.correct.values, y, name, "LoRA x1")
+    y, ok = [lora.classes.index(c) for c in lora.predictions.true], lora.predictions.correct.values
+    out["verdicts"] = [paired_verdict(r.predictions.correct.values, ok, name, "LoRA x1") for name, r in rivals]
+    out["balanced_verdicts"] = [paired_balanced_verdict(r.predictions.correct.values, ok, y, name, "LoRA x1")
                                 for name, r in rivals]
     adapter = [k for k in results if isinstance(k, tuple) and results[k] is lora][-1][0]  # its other strengths
-    swept = {k[1]: r.predictions.correct.values for k, r in results.items() if isinstance(k, tuple) and k[0] == adapter}
-    out["advice"] = lora_advice(self.base.predictions.correct.values, swept)
+    swept = {k[1]: r.predictions.correct.values for k, r in chosen_on.items()
+             if isinstance(k, tuple) and k[0] == adapter}
+    out["advice"] = lora_advice(chosen_on["base"].predictions.correct.values, swept)  # a choice: made on val
     out["disagreement"] = disagreement_line(verdict(out), verdict(out, "balanced"))  # two stories: said first
+    both = (("zero-shot", self.base), ("LoRA x1", lora))
     if self.labels is not None and set(RANKS) & set(read_labels(self.labels).columns):
-        out["per_rank"] = {name: rank_accuracy(r, self.labels).to_dict("records") for name, r in (("zero-shot", self.base), ("LoRA x1", lora))}
+        out["per_rank"] = {name: rank_accuracy(r, self.labels).to_dict("records") for name, r in both}
     if self.train_counts:
-        out["groups"] = {name: class_groups(r, self.train_counts, many, few).to_dict("records") for name, r in (("zero-shot", self.base), ("LoRA x1", lora))}
-        out["no_val_classes"] = sorted(set(self.train_counts) - set(lora.per_class["class"]))  # accuracy unknown, not zero
-        out["val_only_classes"] = sorted(set(lora.per_class["class"]) - set(self.train_counts))  # only zero-shot can know them
+        out["groups"] = {name: class_groups(r, self.train_counts, many, few).to_dict("records") for name, r in both}
+        out["no_val_classes"] = sorted(set(self.train_counts) - set(lora.per_class["class"]))  # unknown, not zero
+        out["val_only_classes"] = sorted(set(lora.per_class["class"]) - set(self.train_counts))  # zero-shot's only
     per = lora.per_class.assign(n_train=lora.per_class["class"].map(lambda c: (self.train_counts or {}).get(c)).astype(object))
     out["per_class"] = per.astype(object).where(per.notna(), None).to_dict("records")
-    out["abstention"] = _abstention_summary(self, lora)
+    choices = {"zero-shot": chosen_on["base"], "LoRA x1": chosen_on[(adapter, 1.0)]}  # on val
+    out["abstention"] = _abstention_summary(self, lora, choices)
     if self.unseen: out["unseen"] = _unseen_summary(self, lora, out["abstention"] or dict(models={}))
     return out
 
 # %% ../nbs/03_eval.ipynb #67aac3e5
 def _records(df:pd.DataFrame) -> list: return df.astype(object).where(df.notna(), None).to_dict("records")  # JSON: null, not NaN
 
-def _abstention_summary(c:Comparison, lora:EvalResult) -> dict:
-    "Each model's abstention rule at the target precision on this split, its precision–coverage curve, the sentence, and LoRA's rollup counts."
-    if c.base.probs is None or lora.probs is None: return None  # results without their scores: nothing to abstain on
-    t, models, curves, rules = c.target_precision, {}, {}, {}
-    for name, r in (("zero-shot", c.base), ("LoRA x1", lora)):
-        ok = r.predictions.correct.values
-        try: rules[name] = choose_rule(r.probs, ok, t); models[name] = dict(reached=True, **{k: v for k, v in vars(rules[name]).items() if k != "context"})
-        except ValueError:  # not reachable on this split: its best, said as such
-            models[name] = dict(reached=False, rule=None, coverage=0.0,
-                                best_precision=max(float(precision_coverage(abstention_score(r.probs, k), ok).precision.max()) for k in RULES))
-        pc = precision_coverage(abstention_score(r.probs, models[name]["rule"] or "maxprob"), ok)
-        curves[name] = _records(pc.iloc[np.unique(np.linspace(0, len(pc) - 1, min(len(pc), 200)).round().astype(int))])  # at most 200 points
-    lo, zs, n = models["LoRA x1"], models["zero-shot"], len(lora.predictions)
-    zero = (f"zero-shot names {zs['coverage']:.0%} of them at that precision" if zs["reached"] else
-            f"zero-shot can't reach it{'' if lo['reached'] else ' either'} "
-            f"(its best precision at any threshold: {zs['best_precision']:.0%})")
-    sentence = (f"At {t:.0%} precision on the {n} validation photos, LoRA x1 names {lo['coverage']:.0%} of them "
-                f"(by the {lo['rule']} rule); {zero}." if lo["reached"] else
-                f"No threshold gives LoRA x1 {t:.0%} precision on the {n} validation photos: its best precision at any "
-                f"threshold is {lo['best_precision']:.0%}; {zero}.")
-    out = dict(target_precision=t, models=models, curves=curves, rollup={}, sentence=sentence)
+def _measured(rule:AbstainRule, r:EvalResult) -> dict:
+    """What `rule`, chosen on other photos, does on `r`'s: the share it names, their precision with its exact 95 %
+    interval; and `chosen`, what it did on the photos it was chosen on."""
+    named, ok = rule.named(r.probs).numpy(), r.predictions.correct.values
+    right, k = int(ok[named].sum()), int(named.sum())
+    lo, hi = exact_interval(right, k)
+    chosen = {f: getattr(rule, f) for f in ("n", "n_named", "precision", "coverage", "coverage_by_rule")}
+    return dict(reached=True, rule=rule.rule, threshold=rule.threshold, bound=rule.bound, n=len(ok), n_named=k,
+                coverage=k / len(ok), precision=right / k if k else None, ci_low=lo, ci_high=hi, chosen=chosen)
+
+def _abstention_summary(c:Comparison, lora:EvalResult, chosen_on:dict) -> dict|None:
+    """Each model's abstention rule, chosen on `chosen_on`'s photos (name → `EvalResult` on val) at the target and
+    `delta`, measured on the photos of the numbers: its coverage and precision; the curves, the sentence, the rollup."""
+    measured = {"zero-shot": c.base, "LoRA x1": lora}
+    if any(r.probs is None for r in (*measured.values(), *chosen_on.values())): return None  # no scores to abstain on
+    models, curves, rules = {}, {}, {}
+    for name, r in measured.items():
+        v = chosen_on[name]
+        try: rules[name] = choose_rule(v.probs, v.predictions.correct.values, c.target_precision, delta=c.delta)
+        except ValueError as e:  # no promise on these photos: why, and what would give one
+            models[name] = dict(reached=False, rule=None, coverage=0.0, reason=str(e).split(": ", 1)[-1])
+        else: models[name] = _measured(rules[name], r)
+        score = abstention_score(r.probs, models[name]["rule"] or "maxprob")
+        pc = precision_coverage(score, r.predictions.correct.values)
+        curves[name] = _records(pc.iloc[np.unique(np.linspace(0, len(pc) - 1, min(len(pc), 200)).round().astype(int))])
+    out = dict(target_precision=c.target_precision, delta=c.delta, models=models, curves=curves, rollup={},
+               sentence=_abstention_sentence(c, models, len(chosen_on["LoRA x1"].predictions)))
     if (rule := rules.get("LoRA x1")) and has_ranks(c.labels):  # photos no species is sure enough of, named higher up
-        out["rollup"]["val"] = _records(rollup_counts(rollup(lora.probs, lora.classes, rule, c.labels), lora.predictions.true, c.labels))
+        counts = lambda probs, truth: _records(rollup_counts(rollup(probs, lora.classes, rule, c.labels), truth,
+                                                             c.labels))
+        out["rollup"][c.split] = counts(lora.probs, lora.predictions.true)
         if c.unseen_probs and "LoRA x1" in c.unseen_probs:
-            truth = c.lora_unseen(1.0).predictions.true
-            out["rollup"]["unseen"] = _records(rollup_counts(rollup(c.unseen_probs["LoRA x1"], lora.classes, rule, c.labels), truth, c.labels))
+            out["rollup"]["unseen"] = counts(c.unseen_probs["LoRA x1"], c.lora_unseen(1.0).predictions.true)
     return out
+
+def _abstention_sentence(c:Comparison, models:dict, n_val:int) -> str:
+    "LoRA x1's rule, chosen on the `n_val` validation photos, as it did where the numbers are; zero-shot's beside."
+    t, d, lo, zs = c.target_precision, c.delta, models["LoRA x1"], models["zero-shot"]
+    promise = (f"at least {t:.0%} precision with {1 - d:.0%} confidence" if d is not None else
+               f"{t:.0%} precision on them, no promise for new photos")
+    on = f"of the {len(c.base.predictions)} test photos" if c.split == "test" else "of those photos"
+    zero = (f"zero-shot's rule names {zs['coverage']:.0%}{'' if lo['reached'] else ' ' + on}" if zs["reached"] else
+            f"zero-shot can't promise it{'' if lo['reached'] else ' either'}")
+    if not lo["reached"]: return f"No rule can promise LoRA x1 {promise}: {lo['reason'].rstrip('.')}; {zero}."
+    named = (f"names {lo['coverage']:.0%} {on}, {lo['precision']:.1%} of them right (95 % CI {lo['ci_low']:.1%}–"
+             f"{lo['ci_high']:.1%})" if lo["n_named"] else f"names none {on}")
+    return f"The rule chosen on the {n_val} validation photos ({promise}) {named}; {zero}."
 
 # %% ../nbs/03_eval.ipynb #7aa05d8f
 def _unseen_summary(c:Comparison, lora:EvalResult, abstention:dict) -> dict:
@@ -379,11 +462,24 @@ def _check_run_writable(run:Run, what:str, fix:str|None=None):
                               f"folder writable, or copy the run somewhere you can write and use the copy"
                               f"{'; or ' + fix if fix else ''}.") from None
 
+def _numbers_split(run:Run, split:str|None=None) -> str:
+    "The split a run's numbers are on: `split` as asked, else 'test' where the run has one, else 'val'."
+    has_test = run.data_source("test") is not None
+    if split is None: return "test" if has_test else "val"
+    if split not in ("test", "val"):
+        raise ValueError(f"split={split!r}: give 'test' (the numbers on photos no choice saw) or 'val' (on the photos "
+                         f"the choices are made on).")
+    if split == "test" and not has_test:
+        raise ValueError(f"{run.path}: the run has no test split: leave split out (the numbers are then on its "
+                         f"validation split, and say so), or prepare the run with a test split.")
+    return split
+
+# %% ../nbs/03_eval.ipynb #a915c993
 _evaluate = evaluate  # the function: `@patch` below keeps the module's `evaluate` as it is (and pyflakes needs to see it used)
 
 @patch
 def evaluate(self:Run,
-    val_data=None, # default: the run's validation split
+    val_data=None, # default: the run's validation split, where the choices are made
     strengths=(0.0, 0.25, 0.5, 0.75, 1.0), # adapter strengths to sweep
     baselines:bool=True, # SimpleShot and the linear probe, trained on the run's training split
     out:str|Path|bool|None=None, # where eval.json goes (default: the run folder, for the run's own settings; False: not written)
@@ -391,32 +487,44 @@ def evaluate(self:Run,
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bars
-    target_precision:float|None=None, # the summary's target; for the run's own evaluation also its abstention rule, chosen and stored (`Run.calibrate`); default: the stored rule's target, else 0.9
-    **given, # any other `compare` argument (labels, label_kind, templates, lora_weights, model, pretrained, force_base), overriding the run's
+    # the summary's target; for the run's own evaluation also its abstention rule, chosen on val and stored
+    # (`Run.calibrate`); default: the stored rule's target, else 0.9
+    target_precision:float|None=None,
+    split:str|None=None, # the split the numbers are on: "test" (default where the run has one) or "val"
+    delta:float|None=0.1, # the chance an abstention rule's promise fails on new photos (0.1: 90 % confidence)
+    **given, # any other `compare` argument (labels, label_kind, templates, lora_weights, model, …): overrides
 ) -> Comparison:
-    "The run's comparison on its validation split, with its own settings (anything given overrides them); writes eval.json."
+    """The run's comparison with its own settings (anything given overrides them): every number on its test split where
+    it has one, every choice on its validation split; writes eval.json."""
     strengths = _strengths(strengths)  # checked before any work
+    split = _numbers_split(self, split)
     overrides = {k: v for k, v in dict(val_data=val_data, **given).items() if v is not None}
-    changed = [*overrides, *(["strengths without 1"] if 1.0 not in strengths else [])]  # the card and report read x1: the model exported
+    forced = ["split='val'"] if split == "val" and self.data_source("test") else []  # numbers on the photos chosen on
+    changed = [*overrides, *forced, *(["strengths without 1"] if 1.0 not in strengths else [])]  # the card reads x1
     if changed and out is None:
-        raise ValueError(f"{', '.join(changed)} given: this evaluation is not the run's own, so it is not written as {self.path/'eval.json'} "
-                         f"(the model card and report read that). Pass out= (CLI: --out) to write it elsewhere, or out=False.")
+        raise ValueError(f"{', '.join(changed)} given: this evaluation is not the run's own, so it is not written as "
+                         f"{self.path/'eval.json'} (the model card and report read that). Pass out= (CLI: --out) to "
+                         f"write it elsewhere, or out=False.")
     stores_rule = target_precision is not None and not changed and not given.get("lora_weights")  # the run's own rule
     if stores_rule: _check_run_writable(self, "its abstention rule (abstain.json)")  # before the work, not after
     if out is None: _check_run_writable(self, "eval.json", "pass out= (CLI: --out) to write eval.json elsewhere")
     elif out is not False: check_writable(Path(out).parent)
     s = {**run_settings(self), **overrides}
+    if split == "val" and "test_data" not in given: s.pop("test_data", None)
     if not s.get("val_data"): raise ValueError(f"{self.path}: the run had no validation split: pass val_data (CLI: --val-data).")
-    if (self.path/"abstain.json").is_dir(): raise ValueError(f"{self.path/'abstain.json'} is a folder, where the run's abstention rule goes: remove it.")
-    if target_precision is not None: target = check_target_precision(target_precision)  # a stored rule, even a damaged one, is to be replaced
+    if (self.path/"abstain.json").is_dir():
+        raise ValueError(f"{self.path/'abstain.json'} is a folder, where the run's abstention rule goes: remove it.")
+    if target_precision is not None: target = check_target_precision(target_precision)  # a stored rule: replaced
     else: target = (stored.target_precision if (stored := self.abstain_rule) else 0.9)
-    # the run's own threshold (its final adapter, its val split), chosen first: a target the split can't reach stops before the long part
-    rule = (self.calibrate(target, batch_size=batch_size, workers=workers, progress=progress, save=False)
+    # the run's own threshold (its final adapter, its val split), chosen first: a target val can't promise stops here
+    rule = (self.calibrate(target, delta=delta, batch_size=batch_size, workers=workers, progress=progress, save=False)
             if stores_rule else None)
-    c = compare(**s, strengths=strengths, baselines=baselines, device=device or self.device, batch_size=batch_size, workers=workers, progress=progress,
-                target_precision=target)
+    c = compare(**s, strengths=strengths, baselines=baselines, device=device or self.device, batch_size=batch_size,
+                workers=workers, progress=progress, target_precision=target, delta=delta)
     c.settings.update(run=str(self.path), epochs_done=self.epochs_done, epochs_planned=self.epochs_planned)
-    if (unseen := self.data_source("unseen")) and "unseen_data" not in given: c.settings["unseen_data"] = unseen["path"]
+    for name in ("test", "unseen"):  # the run's own splits: recorded by path, as read
+        if f"{name}_data" in c.settings and f"{name}_data" not in given:
+            c.settings[f"{name}_data"] = self.data_source(name)["path"]
     if rule: rule.save(self.path/"abstain.json"); c.settings["abstain_rule"] = vars(rule)  # stored once the evaluation is done
     if out is not False: c.write(out or self.path/"eval.json")
     return c
@@ -426,21 +534,26 @@ evaluate_run = Run.evaluate  # its former name, which forwards: `run.evaluate()`
 # %% ../nbs/03_eval.ipynb #dc2840da
 @patch
 def calibrate(self:Run,
-    target_precision:float=0.9, # the precision the named photos must reach on the validation split, in (0, 1]
+    target_precision:float=0.9, # the precision the named photos must keep on new photos, in (0, 1]
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bars
     save:bool=True, # store it as RUN/abstain.json
+    delta:float|None=0.1, # the chance the promise fails on new photos (0.1: 90 % confidence; None: no promise)
 ) -> AbstainRule:
-    "Choose the run's abstention rule on its validation split for `target_precision` (see `03_openworld`) and store it as RUN/abstain.json, where predictions and exports find it."
+    """Choose the run's abstention rule on its validation split for `target_precision` with confidence `1 - delta` (see
+    `03_openworld`) and store it as RUN/abstain.json, where predictions and exports find it; a target the split can't
+    promise is refused, with the highest it can."""
     check_target_precision(target_precision)
+    if delta is not None: check_delta(delta)
     if save: _check_run_writable(self, "its abstention rule (abstain.json)", "pass save=False to only see the rule")
     if (table := self.split("val")) is None:
-        raise ValueError(f"{self.path}: the run had no validation split to choose a threshold on: train with val_data, or pick a rule with "
-                         f"`03_openworld.choose_rule` on held-out photos of your own.")
-    r = evaluate(self.model, table, classes=self.classes, batch_size=batch_size, workers=workers, progress=progress)  # every class: as predict scores
+        raise ValueError(f"{self.path}: the run had no validation split to choose a threshold on: train with val_data, "
+                         f"or pick a rule with `03_openworld.choose_rule` on held-out photos of your own.")
+    # every class: as predict scores
+    r = evaluate(self.model, table, classes=self.classes, batch_size=batch_size, workers=workers, progress=progress)
     context = rule_context([self.class_texts[c] for c in self.classes], self.templates, self.adapter, strength=1.0)
-    rule = choose_rule(r.probs, r.predictions.correct.values, target_precision, context=context)
+    rule = choose_rule(r.probs, r.predictions.correct.values, target_precision, context=context, delta=delta)
     if save: rule.save(self.path/"abstain.json")
     return rule
 
@@ -463,8 +576,11 @@ def eval_cli(
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
     target_precision:float=None, # with --run: choose its abstention threshold on val for this precision, stored where predictions find it
+    delta:float=0.1, # the chance the abstention promise fails on new photos; 0.1 = 90 % confidence
+    split:str=None, # with --run: the split the numbers are on: test (default where the run has one) or val
 ):
-    "Evaluate zero-shot, the frozen-feature baselines and LoRA adapters on one split; print the verdict and write eval.json."
+    """Evaluate zero-shot, the frozen-feature baselines and LoRA adapters on the same photos (a run's test split where it
+    has one, its choices on val); print the verdict and write eval.json."""
     with cli_errors("bioclip-lora-eval"):
         adapters = [w for w in (lora_weights or "").split(",") if w] or None
         run = run or (adapter_run(adapters[0]) if adapters else None)
@@ -472,12 +588,15 @@ def eval_cli(
                                        label_kind=label_kind, templates=templates, force_base=force_base or None).items() if v is not None}
         kw = dict(device=device, batch_size=batch_size, workers=workers)
         if target_precision is not None and not run: raise ValueError("--target-precision chooses a run's threshold on its validation split: give --run.")
-        if run: out, c = out or Path(run)/"eval.json", Run(run).evaluate(out=out, target_precision=target_precision, **given, **kw)  # an override needs --out
+        if split is not None and not run: raise ValueError("--split names a run's split: give --run.")
+        if run:  # an override needs --out
+            ev = Run(run).evaluate(out=out, target_precision=target_precision, delta=delta, split=split, **given, **kw)
+            out, c = out or Path(run)/"eval.json", ev
         else:
             if not val_data: raise ValueError("--val-data is required (a CSV or imagefolder) unless --run names a run with a val split.")
             out = out or "eval.json"
             check_writable(Path(out).parent)
-            c = compare(**given, **kw)
+            c = compare(**given, **kw, delta=delta)
             c.write(out)
     print(c)
     if (rule := c.settings.get("abstain_rule")): print(f"stored the abstention rule in {Path(run)/'abstain.json'}: {AbstainRule(**rule).sentence()}")

@@ -18,7 +18,7 @@ from .data import load_image
 from .core import atomic_write, atomic_write_text, check_writable, cli_errors, console_script
 from .lora import read_lora_metadata
 from .eval import Comparison, EvalResult, evaluate_run
-from .stats import class_notes, verdict_lines
+from .stats import SPLIT_WORDS, class_notes, verdict_lines
 from .run import Run
 
 # %% auto #0
@@ -85,8 +85,9 @@ def top_confusions(result:EvalResult, n:int=20) -> pd.DataFrame:
     rows = [(result.classes[i], result.classes[j], int(c[i, j]), int(result.confusion[i].sum())) for i, j in idx if c[i, j]]
     return pd.DataFrame(rows, columns=["true", "predicted", "count", "n_true"])
 
-def plot_confusion(result:EvalResult, model:str, path=None, max_classes:int=50, order:list|None=None):
-    "`model`'s row-normalised confusion matrix, classes in `order` (e.g. commonest first), up to `max_classes`."
+def plot_confusion(result:EvalResult, model:str, path=None, max_classes:int=50, order:list|None=None, split:str="val"):
+    """`model`'s row-normalised confusion matrix on the `split` photos ("val" or "test"), classes in `order` (e.g.
+    commonest first), up to `max_classes`."""
     if len(result.classes) > max_classes: return None
     ix = [result.classes.index(c) for c in order] if order else list(range(len(result.classes)))
     result = dataclasses.replace(result, confusion=result.confusion[np.ix_(ix, ix)], classes=[result.classes[i] for i in ix])
@@ -103,7 +104,7 @@ def plot_confusion(result:EvalResult, model:str, path=None, max_classes:int=50, 
                 if result.confusion[i, j]: ax.text(j, i, result.confusion[i, j], ha="center", va="center", fontsize=8,
                                                    color="white" if c[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted"); ax.set_ylabel("true")
-    ax.set_title(f"{model}: confusion matrix on the validation photos\n(colour: share of the true class"
+    ax.set_title(f"{model}: confusion matrix on the {SPLIT_WORDS[split]} photos\n(colour: share of the true class"
                  + ("; numbers: image counts)" if k <= 20 else ")"), fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return _finish(fig, path)
@@ -127,8 +128,9 @@ def plot_rank_accuracy(per_rank:dict, path=None):
     return _finish(fig, path)
 
 # %% ../nbs/04_report.ipynb #cc5093a8
-def plot_recall_vs_train_size(result:EvalResult, base:EvalResult|None, train_counts:dict, path=None):
-    "Each class's recall (top-1) against its training images (log scale), LoRA and the base model, a class's two points joined."
+def plot_recall_vs_train_size(result:EvalResult, base:EvalResult|None, train_counts:dict, path=None, split:str="val"):
+    """Each class's recall (top-1) on the `split` photos against its training images (log scale), LoRA and the base
+    model, a class's two points joined."""
     per = result.per_class.assign(n_train=result.per_class["class"].map(train_counts).fillna(0).astype(int).clip(lower=1))
     fig, ax = plt.subplots(figsize=(8, 3.8))
     if base is not None:
@@ -138,7 +140,8 @@ def plot_recall_vs_train_size(result:EvalResult, base:EvalResult|None, train_cou
     ax.scatter(per.n_train, per.top1, color="tab:blue", s=18, label="LoRA", zorder=3)
     ax.set_xscale("log"); ax.set_ylim(-0.03, 1.1); ax.set_yticks(np.linspace(0, 1, 6))
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}")); ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
-    ax.set_xlabel("training images of the class (log scale)"); ax.set_ylabel("recall (top-1) on validation"); ax.grid(alpha=0.3)
+    ax.set_xlabel("training images of the class (log scale)"); ax.grid(alpha=0.3)
+    ax.set_ylabel(f"recall (top-1) on {SPLIT_WORDS[split]}")
     ax.legend(loc="lower right", fontsize=8, frameon=False); ax.set_title("Per-class recall against training-set size")
     return _finish(fig, path)
 
@@ -152,27 +155,31 @@ def plot_groups(groups:dict, path=None):
     return _finish(fig, path)
 
 # %% ../nbs/04_report.ipynb #60d2add2
-def plot_precision_coverage(abstention:dict, path=None):
-    "Precision against coverage for each model as its threshold falls, the target precision and each model's chosen point (`Comparison.summary()['abstention']`)."
+def plot_precision_coverage(abstention:dict, path=None, split:str="val"):
+    """Precision against coverage on the `split` photos for each model as its threshold falls, the target precision
+    and where each model's rule (chosen on the validation photos) lands (`Comparison.summary()['abstention']`)."""
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for (name, curve), color in zip(abstention["curves"].items(), ("darkgray", "tab:blue")):
         c = pd.DataFrame(curve)
         ax.plot(c.coverage, c.precision, color=color, label=name, drawstyle="steps-post")
         m = abstention["models"][name]
-        if m["reached"]: ax.plot(m["coverage"], m["precision"], "o", color=color, ms=7, zorder=3)
+        if m["reached"] and m.get("precision") is not None:  # a rule that names none of these photos: no point
+            ax.plot(m["coverage"], m["precision"], "o", color=color, ms=7, zorder=3)
     t = abstention["target_precision"]
     ax.axhline(t, color="tab:red", lw=1, ls="--", label=f"target precision {t:.0%}")
     ax.set_xlim(0, 1.02); ax.set_ylim(0, 1.05); ax.set_xlabel("coverage: share of photos named"); ax.set_ylabel("precision of the named photos")
-    ax.grid(alpha=0.3); ax.set_title("Abstaining: precision against coverage (dots: chosen thresholds)")
+    ax.grid(alpha=0.3)
+    ax.set_title(f"Abstaining on the {SPLIT_WORDS[split]} photos (dots: the rules chosen on validation)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8, frameon=False)  # off the curves
     return _finish(fig, path)
 
-def plot_seen_unseen(table:pd.DataFrame, unseen:dict, path=None):
-    "Top-1 by adapter strength on the trained classes (the comparison's table) and on the unseen ones (`Comparison.summary()['unseen']`)."
+def plot_seen_unseen(table:pd.DataFrame, unseen:dict, path=None, split:str="val"):
+    """Top-1 by adapter strength on the trained classes (the comparison's table, on the `split` photos) and on the
+    unseen ones (`Comparison.summary()['unseen']`)."""
     seen = table[table.model.str.startswith(("base", "LoRA"))].drop_duplicates("strength", keep="last").sort_values("strength")
     other = pd.DataFrame(unseen["table"]).drop_duplicates("strength", keep="last").sort_values("strength")
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.plot(seen.strength, seen.top1, "o-", color="tab:blue", label="trained classes (validation)")
+    ax.plot(seen.strength, seen.top1, "o-", color="tab:blue", label=f"trained classes ({SPLIT_WORDS[split]})")
     ax.plot(other.strength, other.top1, "s-", color="tab:orange", label=f"{len(unseen['classes'])} unseen classes")
     ax.set_xlabel("adapter strength (0: the base model, zero-shot)"); ax.set_ylabel("top-1"); ax.set_ylim(0, 1.05); ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8, frameon=False); ax.set_title("What LoRA gave the trained classes, and took from the others")
@@ -184,8 +191,9 @@ def _pred_probs(result:EvalResult) -> pd.Series|None:
     if result.probs is None: return None  # a frozen-feature baseline's scores are no probabilities
     return pd.Series(result.probs.max(-1).values.numpy(), index=result.predictions.index)
 
-def plot_examples(result:EvalResult, model:str, n:int=12, path=None, seed:int=0):
-    "A grid of validation photos, half right and half wrong where possible: truth, `model`'s guess and its probability."
+def plot_examples(result:EvalResult, model:str, n:int=12, path=None, seed:int=0, split:str="val"):
+    """A grid of the `split` photos, half right and half wrong where possible: truth, `model`'s guess and its
+    probability."""
     p, prob = result.predictions, _pred_probs(result)
     rng = np.random.default_rng(seed)
     wrong, right = p[~p.correct], p[p.correct]
@@ -200,7 +208,7 @@ def plot_examples(result:EvalResult, model:str, n:int=12, path=None, seed:int=0)
         color = "tab:green" if r.correct else "tab:red"
         ax.set_title(f"true: {r.true}\npred: {r.pred} ({shown})", fontsize=8, color=color)
     says = "%: the probability of the prediction, as predict gives it" if prob is not None else "the method's score"
-    fig.suptitle(f"{model}: example predictions on the validation photos\n(green: right, red: wrong; {says})")
+    fig.suptitle(f"{model}: example predictions on the {SPLIT_WORDS[split]} photos\n(green: right, red: wrong; {says})")
     fig.tight_layout()
     if path: fig.savefig(path, dpi=110)
     return fig
@@ -269,15 +277,16 @@ def _predictions_table(results:dict) -> pd.DataFrame:
 
 def _open_world_section(summary:dict, out:Path) -> list:
     "The report's open-world lines: the abstention sentence, curve and rollup counts; the unseen classes' sentences, table and figure."
-    ab, md = summary["abstention"], []
+    ab, md, split = summary["abstention"], [], summary.get("split", "val")
     if not ab: return md
-    plt.close(plot_precision_coverage(ab, path=out/"precision_coverage.png"))
+    plt.close(plot_precision_coverage(ab, path=out/"precision_coverage.png", split=split))
     md += ["## The open world", "", ab["sentence"], "", "![precision against coverage](precision_coverage.png)", ""]
-    for split, rows in ab["rollup"].items():
-        md += [f"Where LoRA x1 names the {'validation' if split == 'val' else 'unseen'} photos with its threshold, falling back up the taxonomy "
-               f"(right: the share named right at that rank):", "", _md_table(pd.DataFrame(rows)), ""]
+    for name, rows in ab["rollup"].items():  # the photos of the numbers' split, and the unseen ones
+        md += [f"Where LoRA x1 names the {SPLIT_WORDS.get(name, name)} photos with its rule (chosen on the validation "
+               f"photos), falling back up the taxonomy (right: the share named right at that rank):", "",
+               _md_table(pd.DataFrame(rows)), ""]
     if (u := summary["unseen"]):
-        plt.close(plot_seen_unseen(pd.DataFrame(summary["table"]), u, path=out/"seen_unseen.png"))
+        plt.close(plot_seen_unseen(pd.DataFrame(summary["table"]), u, path=out/"seen_unseen.png", split=split))
         md += [u["sentence"], u["auroc_sentence"], "", f"Unseen classes: {', '.join(u['classes'][:30])}{' …' if len(u['classes']) > 30 else ''}.", "",
                "![seen and unseen top-1 by strength](seen_unseen.png)", ""]
     return md
@@ -285,17 +294,17 @@ def _open_world_section(summary:dict, out:Path) -> list:
 # %% ../nbs/04_report.ipynb #4428166e
 def _write_report(run:Run, c:Comparison, summary:dict, out:Path, loss_png:Path, val_data=None):
     "Write the report's figures, `eval.json` (the summary it shows), `predictions.csv` and `report.md` into `out`."
-    lora, base, counts = c.lora(1.0), c.base, c.train_counts or {}
+    lora, base, counts, split = c.lora(1.0), c.base, c.train_counts or {}, summary.get("split", "val")
     plt.close(plot_loss_curve(run.history, path=loss_png))
     if summary["per_rank"]: plt.close(plot_rank_accuracy(summary["per_rank"], path=out/"per_rank.png"))
     plt.close(plot_per_class(lora, base, path=out/"per_class.png"))
     if counts:
-        plt.close(plot_recall_vs_train_size(lora, base, counts, path=out/"recall_vs_train_size.png"))
+        plt.close(plot_recall_vs_train_size(lora, base, counts, path=out/"recall_vs_train_size.png", split=split))
         plt.close(plot_groups(summary["groups"], path=out/"groups.png"))
     order = sorted(lora.classes, key=lambda k: -counts.get(k, 0)) if counts else None  # commonest in training first
-    conf = plot_confusion(lora, "LoRA x1", path=out/"confusion.png", order=order)
+    conf = plot_confusion(lora, "LoRA x1", path=out/"confusion.png", order=order, split=split)
     if conf: plt.close(conf)
-    plt.close(plot_examples(lora, "LoRA x1", path=out/"examples.png"))
+    plt.close(plot_examples(lora, "LoRA x1", path=out/"examples.png", split=split))
     atomic_write_text(out/"eval.json", json.dumps(summary, indent=2, default=float))
     preds = _predictions_table({"zero-shot": base, "LoRA x1": lora})
     atomic_write(out/"predictions.csv", lambda tmp: preds.to_csv(tmp, index=False))
@@ -305,20 +314,26 @@ def _write_report(run:Run, c:Comparison, summary:dict, out:Path, loss_png:Path, 
     unfinished = [] if run.finished or summary.get("unfinished") else [  # said first, unless the verdict says it
         f"**{epochs}**: the run stopped before its last epoch, so this reports epoch {run.epochs_done}'s adapter. "
         f"Resume it (`bioclip-lora-train --resume <run folder>`) and report again.", ""]
+    on, val = f"on the {per.n.sum()} {SPLIT_WORDS[split]} photos", val_data or run.record["data"]["val"]["path"]
+    data = (f"test data `{run.record['data']['test']['path']}` ({per.n.sum()} images of {len(per)} classes; the "
+            f"choices made on validation data `{val}`, {summary['photos']['val']} images)" if split == "test" else
+            f"validation data `{val}` ({per.n.sum()} images of {len(per)} classes)")
     md = [f"# Report: {run.path.name}", "", *unfinished, *verdict_lines(summary), "",
-          f"Model `{meta['base_model']}`{weights}, adapter `{run.adapter.name}`, {epochs}, validation data "
-          f"`{val_data or run.record['data']['val']['path']}` ({per.n.sum()} images of {len(per)} classes).", "",
+          f"Model `{meta['base_model']}`{weights}, adapter `{run.adapter.name}`, {epochs}, {data}.", "",
           *[x for line in class_notes(summary) for x in (line, "")],  # classes whose numbers mean little, or weigh unseen
-          "## Zero-shot, baselines and LoRA", "", _md_table(_shown_table(summary, len(lora.classes))), "",
+          f"## Zero-shot, baselines and LoRA, {on}", "", _md_table(_shown_table(summary, len(lora.classes))), "",
           f"![loss curve]({Path(os.path.relpath(loss_png, out)).as_posix()})", "",
           "![per-class accuracy](per_class.png)", ""]
     if counts:
-        md += ["## The long tail", "", _md_table(pd.DataFrame([{"group": g["group"], "classes": g["classes"], **{m: rows[i]["top1"] for m, rows in summary["groups"].items()}}
-                                                           for i, g in enumerate(summary["groups"]["LoRA x1"])])), "",
+        by_group = [{"group": g["group"], "classes": g["classes"],
+                     **{m: rows[i]["top1"] for m, rows in summary["groups"].items()}}
+                    for i, g in enumerate(summary["groups"]["LoRA x1"])]
+        md += [f"## The long tail, {on}", "", _md_table(pd.DataFrame(by_group)), "",
                "![recall against training images](recall_vs_train_size.png)", "", "![groups](groups.png)", ""]
     if summary["per_rank"]:
         ranks = pd.DataFrame({name: {r["rank"]: r["top1"] for r in rows} for name, rows in summary["per_rank"].items()}).rename_axis("rank").reset_index()
-        md += ["## Accuracy per taxonomic rank", "", _md_table(ranks), "", "![per-rank accuracy](per_rank.png)", ""]
+        md += [f"## Accuracy per taxonomic rank, {on}", "", _md_table(ranks), "", "![per-rank accuracy](per_rank.png)",
+               ""]
     md += _open_world_section(summary, out)
     md += ["![confusion matrix, classes by training images, commonest first](confusion.png)"] if conf else ["## Top confusions", "", _md_table(top_confusions(lora))]
     md += ["", "![examples](examples.png)", "",

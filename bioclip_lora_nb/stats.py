@@ -14,9 +14,9 @@ from scipy import optimize, stats
 from .data import RANKS, read_labels
 
 # %% auto #0
-__all__ = ['FEW_VAL_PHOTOS', 'mcnemar_score', 'score_interval', 'paired_verdict', 'two_stage_resamples',
-           'paired_balanced_verdict', 'class_groups', 'rank_accuracy', 'lora_advice', 'class_notes', 'unfinished_line',
-           'disagreement_line', 'verdict_lines', 'verdict']
+__all__ = ['SPLIT_WORDS', 'FEW_VAL_PHOTOS', 'mcnemar_score', 'score_interval', 'paired_verdict', 'two_stage_resamples',
+           'paired_balanced_verdict', 'exact_interval', 'class_groups', 'rank_accuracy', 'lora_advice',
+           'split_sentence', 'class_notes', 'unfinished_line', 'disagreement_line', 'verdict_lines', 'verdict']
 
 # %% ../nbs/03_stats.ipynb #f60c84a9
 def mcnemar_score(
@@ -117,6 +117,17 @@ def paired_balanced_verdict(
                      f"({bal_b:.1%} vs {bal_a:.1%}; {detail}).")
     return v
 
+# %% ../nbs/03_stats.ipynb #d5cdb1d5
+def exact_interval(
+    right:int, # photos right, e.g. of those a rule named
+    n:int, # photos in all, e.g. those it named
+    level:float=0.95, # the interval's level
+) -> tuple:
+    "The exact (Clopper–Pearson) interval `(low, high)` of the share `right / n`; `(None, None)` of no photos."
+    if n == 0: return None, None
+    ci = stats.binomtest(int(right), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
+
 # %% ../nbs/03_stats.ipynb #518c97b4
 def class_groups(
     result, # one model's `EvalResult` (`03_eval`)
@@ -175,8 +186,24 @@ def lora_advice(
                 f"rate.")
     return None
 
+# %% ../nbs/03_stats.ipynb #9632ef61
+SPLIT_WORDS = dict(val="validation", test="test")  # a split, as a sentence names it
+
+def split_sentence(
+    split:str, # the split the numbers are on: "test" or "val"
+    n:int, # its photos
+    n_choices:int|None=None, # with a test split: the validation photos the choices were made on
+) -> str:
+    "The verdict's first line: the photos its numbers are on, and those its choices were made on."
+    if split == "test":
+        return (f"Every number here is measured on the {n} test photos, which no choice saw; the abstention rules and "
+                f"the strength advice were chosen on the {n_choices} validation photos.")
+    return (f"Every number here is measured on the {n} validation photos, the photos the abstention rules and the "
+            f"strength advice were chosen on, so expect less on new photos (a run with a test split measures them on "
+            f"photos no choice saw).")
+
 # %% ../nbs/03_stats.ipynb #f64fee54
-FEW_VAL_PHOTOS = 5  # a class with fewer validation photos: its own numbers mean little
+FEW_VAL_PHOTOS = 5  # a class with fewer photos in the split the numbers are on: its own numbers mean little
 
 def _counted(names, one:str, many:str) -> tuple:
     "('1 class has', 'a') or ('3 classes have', 'a, b, c'): the count, said, and at most 10 names."
@@ -185,19 +212,20 @@ def _counted(names, one:str, many:str) -> tuple:
     return f"{len(names)} {one if len(names) == 1 else many}", ", ".join(names[:10]) + more
 
 def class_notes(summary:dict) -> list:
-    "A line each for classes that weigh on balanced accuracy unseen: few validation photos, none, or no training photo."
+    """A line each for classes that weigh on balanced accuracy unseen: few photos in the split the numbers are on
+    (`split`: test or validation), none, or no training photo."""
     few, none, new = (summary.get(k) or {} for k in ("few_val_classes", "no_val_classes", "val_only_classes"))
-    lines = []
+    lines, word = [], SPLIT_WORDS.get(summary.get("split"), "validation")
     if few:
         what, names = _counted((f"{c} ({k})" for c, k in few.items()), "class has", "classes have")
-        lines.append(f"{what} fewer than {FEW_VAL_PHOTOS} validation photos, so their own numbers (recall, precision, "
+        lines.append(f"{what} fewer than {FEW_VAL_PHOTOS} {word} photos, so their own numbers (recall, precision, "
                      f"F1) mean little: {names}.")
     if none:
         what, names = _counted(none, "class has", "classes have")
-        lines.append(f"{what} training photos but no validation photo: accuracy unknown, not zero, and left out of "
+        lines.append(f"{what} training photos but no {word} photo: accuracy unknown, not zero, and left out of "
                      f"balanced accuracy: {names}.")
     if new:
-        what, names = _counted(new, "class of the validation split has", "classes of the validation split have")
+        what, names = _counted(new, f"class of the {word} split has", f"classes of the {word} split have")
         it = "it" if len(new) == 1 else "them"
         lines.append(f"{what} no training photo: only zero-shot can know {it}, and balanced accuracy counts {it}: "
                      f"{names}.")
@@ -228,9 +256,9 @@ def disagreement_line(
 
 # %% ../nbs/03_stats.ipynb #ad29cdbb
 def verdict_lines(summary:dict) -> list:
-    """The verdict as sentences, in the order a reader needs them (what to know first, then top-1, then balanced
-    accuracy), from `summary()` or eval.json."""
-    first = [summary[k] for k in ("unfinished", "advice", "disagreement") if summary.get(k)]
+    """The verdict as sentences, in the order a reader needs them (what to know first: the photos the numbers are
+    on, then top-1, then balanced accuracy), from `summary()` or eval.json."""
+    first = [summary[k] for k in ("split_sentence", "unfinished", "advice", "disagreement") if summary.get(k)]
     return first + [v["sentence"] for v in summary.get("verdicts", []) + summary.get("balanced_verdicts", [])]
 
 # %% ../nbs/03_stats.ipynb #f120706e
