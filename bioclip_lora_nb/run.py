@@ -83,6 +83,8 @@ class TrainConfig:
     "Everything a run needs: `fit`'s arguments, the CLI's flags and the papermill job's parameters are these fields."
     train_data:str = "demo" # a CSV, an imagefolder, a folder of class folders, or "demo" (synthetic, offline)
     val_data:str|None = None # same forms; default: the val split when train_data is a folder or "demo"
+    test_data:str|None = None # same forms; default: the test split when train_data is a folder or "demo"
+    test_fraction:float = 0.2 # a folder or "demo" is split three ways: this share of each class is the test (0: none)
     # labels table CSV (in Python also a DataFrame): caption → taxonomy or text; None: captions are the text
     labels:str|pd.DataFrame|None = None
     label_kind:str = "taxon_com" # taxon_com, taxon, sci, com or asis
@@ -175,6 +177,8 @@ class TrainConfig:
             (self.on_bad_data in ("raise", "skip"), f"on_bad_data={self.on_bad_data!r}: use 'raise' or 'skip'"),
             (self.sampler in SAMPLERS, f"sampler={self.sampler!r}: use one of {SAMPLERS}"),
             (self.unseen >= 0, f"unseen={self.unseen}: set aside 0 or more classes"),
+            (0 <= self.test_fraction < 0.7,
+             f"test_fraction={self.test_fraction}: use a value in [0, 0.7) (0: no test)"),
             (
                 self.classes_per_step is None or self.classes_per_step == 0 or self.classes_per_step >= 2,
                 (

@@ -1,4 +1,4 @@
-"""A folder of class folders → leak-free train/val splits (a photo's copies on one side), classes set aside as unseen, few-shot support sets: every split a run has, written under one set of file names.
+"""A folder of class folders, or a table → leak-free train/val/test splits (copies, bursts and your own groups on one side), classes set aside as unseen, few-shot support sets: every split a run has, written under one set of file names.
 
 Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/splits.html.md"""
 
@@ -6,20 +6,26 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/splits.html.md"""
 
 # %% ../nbs/01_splits.ipynb #dfe8f581
 from __future__ import annotations
-import hashlib, os
+import codecs, collections, hashlib, os, warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import imagehash
 import numpy as np
 import pandas as pd
 from PIL import Image
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from sklearn.model_selection import StratifiedGroupKFold
 
 from .core import check_writable, cli_errors, console_script, progress_bar
-from .data import (IMAGE_EXTENSIONS, DataError, _line_list, did_you_mean, is_hidden, label_texts,
-                                  load_image, validate_dataset, write_csv)
+from .data import (IMAGE_EXTENSIONS, DataError, _line_list, _read_table, did_you_mean, is_hidden,
+                                  label_texts, load_image, read_csv_dataset, validate_dataset, write_csv)
 
 # %% auto #0
-__all__ = ['SPLIT_FILES', 'SPLIT_CSV', 'FEW_VAL', 'support_file', 'split_path', 'write_splits', 'check_splits', 'few_shot_split',
+__all__ = ['SPLIT_FILES', 'SPLIT_CSV', 'NEAR_DUPLICATE_BITS', 'SPLIT_MIN_GROUPS', 'FEW_VAL', 'support_file', 'split_path',
+           'write_splits', 'check_splits', 'few_shot_split', 'near_duplicate_groups', 'group_ids', 'assign_splits',
            'few_val_classes', 'few_val_line', 'PreparedDataset', 'prepare_dataset_from_folders', 'prepare_cli']
 
 # %% ../nbs/01_splits.ipynb #12b7552f
@@ -103,16 +109,8 @@ def few_shot_split(
 
 # %% ../nbs/01_splits.ipynb #62a6750c
 def _class_of(rel:Path, full_path:bool) -> str:
+    "The class of a photo at `rel` in a folder of class folders: the first folder, or all of them (`full_path`)."
     return "/".join(rel.parts[:-1]) if full_path else rel.parts[0]
-
-def _split_groups(groups:list, val_fraction:float, rng:np.random.Generator) -> tuple:
-    "Split a class's duplicate groups into train/val: about `val_fraction` of images in val, at least one in each."
-    n = sum(map(len, groups))
-    n_val = min(max(1, round(n * val_fraction)), n - 1) if val_fraction > 0 and len(groups) > 1 else 0
-    train, val = [], []
-    for i in rng.permutation(len(groups)): (val if sum(map(len, val)) < n_val else train).append(groups[i])
-    if not train: train.append(val.pop())  # a large duplicate group can overshoot: training keeps one
-    return [p for g in train for p in g], [p for g in val for p in g]
 
 # %% ../nbs/01_splits.ipynb #21f276e4
 def _file_hash(path:Path) -> str: return hashlib.sha1(path.read_bytes()).hexdigest()
@@ -121,6 +119,114 @@ def _resized_name(rel:Path) -> Path:
     """Where a resized copy of `rel` goes: its own name, plus `.jpg` unless it is one, so `1.jpg` and `1.png` stay two
     files."""
     return rel if rel.suffix == ".jpg" else rel.with_name(rel.name + ".jpg")
+
+# %% ../nbs/01_splits.ipynb #295e54d1
+# of 64: photos whose perceptual and wavelet hashes both differ in at most this many are one scene
+NEAR_DUPLICATE_BITS = 14
+
+def _image_hashes(path) -> tuple:
+    "A photo's 64-bit perceptual (DCT) and wavelet hashes, from a greyscale decoded at reduced size where it can be."
+    with Image.open(path) as im:
+        im.draft("L", (128, 128))  # JPEG: decoded at 1/8 scale or so; the hashes look at 32 px
+        g = im.convert("L")
+        return tuple(
+            int(np.packbits(h.hash.flatten()).view(">u8")[0]) for h in (imagehash.phash(g), imagehash.whash(g))
+        )
+
+def _linked(n:int, i, j) -> np.ndarray:
+    "A component id for each of `n` items, items `i[k]` and `j[k]` linked (and whatever links to them)."
+    return connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)), directed=False)[1]
+
+def near_duplicate_groups(
+    paths:list, # image files
+    max_bits:int=NEAR_DUPLICATE_BITS, # hash bits two photos may differ in and still be one scene
+    workers:int=8, # threads reading photos
+) -> np.ndarray:
+    """A group id per photo: a burst's frames (shifted, re-exposed, re-encoded), and chains of them, share one; every
+    pair of photos is compared."""
+    with ThreadPoolExecutor(max(1, workers)) as ex: h = np.array(list(ex.map(_image_hashes, paths)), dtype=np.uint64)
+    h, pairs = h.reshape(-1, 2), [np.zeros((2, 0), int)]
+    for start in range(0, len(h), 2048):  # a block of rows against all: 2048 x n distances in memory
+        i, j = np.nonzero(np.bitwise_count(h[start:start + 2048, None, 0] ^ h[None, :, 0]) <= max_bits)
+        i += start
+        keep = (i < j) & (np.bitwise_count(h[i, 1] ^ h[j, 1]) <= max_bits)
+        pairs.append(np.stack([i[keep], j[keep]]))
+    return _linked(len(h), *np.concatenate(pairs, axis=1))
+
+# %% ../nbs/01_splits.ipynb #9c60b1dc
+def group_ids(*keys) -> np.ndarray:
+    """One group id per photo from several groupings (each a label per photo; None, NaN or "": none): photos that share
+    a label in any of them share a group."""
+    n, ends = len(keys[0]), []
+    for key in keys:
+        if key is None: continue
+        labels = pd.Series(list(key), dtype=object)
+        codes = pd.Series(pd.factorize(labels.mask(labels.astype(str).str.strip() == ""))[0])
+        first = pd.Series(np.arange(n)).groupby(codes).transform("min")  # each label's first photo
+        ends.append(np.stack([np.arange(n), first])[:, codes >= 0])
+    return _linked(n, *np.concatenate(ends or [np.zeros((2, 0), int)], axis=1))
+
+# %% ../nbs/01_splits.ipynb #307d83bd
+def _stratified_folds(captions, groups, k:int, seed:int) -> np.ndarray:
+    """A fold (0…k-1) per photo: whole groups, each class spread alike over the folds as far as the groups allow
+    (sklearn's `StratifiedGroupKFold`); -1 for all when there are fewer groups, or photos of a class, than folds."""
+    fold = np.full(len(captions), -1)
+    if len(set(groups)) < k or pd.Series(list(captions)).value_counts().max() < k: return fold
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # classes smaller than k: spread as far as they go
+        folds = StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(fold, list(captions), groups)
+        for f, (_, held) in enumerate(folds): fold[held] = f
+    return fold
+
+def _held_out(captions, groups, fraction:float, seed:int) -> np.ndarray:
+    "True for the photos of one of `round(1 / fraction)` stratified group folds, drawn with `seed`: about `fraction`."
+    if fraction <= 0: return np.zeros(len(captions), bool)
+    k = max(2, round(1 / fraction))
+    return _stratified_folds(captions, groups, k, seed) == np.random.default_rng([seed, 3]).integers(k)
+
+# %% ../nbs/01_splits.ipynb #faa7e893
+# a class has a photo in a split when it has at least this many groups: train before val before test
+SPLIT_MIN_GROUPS = dict(train=1, val=2, test=3)
+
+def _keep_each_class(side:np.ndarray, captions, groups, wanted:list, rng:np.random.Generator) -> np.ndarray:
+    """`side` (a split per photo) with whole groups moved so that each class with enough groups (`SPLIT_MIN_GROUPS`)
+    has a photo in each `wanted` split; a move never takes a split's last photo of a class that needs it."""
+    side, captions = np.array(side, dtype=object), np.asarray(captions)
+    members, class_groups = collections.defaultdict(list), collections.defaultdict(set)
+    for i, (g, c) in enumerate(zip(groups, captions)): members[g].append(i); class_groups[c].add(g)
+    n_groups = {c: len(class_groups[c]) for c in sorted(class_groups)}
+    count = collections.Counter(zip(captions, side))
+    needs = lambda c, s: s in wanted and n_groups[c] >= SPLIT_MIN_GROUPS[s]
+    order = {g: r for r, g in enumerate(rng.permutation(sorted(members)))}  # ties: broken by the seed
+    for s in wanted:
+        for c in (c for c in n_groups if needs(c, s) and not count[c, s]):
+            options = []
+            for g in sorted(class_groups[c], key=order.get):
+                src, held = side[members[g][0]], collections.Counter(captions[members[g]])
+                safe = all(not needs(c2, src) or count[c2, src] > n for c2, n in held.items())
+                if safe or s == "train": options.append((not safe, src != "train", len(members[g]), order[g], g))
+            if not options: continue
+            g = min(options)[-1]
+            for i in members[g]: count[captions[i], side[i]] -= 1; count[captions[i], s] += 1; side[i] = s
+    return side
+
+# %% ../nbs/01_splits.ipynb #6134b857
+def assign_splits(
+    captions, # a class per photo
+    groups, # a group id per photo (`group_ids`): a group's photos land in one split
+    val_fraction:float=0.2, # share of each class for validation
+    test_fraction:float=0.2, # share of each class for the final test
+    seed:int=0, # the same seed, the same split
+) -> np.ndarray:
+    """"train", "val" or "test" per photo: whole groups, stratified by class as far as the groups allow, each class with
+    a train photo, and a val and a test photo where it has enough groups (`SPLIT_MIN_GROUPS`)."""
+    captions, groups = np.asarray(captions), np.asarray(groups)
+    side = np.full(len(captions), "train", dtype=object)
+    side[_held_out(captions, groups, test_fraction, seed)] = "test"
+    rest = np.flatnonzero(side == "train")  # val: its share of what the test left
+    side[rest[_held_out(captions[rest], groups[rest], val_fraction / (1 - test_fraction), seed)]] = "val"
+    wanted = ["train"] + ["val"] * (val_fraction > 0) + ["test"] * (test_fraction > 0)
+    return _keep_each_class(side, captions, list(groups), wanted, np.random.default_rng([seed, 2]))
 
 # %% ../nbs/01_splits.ipynb #17ca387a
 def _write_resized(src:Path, dest:Path, short_side:int) -> Path:
@@ -152,7 +258,7 @@ class PreparedDataset:
     "What `prepare_dataset_from_folders` wrote and what it left out."
     train_csv:Path
     val_csv:Path|None # None with val_fraction=0: every photo trains, and training needs a val split of its own
-    classes:pd.DataFrame # caption, n_train, n_val
+    classes:pd.DataFrame # caption, n_train, n_val, n_test
     skipped_classes:dict # caption → why it was left out
     n_ignored_files:int # non-image files (sidecars, notes)
     n_duplicates:int # images whose exact bytes appear more than once
@@ -160,14 +266,25 @@ class PreparedDataset:
     unseen_csv:Path|None = None # every image of the classes set aside as never trained on (`unseen`)
     unseen_classes:list = field(default_factory=list) # those classes
     few_val:dict = field(default_factory=dict) # class → its validation photos, for those with fewer than `FEW_VAL`
+    test_csv:Path|None = None # None with test_fraction=0
+    no_val:list = field(default_factory=list) # classes without a val photo (too few photos or groups)
+    no_test:list = field(default_factory=list) # classes without a test photo (with test_fraction > 0)
+    n_groups:int = 0 # groups kept on one side (copies, near-duplicates, `group_by`)
+    largest_group:int = 0 # photos in the largest
+    one_group:list = field(default_factory=list) # classes of 2+ photos all in one group: they can't be in two splits
 
     def __repr__(self):
-        return (f"PreparedDataset({len(self.classes)} classes, {self.classes.n_train.sum()} train / "
-                f"{self.classes.n_val.sum()} val images; {len(self.skipped_classes)} classes skipped, "
-                f"{self.n_ignored_files} non-image files ignored, {self.n_duplicates} duplicate images, "
+        n = {s: int(self.classes[f"n_{s}"].sum()) if f"n_{s}" in self.classes else 0 for s in ("train", "val", "test")}
+        some = lambda what, xs: f"; {what} ({_line_list(xs, 3)})" if xs else ""
+        return (f"PreparedDataset({len(self.classes)} classes, {n['train']} train / {n['val']} val / {n['test']} test "
+                f"images in {self.n_groups} groups (largest {self.largest_group}); {len(self.skipped_classes)} classes "
+                f"skipped, {self.n_ignored_files} non-image files ignored, {self.n_duplicates} duplicate images, "
                 f"{len(self.problems)} unreadable"
                 + (f"; {len(self.unseen_classes)} classes set aside as unseen" if self.unseen_classes else "")
-                + (f"; {len(self.few_val)} classes with fewer than {FEW_VAL} val images" if self.few_val else "") + ")")
+                + (f"; {len(self.few_val)} classes with fewer than {FEW_VAL} val images" if self.few_val else "")
+                + some(f"{len(self.no_val)} classes without val images", self.no_val)
+                + some(f"{len(self.no_test)} classes without test images", self.no_test)
+                + some(f"{len(self.one_group)} classes all in one group", self.one_group) + ")")
 
 # %% ../nbs/01_splits.ipynb #4d0e08e7
 def _unseen_classes(unseen, eligible:list, seed:int, where) -> set:
@@ -197,13 +314,17 @@ def _unseen_classes(unseen, eligible:list, seed:int, where) -> set:
     return names
 
 # %% ../nbs/01_splits.ipynb #3d664a92
-def _check_prepare(input_dir:Path, output_dir:Path, val_fraction:float, resize:int|None):
-    "Refuse a split that can't be made, before any image is read."
-    if not input_dir.is_dir(): raise DataError(f"{input_dir}: folder not found{did_you_mean(input_dir)}.")
-    if not 0 <= val_fraction < 1: raise ValueError(f"val_fraction={val_fraction}: use a value in [0, 1).")
+def _check_prepare(input_dir:Path|None, output_dir:Path, val_fraction:float, resize:int|None, test_fraction:float=0):
+    "Refuse a split that can't be made, before any image is read (`input_dir` None: a table is split)."
+    if input_dir and not input_dir.is_dir(): raise DataError(f"{input_dir}: folder not found{did_you_mean(input_dir)}.")
+    for name, f in dict(val_fraction=val_fraction, test_fraction=test_fraction).items():
+        if not 0 <= f < 1: raise ValueError(f"{name}={f}: use a value in [0, 1).")
+    if val_fraction + test_fraction >= 0.9:
+        raise ValueError(f"val_fraction={val_fraction} and test_fraction={test_fraction} leave "
+                         f"{1 - val_fraction - test_fraction:.0%} to train on: keep their sum below 0.9.")
     if resize is not None and resize < 8:
         raise ValueError(f"resize={resize}: give the short side in pixels (e.g. 256), or leave it out.")
-    if output_dir.resolve().is_relative_to(input_dir.resolve()):
+    if input_dir and output_dir.resolve().is_relative_to(input_dir.resolve()):
         raise DataError(
             f"{output_dir} is inside {input_dir}: its CSVs and resized copies would become a class of the next run. "
             "Write the split outside the photo folder."
@@ -231,9 +352,23 @@ def _photo_table(input_dir:Path, full_path_classes:bool) -> tuple:
         )
     return table, len(files) - len(images)
 
+# %% ../nbs/01_splits.ipynb #05f504f1
+def _table_photos(table:Path, group_by:str|None, **read_kw) -> pd.DataFrame:
+    "A table's photos as `_photo_table` gives a folder's (`path`, `caption`, `line`), with its `group_by` column."
+    photos = read_csv_dataset(table, **read_kw)
+    if group_by:
+        columns = _read_table(table, read_kw.get("sep", "\t"), "CSV")
+        if group_by not in columns:
+            raise DataError(f"{table}: no column {group_by!r} to group by; its columns are "
+                            f"{list(columns.columns.drop('line'))}.")
+        photos[group_by] = columns[group_by].str.strip().values  # the same rows, in the same order
+    return photos
+
 # %% ../nbs/01_splits.ipynb #b8f0480f
 def _hash_copies(good:pd.DataFrame, input_dir:Path) -> tuple:
-    "`(good with a `hash` column, how many images are copies)`; a `DataError` for a photo filed under two classes."
+    """`(good with a `hash` column, how many images are copies)`; a `DataError` for a photo filed under two classes
+    (`input_dir`: the folder, or the table, its paths are shown from)."""
+    _shown = lambda p, root: os.path.relpath(p, root if root.is_dir() else root.parent)
     hashes = {p: _file_hash(Path(p)) for p in good.path}
     good = good.assign(hash=good.path.map(hashes))
     cross = good.groupby("hash").caption.nunique()
@@ -241,30 +376,24 @@ def _hash_copies(good:pd.DataFrame, input_dir:Path) -> tuple:
         clash = good[good.hash.isin(cross[cross > 1].index)].sort_values("hash")
         raise DataError(
             f"{input_dir}: the same image is filed under different classes: "
-            f"{[(Path(p).relative_to(input_dir).as_posix()) for p in clash.path[:6]]}. Remove the wrong copies."
+            f"{[_shown(p, input_dir) for p in clash.path[:6]]}. Remove the wrong copies."
         )
     return good, int(good.hash.duplicated(keep=False).sum())
 
 # %% ../nbs/01_splits.ipynb #c21b2b2a
-def _split_classes(good:pd.DataFrame, val_fraction:float, min_per_class:int, unseen:set,
-                   rng:np.random.Generator) -> tuple:
-    """`(tables, classes, too_few)`: the train, val and unseen tables (None when empty), the counts per class, the
-    classes left out."""
-    splits, rows, too_few = dict(train=[], val=[], unseen=[]), [], {}
-    for caption, g in good.groupby("caption", sort=True):
-        if len(g) < min_per_class:
-            too_few[caption] = f"{len(g)} image(s) < min_per_class={min_per_class}"
-            continue
-        if caption in unseen:
-            splits["unseen"] += [(p, caption) for p in sorted(g.path)]
-            continue
-        groups = [list(x.path) for _, x in g.groupby("hash", sort=True)]
-        tr, va = _split_groups(groups, val_fraction, rng)
-        splits["train"] += [(p, caption) for p in tr]
-        splits["val"] += [(p, caption) for p in va]
-        rows.append((caption, len(tr), len(va)))
-    tables = {s: pd.DataFrame(items, columns=["path", "caption"]) if items else None for s, items in splits.items()}
-    return tables, pd.DataFrame(rows, columns=["caption", "n_train", "n_val"]), too_few
+def _split_classes(good:pd.DataFrame, val_fraction:float, test_fraction:float, min_per_class:int, unseen:set,
+                   seed:int) -> tuple:
+    """`(tables, classes, too_few)`: the train, val, test and unseen tables (None when empty), the counts per class,
+    the classes left out; `good`'s `group` column says what stays together."""
+    n = good.caption.value_counts()
+    too_few = {c: f"{k} image(s) < min_per_class={min_per_class}" for c, k in sorted(n.items()) if k < min_per_class}
+    kept = good[~good.caption.isin(too_few) & ~good.caption.isin(unseen)].sort_values("path")
+    side = assign_splits(kept.caption, kept.group, val_fraction, test_fraction, seed)
+    tables = {s: kept[side == s][["path", "caption"]].reset_index(drop=True) for s in ("train", "val", "test")}
+    tables["unseen"] = good[good.caption.isin(unseen)].sort_values(["caption", "path"])[["path", "caption"]]
+    counts = pd.crosstab(kept.caption, side).reindex(columns=["train", "val", "test"], fill_value=0)
+    classes = pd.DataFrame(dict(caption=counts.index, **{f"n_{s}": counts[s].values for s in counts}))
+    return {s: t if len(t) else None for s, t in tables.items()}, classes, too_few
 
 # %% ../nbs/01_splits.ipynb #3574331e
 def _resized_split(table:pd.DataFrame, input_dir:Path, output_dir:Path, resize:int, split:str) -> pd.DataFrame:
@@ -276,11 +405,45 @@ def _resized_split(table:pd.DataFrame, input_dir:Path, output_dir:Path, resize:i
     bar = progress_bar(table.path, desc=f"resizing {split}", leave=False)
     return table.assign(path=[str(_write_resized(Path(p), d, resize)) for p, d in zip(bar, dest)])
 
+# %% ../nbs/01_splits.ipynb #c2678c14
+def _empty_folders(input_dir:Path|None, table:pd.DataFrame, full_path_classes:bool) -> list:
+    "The class folders of `input_dir` without a photo (none for a table, or nested classes)."
+    if input_dir is None or full_path_classes: return []
+    return [d for d in sorted(input_dir.iterdir())
+            if d.is_dir() and d.name not in set(table.caption) and not is_hidden(d, input_dir)]
+
+def _group_summary(good:pd.DataFrame, classes:pd.DataFrame, with_test:bool) -> dict:
+    "What `PreparedDataset` says of the groups: how many, the largest, the classes they leave without val or test."
+    sizes, kept = good.group.value_counts(), good[good.caption.isin(classes.caption)]
+    per_class = kept.groupby("caption").agg(n=("group", "size"), groups=("group", "nunique"))
+    return dict(no_val=classes.caption[classes.n_val == 0].tolist(), n_groups=len(sizes),
+                no_test=classes.caption[classes.n_test == 0].tolist() if with_test else [],
+                largest_group=int(sizes.max()),
+                one_group=per_class.index[(per_class.n > 1) & (per_class.groups == 1)].tolist())
+
+# %% ../nbs/01_splits.ipynb #4fc2963a
+def _summary_lines(p:PreparedDataset) -> list:
+    "What `bioclip-lora-prepare` prints of a split: its sizes and files, its groups, and the classes it leaves short."
+    n = {s: p.classes[f"n_{s}"].sum() for s in ("train", "val", "test")}
+    lines = [f"{len(p.classes)} classes: {n['train']} train / {n['val']} val / {n['test']} test images → "
+             f"{p.train_csv}, {p.val_csv or 'no val split (val_fraction=0): give training one with --val-data'}, "
+             f"{p.test_csv or 'no test split (test_fraction=0)'}",
+             f"{p.n_groups} groups of photos kept on one side (copies, near-duplicates, --group-by); the largest "
+             f"has {p.largest_group} photos"]
+    if p.n_duplicates: lines.append(f"{p.n_duplicates} images are exact duplicates of another (kept in the same split)")
+    if p.one_group: lines.append(f"{len(p.one_group)} classes have all their photos in one group, so they can't be "
+                                 f"in two splits: {_line_list(p.one_group)}")
+    for split, short in (("val", p.no_val), ("test", p.no_test)):
+        if short: lines.append(f"{len(short)} classes have no {split} photos (too few photos or groups): "
+                               f"{_line_list(short)}")
+    if p.few_val: lines.append(few_val_line(p.few_val))
+    return lines
+
 # %% ../nbs/01_splits.ipynb #2e85dbb5
 def prepare_dataset_from_folders(
-    input_dir:str|Path, # one sub-folder of images per class
-    output_dir:str|Path, # where train_data.csv, val_data.csv and classes.csv go
-    val_fraction:float=0.2, # share of each class's images for validation
+    input_dir:str|Path|None, # one sub-folder of images per class (None: `input_csv`)
+    output_dir:str|Path, # where train_data.csv, val_data.csv, test_data.csv and classes.csv go
+    val_fraction:float=0.2, # share of each class's images for validation (choosing)
     seed:int=0, # the split's random seed
     min_per_class:int=2, # classes with fewer images are left out (and reported)
     full_path_classes:bool=False, # nested folders: the class is the full relative folder, not the first level
@@ -289,60 +452,74 @@ def prepare_dataset_from_folders(
     unseen:int|list=0, # classes never trained on, all in unseen_data.csv: how many (drawn with `seed`), or names
     # image paths outside this folder are written absolute (`write_splits`); None: all relative
     relative_within:str|Path|None=None,
+    test_fraction:float=0.2, # share of each class's images for the final test (reporting)
+    near_duplicates:bool=True, # keep each scene's photos (bursts: `near_duplicate_groups`) on one side
+    input_csv:str|Path|None=None, # or split this table of photos (`read_csv_dataset`: `read_kw`) instead of a folder
+    group_by:str|None=None, # a column of `input_csv` (site, camera, sequence, date): each group on one side
+    **read_kw, # img_key, caption_key, sep of `input_csv`
 ) -> PreparedDataset:
-    "Turn a folder of class folders into the original scripts' train/val CSVs: stratified, seeded, leak-free."
-    input_dir, output_dir = Path(input_dir), Path(output_dir)
-    _check_prepare(input_dir, output_dir, val_fraction, resize)  # before any image is read
-    table, n_ignored = _photo_table(input_dir, full_path_classes)
+    """Turn a folder of class folders, or a table, into train/val/test CSVs: stratified, seeded, whole groups on one
+    side."""
+    src = Path(input_csv) if input_csv else Path(input_dir)
+    _check_prepare(None if input_csv else src, Path(output_dir), val_fraction, resize, test_fraction)  # before any read
+    if group_by and not input_csv: raise ValueError(f"group_by={group_by!r} is a column of a table: give input_csv.")
+    if input_csv: table, n_ignored = _table_photos(src, group_by, **read_kw), 0
+    else: table, n_ignored = _photo_table(src, full_path_classes)
     report = validate_dataset(table, on_error=on_error, progress=False)
-    good, n_dup = _hash_copies(report.good, input_dir)
+    good, n_dup = _hash_copies(report.good, src)
+    near = near_duplicate_groups(good.path) if near_duplicates else None
+    good = good.assign(group=group_ids(good.hash, near, good[group_by] if group_by else None))
     eligible = sorted(c for c, n in good.caption.value_counts().items() if n >= min_per_class)
-    unseen = _unseen_classes(unseen, eligible, seed, input_dir)
-    skipped = {
-        d.name: "no images in this folder"
-        for d in sorted(input_dir.iterdir())
-        if d.is_dir() and not full_path_classes and d.name not in set(table.caption) and not is_hidden(d, input_dir)
-    }
-    tables, classes, too_few = _split_classes(good, val_fraction, min_per_class, unseen, np.random.default_rng(seed))
+    unseen = _unseen_classes(unseen, eligible, seed, src)
+    empty = _empty_folders(None if input_csv else src, table, full_path_classes)
+    skipped = {d.name: "no images in this folder" for d in empty}
+    tables, classes, too_few = _split_classes(good, val_fraction, test_fraction, min_per_class, unseen, seed)
     skipped.update(too_few)
     if classes.empty:
-        raise DataError(f"{input_dir}: every class has fewer than min_per_class={min_per_class} images: {skipped}")
+        raise DataError(f"{src}: every class has fewer than min_per_class={min_per_class} images: {skipped}")
     if resize:
-        tables = {s: t if t is None else _resized_split(t, input_dir, output_dir, resize, s) for s, t in tables.items()}
-    # val_fraction=0: no val file; no unseen classes: no unseen file
-    out = write_splits(output_dir, tables, relative_within)
-    write_csv(classes, output_dir/"classes.csv")
-    val_captions = [] if tables["val"] is None else tables["val"].caption
-    few = few_val_classes(val_captions, classes.caption) if val_fraction > 0 else {}
+        root = src if not input_csv else Path(os.path.commonpath([Path(p).parent for p in good.path]))
+        tables = {s: t if t is None else _resized_split(t, root, Path(output_dir), resize, s)
+                  for s, t in tables.items()}
+    out = write_splits(output_dir, tables, relative_within)  # a fraction of 0: no file; no unseen classes: no file
+    write_csv(classes, Path(output_dir)/"classes.csv")
+    few = few_val_classes(tables["val"].caption if tables["val"] is not None else [], classes.caption) \
+        if val_fraction > 0 else {}
     return PreparedDataset(out["train"], out.get("val"), classes, skipped, n_ignored, n_dup, report.problems,
-                           out.get("unseen"), sorted(unseen), few)
+                           out.get("unseen"), sorted(unseen), few, out.get("test"),
+                           **_group_summary(good, classes, test_fraction > 0))
 
 # %% ../nbs/01_splits.ipynb #fe3f9477
 @console_script("bioclip-lora-prepare")
 def prepare_cli(
-    input_dir:str=None, # folder with one sub-folder of images per class (required)
-    output_dir:str=None, # where train_data.csv, val_data.csv and classes.csv go (required)
-    val_fraction:float=0.2, # share of each class for validation
+    input_dir:str=None, # folder with one sub-folder of images per class (this or --input-csv)
+    output_dir:str=None, # where train_data.csv, val_data.csv, test_data.csv and classes.csv go (required)
+    val_fraction:float=0.2, # share of each class for validation (choosing)
+    test_fraction:float=0.2, # share of each class for the final test (reporting); 0: no test split
     seed:int=0, # random seed of the split
     min_per_class:int=2, # classes with fewer images are left out
     full_path_classes:bool=False, # class = full relative folder (nested layouts)
     resize:int=None, # also write copies with this short side in px
     unseen:str="0", # classes set aside, never trained on (unseen_data.csv): how many, or names, comma-separated
+    no_near_duplicates:bool=False, # let near-identical photos (a burst's frames) fall on different sides
+    input_csv:str=None, # split this table of photos instead of a folder
+    group_by:str=None, # a column of --input-csv (site, camera, sequence, date): each group's photos on one side
+    csv_img_key:str="filepath", # --input-csv's image column
+    csv_caption_key:str="caption", # --input-csv's class column
+    csv_separator:str="\t", # --input-csv's separator ("\\t": a tab)
 ):
-    "Prepare train/val CSVs from a folder of class folders, and print a summary."
-    if not (input_dir and output_dir):
-        raise SystemExit("bioclip-lora-prepare: --input-dir and --output-dir are required.")
+    "Prepare train/val/test CSVs from a folder of class folders or a table, and print a summary."
+    if not ((input_dir or input_csv) and output_dir):
+        raise SystemExit("bioclip-lora-prepare: --input-dir (or --input-csv) and --output-dir are required.")
     with cli_errors("bioclip-lora-prepare"):
         p = prepare_dataset_from_folders(input_dir, output_dir, val_fraction, seed, min_per_class, full_path_classes,
-                                         resize, unseen=unseen)
+                                         resize, unseen=unseen, test_fraction=test_fraction, group_by=group_by,
+                                         near_duplicates=not no_near_duplicates, input_csv=input_csv,
+                                         img_key=csv_img_key, caption_key=csv_caption_key,
+                                         sep=codecs.decode(csv_separator, "unicode_escape"))
     print(p.classes.to_string(index=False))
-    print(
-        f"\n{len(p.classes)} classes: {p.classes.n_train.sum()} train / {p.classes.n_val.sum()} val images →"
-        f" {p.train_csv}, {p.val_csv or 'no val split (val_fraction=0): give training one with --val-data'}"
-    )
-    if p.few_val: print(few_val_line(p.few_val))
+    print("\n" + "\n".join(_summary_lines(p)))
     if p.n_ignored_files: print(f"ignored {p.n_ignored_files} non-image files")
-    if p.n_duplicates: print(f"{p.n_duplicates} images are exact duplicates of another (kept in the same split)")
     if p.unseen_classes:
         print(
             f"set aside as unseen ({len(p.unseen_classes)} classes, never trained on) → {p.unseen_csv}:"

@@ -94,8 +94,9 @@ def _settings(given:dict) -> tuple:
 def _data_fingerprint(cfg:TrainConfig) -> dict:
     "What a prepared split was made from: the training data (absolute path, or 'demo') and the split's seed."
     made = dict(train_data="demo" if cfg.train_data == "demo" else str(Path(cfg.train_data).resolve()), seed=cfg.seed)
-    # a run without unseen classes: as recorded before they existed
-    return {**made, "unseen": cfg.unseen} if cfg.unseen else made
+    # a run without unseen classes, or with the default test split: as recorded before they existed
+    return {**made, **({"unseen": cfg.unseen} if cfg.unseen else {}),
+            **({"test_fraction": cfg.test_fraction} if cfg.test_fraction != 0.2 else {})}
 
 def _in_run(path, run:RunDir) -> str:
     """`path` as the record keeps it: relative to the run folder when inside it (a moved run still finds it), else
@@ -121,7 +122,8 @@ def _split_folder(cfg:TrainConfig, run:RunDir, log):
              make_demo_dataset(run.data/"demo_images", n_classes=5 + cfg.unseen, per_class=20, seed=cfg.seed)
     if not folder.is_dir() or (folder/"metadata.csv").exists(): return
     prep = prepare_dataset_from_folders(folder, run.data, seed=cfg.seed, unseen=cfg.unseen, on_error=cfg.on_bad_data,
-                                        relative_within=run.path)  # "raise": stops here, naming each bad photo
+                                        relative_within=run.path,
+                                        test_fraction=cfg.test_fraction)  # "raise": stops here
     log.info(f"prepared {folder}: {prep}")
     if len(prep.problems): log.warning(_skipped_photos(folder, prep.problems))  # "skip": left out, and listed
     if prep.skipped_classes:  # a class with one photo can't be in both splits: said before the first step
@@ -146,16 +148,16 @@ def _drop_stale_split(cfg:TrainConfig, run:RunDir, log):
     log.info(f"dropped the split in {run.data}: it was made from {made_from}, not {cfg.train_data}")
 
 # %% ../nbs/02_train.ipynb #2688ded9
-def _sources(cfg:TrainConfig, run:RunDir) -> tuple:
-    """`(train, val, unseen)`, each `(path, read_dataset arguments)` or None: the split in `run.data` where there is
-    one, else the user's files."""
+def _sources(cfg:TrainConfig, run:RunDir) -> dict:
+    """`{split: (path, read_dataset arguments) or None}` of train, val, test and unseen: the split in `run.data` where
+    there is one, else the user's files."""
     user = dict(img_key=cfg.csv_img_key, caption_key=cfg.csv_caption_key, sep=cfg.csv_separator)
-    train, val = (cfg.train_data, user), ((cfg.val_data, user) if cfg.val_data else None)
-    unseen = (cfg.unseen_data, user) if cfg.unseen_data else None
-    if split_path(run.data, "train").exists():
-        train, val = (split_path(run.data, "train"), SPLIT_CSV), val or (split_path(run.data, "val"), SPLIT_CSV)
-        if split_path(run.data, "unseen").exists(): unseen = (split_path(run.data, "unseen"), SPLIT_CSV)
-    return train, val, unseen
+    given = dict(train=cfg.train_data, val=cfg.val_data, test=cfg.test_data, unseen=cfg.unseen_data)
+    out = {s: (p, user) if p else None for s, p in given.items()}
+    if split_path(run.data, "train").exists():  # a split made here: what the user gave still wins, train aside
+        made = {s: (split_path(run.data, s), SPLIT_CSV) for s in given if split_path(run.data, s).exists()}
+        out = {s: made.get(s) if s == "train" else out[s] or made.get(s) for s in given}
+    return out
 
 def _check_classes(cfg:TrainConfig, train:tuple, unseen:tuple|None) -> pd.Series:
     """The training captions, after the cheap checks (before any image is decoded): 2 classes or more, labelled, none
@@ -202,11 +204,12 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
     _drop_stale_split(cfg, run, log)
     # by process 0, or before this run was resumed
     if not split_path(run.data, "train").exists(): _split_folder(cfg, run, log)
-    train, val, unseen = _sources(cfg, run)
-    captions = _check_classes(cfg, train, unseen)
+    sources = _sources(cfg, run)
+    train = sources["train"]
+    captions = _check_classes(cfg, train, sources["unseen"])
     tables = {}
-    for split, source in (("train", train), ("val", val)):
-        if source is None: tables[split] = None; continue
+    for split in ("train", "val", "test"):  # the test split is checked here too, and not read again until evaluation
+        if (source := sources[split]) is None: tables[split] = None; continue
         report = validate_dataset(source[0], on_error=cfg.on_bad_data, progress=False, warn_single=False, **source[1])
         if len(report.problems): log.warning(f"{split} data: skipped bad rows\n{report.summary()}")
         tables[split] = report.good
@@ -215,12 +218,13 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
             f"{train[0]}: no usable training image left of {len(gone)} classes, which are left out: {gone[:20]}"
         )
     if cfg.shots: tables["train"], train = _support_set(cfg, run, tables["train"], log)
+    if tables["test"] is not None: check_splits(tables["train"], tables["test"], cfg.labels)
     if tables["val"] is not None:
         check_splits(tables["train"], tables["val"], cfg.labels)
         few = few_val_classes(tables["val"].caption, sorted(set(tables["train"].caption)))
         if few: log.warning(few_val_line(few))  # their per-class numbers mean little: said before the first step
     sources = {split: dict(path=_in_run(s[0], run), **s[1]) if s else None
-               for split, s in (("train", train), ("val", val), ("unseen", unseen))}
+               for split, s in {**sources, "train": train}.items()}
     return tables["train"], tables["val"], {**sources, "labels": _in_run(cfg.labels, run) if cfg.labels else None}
 
 # %% ../nbs/02_train.ipynb #94462465
