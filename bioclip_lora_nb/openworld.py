@@ -14,17 +14,17 @@ import numpy as np
 import pandas as pd
 import torch
 from fastcore.basics import patch
-from scipy import stats
 from sklearn.metrics import precision_recall_curve, roc_auc_score
 
 from .core import atomic_write_text
 from .run import Run
 from .data import RANKS, read_labels
+from .stats import precision_bound
 
 # %% auto #0
-__all__ = ['RULES', 'THRESHOLDS', 'abstention_score', 'precision_coverage', 'AbstainRule', 'precision_bound', 'check_delta',
-           'certify', 'check_target_precision', 'choose_rule', 'has_ranks', 'lineage', 'rollup', 'rollup_counts',
-           'unknown_auroc', 'rule_context', 'fits']
+__all__ = ['RULES', 'THRESHOLDS', 'abstention_score', 'precision_coverage', 'AbstainRule', 'check_delta', 'certify',
+           'check_target_precision', 'choose_rule', 'has_ranks', 'lineage', 'rollup', 'rollup_counts', 'unknown_auroc',
+           'rule_context', 'fits']
 
 # %% ../nbs/03_openworld.ipynb #37d92c6d
 RULES = ("maxprob", "margin")
@@ -116,17 +116,6 @@ class AbstainRule:
 
 # %% ../nbs/03_openworld.ipynb #f5737e30
 THRESHOLDS = 1 - np.geomspace(1e-4, 1, 100)  # fixed before any photo is seen: 0.9999 … 0, densest near 1
-
-def precision_bound(
-    right, # photos named right (an int or an array)
-    named, # photos named
-    delta:float=0.1, # the chance the bound is too high
-) -> np.ndarray:
-    "Exact (Clopper-Pearson) one-sided lower bound on a precision: `right` of `named` photos right, at level `delta`."
-    right, named = np.asarray(right, dtype=np.float64), np.asarray(named, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        b = stats.beta.ppf(delta, right, named - right + 1)
-    return np.where(right > 0, b, 0.0)
 
 def check_delta(delta) -> float:
     "`delta` as a float in (0, 1), or the fix."

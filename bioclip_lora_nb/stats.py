@@ -15,8 +15,9 @@ from .data import RANKS, read_labels
 
 # %% auto #0
 __all__ = ['SPLIT_WORDS', 'FEW_VAL_PHOTOS', 'mcnemar_score', 'score_interval', 'paired_verdict', 'two_stage_resamples',
-           'paired_balanced_verdict', 'exact_interval', 'class_groups', 'rank_accuracy', 'lora_advice',
-           'split_sentence', 'class_notes', 'unfinished_line', 'disagreement_line', 'verdict_lines', 'verdict']
+           'paired_balanced_verdict', 'exact_interval', 'precision_bound', 'class_groups', 'rank_accuracy',
+           'lora_advice', 'split_sentence', 'class_notes', 'unfinished_line', 'disagreement_line', 'verdict_lines',
+           'verdict']
 
 # %% ../nbs/03_stats.ipynb #f60c84a9
 def mcnemar_score(
@@ -127,6 +128,18 @@ def exact_interval(
     if n == 0: return None, None
     ci = stats.binomtest(int(right), int(n)).proportion_ci(confidence_level=level, method="exact")
     return float(ci.low), float(ci.high)
+
+# %% ../nbs/03_stats.ipynb #04a1c610
+def precision_bound(
+    right, # photos named right (an int or an array)
+    named, # photos named
+    delta:float=0.1, # the chance the bound is too high
+) -> np.ndarray:
+    "Exact (Clopper-Pearson) one-sided lower bound on a precision: `right` of `named` photos right, at level `delta`."
+    right, named = np.asarray(right, dtype=np.float64), np.asarray(named, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        b = stats.beta.ppf(delta, right, named - right + 1)
+    return np.where(right > 0, b, 0.0)
 
 # %% ../nbs/03_stats.ipynb #518c97b4
 def class_groups(
