@@ -28,7 +28,8 @@ from .stats import (FEW_VAL_PHOTOS, class_groups, class_notes, disagreement_line
                                    score_interval, split_sentence, two_stage_resamples, unfinished_line, verdict,
                                    verdict_lines)
 from .features import (_logit_scale, _templates, _zero_shot_scores, clear_feature_cache, eval_dataset,
-                                      feature_cache_dir, image_features, linear_probe_scores, open_set_probs, simpleshot_scores,
+                                      feature_cache_dir, image_features, linear_probe_scores, open_set_probs,
+                                      simpleshot_scores,
                                       zero_shot_classifier)
 
 # %% auto #0
@@ -42,8 +43,10 @@ __all__ = ['evaluate_run', 'calibrate_run', 'EvalResult', 'scores_to_result', 't
 # %% ../nbs/03_eval.ipynb #ef63605b
 # their home before `03_stats` and `03_features`: `from bioclip_lora_nb.eval import paired_verdict` (or `*`) still works
 _all_ = [FEW_VAL_PHOTOS, class_groups, class_notes, lora_advice, mcnemar_score, paired_balanced_verdict, paired_verdict,
-         rank_accuracy, score_interval, two_stage_resamples, unfinished_line, verdict_lines, clear_feature_cache, eval_dataset,
-         feature_cache_dir, image_features, linear_probe_scores, open_set_probs, simpleshot_scores, zero_shot_classifier]
+         rank_accuracy, score_interval, two_stage_resamples, unfinished_line, verdict_lines, clear_feature_cache,
+         eval_dataset,
+         feature_cache_dir, image_features, linear_probe_scores, open_set_probs, simpleshot_scores,
+         zero_shot_classifier]
 
 # %% ../nbs/03_eval.ipynb #3cc57da6
 @dataclass
@@ -61,18 +64,23 @@ class EvalResult:
     scores:torch.Tensor|None = None # (n_images, n_classes) cosine similarities (zero-shot), else the method's scores
     logit_scale:float|None = None # the model's logit scale: probabilities are softmax(logit_scale · scores)
 
-    @functools.cached_property  # the summary reads it for every rule, curve, rollup and AUROC: one softmax of (images, classes)
+    # the summary reads it for every rule, curve, rollup and AUROC: one softmax of (images, classes)
+    @functools.cached_property
     def probs(self) -> torch.Tensor|None:
         "`(n_images, n_classes)` class probabilities, as `predict` reports them (zero-shot models only)."
         return None if self.scores is None or self.logit_scale is None else (self.logit_scale * self.scores).softmax(-1)
-    def summary(self) -> dict: return dict(top1=self.top1, top3=self.top3, top5=self.top5, balanced=self.balanced, macro_f1=self.macro_f1)
+    def summary(self) -> dict:
+        return dict(top1=self.top1, top3=self.top3, top5=self.top5, balanced=self.balanced, macro_f1=self.macro_f1)
     def __repr__(self):
         k = len(self.classes)  # top-k of k or fewer classes is always 100 %: not shown
         tops = "".join(f"top-{t} {getattr(self, f'top{t}'):.1%}, " for t in (3, 5) if t < k)
-        return (f"EvalResult(top-1 {self.top1:.1%}, {tops}balanced {self.balanced:.1%}, "
-                f"macro-F1 {self.macro_f1:.3f} on {len(self.predictions)} images of {self.per_class['class'].nunique()} classes)")
+        return (
+            f"EvalResult(top-1 {self.top1:.1%}, {tops}balanced {self.balanced:.1%}, macro-F1 {self.macro_f1:.3f} on"
+            f" {len(self.predictions)} images of {self.per_class['class'].nunique()} classes)"
+        )
 
-def scores_to_result(scores:torch.Tensor, targets:list, classes:list, paths:list, logit_scale:float|None=None) -> EvalResult:
+def scores_to_result(scores:torch.Tensor, targets:list, classes:list, paths:list,
+                     logit_scale:float|None=None) -> EvalResult:
     "Top-k accuracies, per-class accuracy, confusion and predictions from `(n_images, n_classes)` scores."
     y = torch.as_tensor(targets)
     k = min(5, len(classes))
@@ -96,7 +104,8 @@ def scores_to_result(scores:torch.Tensor, targets:list, classes:list, paths:list
 
 # %% ../nbs/03_eval.ipynb #32034338
 def text_settings(model, labels=None, label_kind:str|None=None, templates=None) -> tuple:
-    "`(labels, label_kind, templates)` as given; what is not given is the run's for a model a run trained, else none, 'taxon_com', 'openai'."
+    """`(labels, label_kind, templates)` as given; what is not given is the run's for a model a run trained, else none,
+    'taxon_com', 'openai'."""
     run = model_run(model) if isinstance(model, torch.nn.Module) else None
     if run is None: return labels, label_kind or "taxon_com", templates or "openai"
     given_text = labels is not None or label_kind is not None  # the class text, asked for: not the run's
@@ -107,7 +116,9 @@ def text_settings(model, labels=None, label_kind:str|None=None, templates=None) 
 def check_classes(classes:list):
     "Refuse a class list that names a class twice (evaluation and prediction)."
     if (dup := sorted({c for c in classes if list(classes).count(c) > 1})):
-        raise ValueError(f"classes listed twice: {dup[:8]}: each would get part of the same probability. List each class once.")
+        raise ValueError(
+            f"classes listed twice: {dup[:8]}: each would get part of the same probability. List each class once."
+        )
 
 def evaluate(
     model, # an open_clip model, with or without LoRA
@@ -124,13 +135,15 @@ def evaluate(
     progress:bool=True, # progress bars
     **read_kw, # img_key, caption_key, sep for CSVs
 ) -> EvalResult:
-    "Zero-shot classification accuracy of `model` on `val_data`, the BioCLIP way; a model `fit` trained is scored with its run's class texts and prompts."
+    """Zero-shot classification accuracy of `model` on `val_data`, the BioCLIP way; a model `fit` trained is scored with
+    its run's class texts and prompts."""
     if classes is not None: check_classes(classes)
     labels, label_kind, templates = text_settings(model, labels, label_kind, templates)
     table = read_dataset(val_data, **read_kw)  # a table passes through
     ds = eval_dataset(model, table, classes)
     texts = label_texts(ds.classes, labels, label_kind)
-    scores = _zero_shot_scores(model, ds, [texts[c] for c in ds.classes], templates, tokenizer or model_tokenizer(model), batch_size, device,
+    scores = _zero_shot_scores(model, ds, [texts[c] for c in ds.classes], templates,
+                               tokenizer or model_tokenizer(model), batch_size, device,
                                strength, workers, progress)
     return scores_to_result(scores, ds.targets, ds.classes, list(ds.df.path), _logit_scale(model))
 
@@ -145,13 +158,15 @@ def frozen_feature_baselines(
     progress:bool=True, # progress bars
     **read_kw, # img_key, caption_key, sep for CSVs
 ) -> dict:
-    "`{'SimpleShot': EvalResult, 'linear probe': EvalResult}` on `model`'s cached features: fit on `train_data`, scored on `val_data`."
+    """`{'SimpleShot': EvalResult, 'linear probe': EvalResult}` on `model`'s cached features: fit on `train_data`,
+    scored on `val_data`."""
     train, val = read_dataset(train_data, **read_kw), read_dataset(val_data, **read_kw)
     train = train[train.caption.isin(classes)]  # the label set every method shares: the validation split's classes
     feats = {}
     for split, table in (("train", train), ("val", val)):
         ds = eval_dataset(model, table, classes)
-        feats[split] = (image_features(model, ds, batch_size, workers=workers, progress=progress), torch.as_tensor(ds.targets), list(ds.df.path))
+        feats[split] = (image_features(model, ds, batch_size, workers=workers, progress=progress),
+                        torch.as_tensor(ds.targets), list(ds.df.path))
     (xs, ys, _), (xq, yq, paths) = feats["train"], feats["val"]
     return {name: scores_to_result(f(xs, ys, xq, len(classes)), yq.tolist(), classes, paths)
             for name, f in (("SimpleShot", simpleshot_scores), ("linear probe", linear_probe_scores))}
@@ -171,7 +186,7 @@ class Comparison:
     # "zero-shot", "LoRA x1" → probabilities of the unseen photos over the trained classes (the unknown detector)
     unseen_probs:dict|None=None
     target_precision:float=0.9 # the precision the abstention summary is given for
-    # with a test split: "base" and (adapter, strength) → EvalResult on the validation split, where the choices are made
+    # with a test split: "base" and (adapter, strength) → EvalResult on the val split, where the choices are made
     choices:dict|None=None
     delta:float|None=0.1 # the chance an abstention rule's promise fails on new photos (None: no promise)
 
@@ -201,15 +216,22 @@ class Comparison:
 def _strengths(strengths) -> tuple:
     "Adapter strengths as a tuple of floats (one number is one strength); anything else refused in one line."
     number = lambda s: isinstance(s, (int, float, np.number)) and not isinstance(s, bool)
-    items = (strengths,) if number(strengths) else tuple(strengths) if isinstance(strengths, (list, tuple, np.ndarray)) else ()
+    items = (strengths,) if number(strengths) else tuple(strengths) if isinstance(strengths,
+                                                                                  (list, tuple, np.ndarray)) else ()
     if not items or not all(map(number, items)):
-        raise ValueError(f"strengths={strengths!r}: give adapter strengths as numbers, e.g. (0.0, 0.5, 1.0) (1 is the adapter as trained).")
+        raise ValueError(
+            f"strengths={strengths!r}: give adapter strengths as numbers, e.g. (0.0, 0.5, 1.0) (1 is the adapter as"
+            " trained)."
+        )
     if any(not float(s) >= 0 for s in items):
-        raise ValueError(f"strengths={tuple(items)}: give strengths >= 0 (0 is the base model, 1 the adapter as trained).")
+        raise ValueError(
+            f"strengths={tuple(items)}: give strengths >= 0 (0 is the base model, 1 the adapter as trained)."
+        )
     return tuple(map(float, items))
 
 def _check_strengths(strengths) -> tuple:
-    "Strengths scale the adapter's update: refuse all but numbers >= 0; warn that those above 1 extrapolate past the adapter as trained."
+    """Strengths scale the adapter's update: refuse all but numbers >= 0; warn that those above 1 extrapolate past the
+    adapter as trained."""
     strengths = _strengths(strengths)
     if (past := [s for s in strengths if s > 1]):
         warn(f"strengths {past} extrapolate past the adapter as trained (x1, the model that is exported); "
@@ -315,7 +337,8 @@ def compare(
             if unseen_table is not None:
                 unseen[(str(path), float(s))] = (unseen["base"] if s == 0 else
                                                  score(unseen_table, unseen["base"].classes))
-        if unseen_table is not None: unseen_probs["LoRA x1"] = open_set_probs(net, unseen_table, base.classes, strength=1.0, **kw)
+        if unseen_table is not None:
+            unseen_probs["LoRA x1"] = open_set_probs(net, unseen_table, base.classes, strength=1.0, **kw)
     settings = _compare_settings(lora_weights, labels, label_kind, templates, val_data=val_data, test_data=test_data,
                                  unseen_data=unseen_data)
     return Comparison(pd.DataFrame(rows), results, labels, counts, settings, unseen or None, unseen_probs or None,
@@ -329,7 +352,8 @@ def run_settings(run) -> dict:
     val = run.data_source("val")
     settings = dict(lora_weights=[run.adapter], labels=run.labels, label_kind=run.record["config"]["label_kind"],
                     templates=run.templates)
-    if val: settings.update(val_data=val["path"], img_key=val["img_key"], caption_key=val["caption_key"], sep=val["sep"])
+    if val:
+        settings.update(val_data=val["path"], img_key=val["img_key"], caption_key=val["caption_key"], sep=val["sep"])
     # read here: its CSV may be written another way than the val split's
     settings["train_data"] = run.split("train")
     if (test := run.split("test")) is not None: settings["test_data"] = test  # photos no choice sees: the numbers
@@ -353,7 +377,8 @@ def summary(self:Comparison, many:int=100, few:int=20) -> dict:
     out["few_val_classes"] = dict(zip(small["class"], small.n.astype(int).tolist()))  # class → photos of `split`
     if (lora := self.lora(1.0)) is None: return out
     rivals = [("zero-shot", self.base)]
-    rivals += sorted(((k, results[k]) for k in ("SimpleShot", "linear probe") if k in results), key=lambda kr: -kr[1].top1)[:1]
+    rivals += sorted(((k, results[k]) for k in ("SimpleShot", "linear probe") if k in results),
+                     key=lambda kr: -kr[1].top1)[:1]
     y, ok = [lora.classes.index(c) for c in lora.predictions.true], lora.predictions.correct.values
     out["verdicts"] = [paired_verdict(r.predictions.correct.values, ok, name, "LoRA x1") for name, r in rivals]
     out["balanced_verdicts"] = [paired_balanced_verdict(r.predictions.correct.values, ok, y, name, "LoRA x1")
@@ -370,7 +395,9 @@ def summary(self:Comparison, many:int=100, few:int=20) -> dict:
         out["groups"] = {name: class_groups(r, self.train_counts, many, few).to_dict("records") for name, r in both}
         out["no_val_classes"] = sorted(set(self.train_counts) - set(lora.per_class["class"]))  # unknown, not zero
         out["val_only_classes"] = sorted(set(lora.per_class["class"]) - set(self.train_counts))  # zero-shot's only
-    per = lora.per_class.assign(n_train=lora.per_class["class"].map(lambda c: (self.train_counts or {}).get(c)).astype(object))
+    per = lora.per_class.assign(
+        n_train=lora.per_class["class"].map(lambda c: (self.train_counts or {}).get(c)).astype(object)
+    )
     out["per_class"] = per.astype(object).where(per.notna(), None).to_dict("records")
     choices = {"zero-shot": chosen_on["base"], "LoRA x1": chosen_on[(adapter, 1.0)]}  # on val
     out["abstention"] = _abstention_summary(self, lora, choices)
@@ -378,7 +405,8 @@ def summary(self:Comparison, many:int=100, few:int=20) -> dict:
     return out
 
 # %% ../nbs/03_eval.ipynb #67aac3e5
-def _records(df:pd.DataFrame) -> list: return df.astype(object).where(df.notna(), None).to_dict("records")  # JSON: null, not NaN
+# JSON: null, not NaN
+def _records(df:pd.DataFrame) -> list: return df.astype(object).where(df.notna(), None).to_dict("records")
 
 def _measured(rule:AbstainRule, r:EvalResult) -> dict:
     """What `rule`, chosen on other photos, does on `r`'s: the share it names, their precision with its exact 95 %
@@ -430,10 +458,12 @@ def _abstention_sentence(c:Comparison, models:dict, n_val:int) -> str:
 
 # %% ../nbs/03_eval.ipynb #7aa05d8f
 def _unseen_summary(c:Comparison, lora:EvalResult, abstention:dict) -> dict:
-    "The unseen classes: each model's accuracy among them by strength, what LoRA kept of zero-shot, and how well each tells them from the trained ones."
+    """The unseen classes: each model's accuracy among them by strength, what LoRA kept of zero-shot, and how well each
+    tells them from the trained ones."""
     base, after = c.unseen["base"], c.lora_unseen(1.0)
     rows = [dict(model="base (zero-shot)", strength=0.0, **base.summary())]
-    rows += [dict(model=f"LoRA x{k[1]:g}", strength=k[1], **r.summary()) for k, r in c.unseen.items() if isinstance(k, tuple)]
+    rows += [dict(model=f"LoRA x{k[1]:g}", strength=k[1], **r.summary()) for k,
+             r in c.unseen.items() if isinstance(k, tuple)]
     n_classes, n = base.per_class["class"].nunique(), len(base.predictions)
     kept = after.top1 / base.top1 if base.top1 > 0 else float("nan")
     verdict = paired_verdict(base.predictions.correct.values, after.predictions.correct.values, "zero-shot", "LoRA x1")
@@ -442,11 +472,28 @@ def _unseen_summary(c:Comparison, lora:EvalResult, abstention:dict) -> dict:
         if name not in (c.unseen_probs or {}): continue
         rule = abstention["models"].get(name, {}).get("rule") or "maxprob"  # the score the model abstains by
         auroc[name] = unknown_auroc(abstention_score(r.probs, rule), abstention_score(c.unseen_probs[name], rule))
-    return dict(classes=sorted(base.per_class["class"]), n_images=n, table=_records(pd.DataFrame(rows)), kept=kept, verdict=verdict, auroc=auroc,
-                sentence=(f"LoRA x1 kept {kept:.0%} of zero-shot top-1 on {n_classes} species it never saw ({base.top1:.1%} → {after.top1:.1%}, {n} photos)."
-                          if base.top1 > 0 else f"On {n_classes} species it never saw ({n} photos), zero-shot top-1 is 0 and LoRA x1's {after.top1:.1%}."),
-                auroc_sentence=(f"Telling photos of the {n_classes} unseen species from the trained ones by the abstention score: AUROC "
-                                f"{auroc.get('LoRA x1', float('nan')):.2f} with LoRA x1, {auroc.get('zero-shot', float('nan')):.2f} zero-shot (0.5 is chance)."))
+    return dict(
+        classes=sorted(base.per_class["class"]),
+        n_images=n,
+        table=_records(pd.DataFrame(rows)),
+        kept=kept,
+        verdict=verdict,
+        auroc=auroc,
+        sentence=(
+            f"LoRA x1 kept {kept:.0%} of zero-shot top-1 on {n_classes} species it never saw ({base.top1:.1%} →"
+            f" {after.top1:.1%}, {n} photos)."
+            if base.top1 > 0
+            else (
+                f"On {n_classes} species it never saw ({n} photos), zero-shot top-1 is 0 and LoRA x1's"
+                f" {after.top1:.1%}."
+            )
+        ),
+        auroc_sentence=(
+            f"Telling photos of the {n_classes} unseen species from the trained ones by the abstention score: AUROC"
+            f" {auroc.get('LoRA x1', float('nan')):.2f} with LoRA x1, {auroc.get('zero-shot', float('nan')):.2f}"
+            " zero-shot (0.5 is chance)."
+        ),
+    )
 
 @patch
 def write(self:Comparison, path:str|Path) -> Path:
@@ -475,14 +522,16 @@ def _numbers_split(run:Run, split:str|None=None) -> str:
     return split
 
 # %% ../nbs/03_eval.ipynb #a915c993
-_evaluate = evaluate  # the function: `@patch` below keeps the module's `evaluate` as it is (and pyflakes needs to see it used)
+# the function: `@patch` below keeps the module's `evaluate` as it is (and pyflakes needs to see it used)
+_evaluate = evaluate
 
 @patch
 def evaluate(self:Run,
     val_data=None, # default: the run's validation split, where the choices are made
     strengths=(0.0, 0.25, 0.5, 0.75, 1.0), # adapter strengths to sweep
     baselines:bool=True, # SimpleShot and the linear probe, trained on the run's training split
-    out:str|Path|bool|None=None, # where eval.json goes (default: the run folder, for the run's own settings; False: not written)
+    # where eval.json goes (default: the run folder, for the run's own settings; False: not written)
+    out:str|Path|bool|None=None,
     device:str|None=None, # default: the run's device, else cuda when there is one
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
@@ -511,7 +560,8 @@ def evaluate(self:Run,
     elif out is not False: check_writable(Path(out).parent)
     s = {**run_settings(self), **overrides}
     if split == "val" and "test_data" not in given: s.pop("test_data", None)
-    if not s.get("val_data"): raise ValueError(f"{self.path}: the run had no validation split: pass val_data (CLI: --val-data).")
+    if not s.get("val_data"):
+        raise ValueError(f"{self.path}: the run had no validation split: pass val_data (CLI: --val-data).")
     if (self.path/"abstain.json").is_dir():
         raise ValueError(f"{self.path/'abstain.json'} is a folder, where the run's abstention rule goes: remove it.")
     if target_precision is not None: target = check_target_precision(target_precision)  # a stored rule: replaced
@@ -525,7 +575,8 @@ def evaluate(self:Run,
     for name in ("test", "unseen"):  # the run's own splits: recorded by path, as read
         if f"{name}_data" in c.settings and f"{name}_data" not in given:
             c.settings[f"{name}_data"] = self.data_source(name)["path"]
-    if rule: rule.save(self.path/"abstain.json"); c.settings["abstain_rule"] = vars(rule)  # stored once the evaluation is done
+    # stored once the evaluation is done
+    if rule: rule.save(self.path/"abstain.json"); c.settings["abstain_rule"] = vars(rule)
     if out is not False: c.write(out or self.path/"eval.json")
     return c
 
@@ -575,30 +626,39 @@ def eval_cli(
     device:str=None, # cuda or cpu (default: cuda when there is one)
     batch_size:int=64, # images per batch
     workers:int=2, # DataLoader workers
-    target_precision:float=None, # with --run: choose its abstention threshold on val for this precision, stored where predictions find it
+    # with --run: choose its abstention threshold on val for this precision, stored where predictions find it
+    target_precision:float=None,
     delta:float=0.1, # the chance the abstention promise fails on new photos; 0.1 = 90 % confidence
     split:str=None, # with --run: the split the numbers are on: test (default where the run has one) or val
 ):
-    """Evaluate zero-shot, the frozen-feature baselines and LoRA adapters on the same photos (a run's test split where it
-    has one, its choices on val); print the verdict and write eval.json."""
+    """Evaluate zero-shot, the frozen-feature baselines and LoRA adapters on the same photos (a run's test split
+    where it has one, its choices on val); print the verdict and write eval.json."""
     with cli_errors("bioclip-lora-eval"):
         adapters = [w for w in (lora_weights or "").split(",") if w] or None
         run = run or (adapter_run(adapters[0]) if adapters else None)
-        given = {k: v for k, v in dict(val_data=val_data, lora_weights=adapters, model=model, pretrained=pretrained, labels=labels,
-                                       label_kind=label_kind, templates=templates, force_base=force_base or None).items() if v is not None}
+        given = {k: v for k,
+                 v in dict(val_data=val_data, lora_weights=adapters, model=model, pretrained=pretrained, labels=labels,
+                                       label_kind=label_kind, templates=templates,
+                           force_base=force_base or None).items() if v is not None}
         kw = dict(device=device, batch_size=batch_size, workers=workers)
-        if target_precision is not None and not run: raise ValueError("--target-precision chooses a run's threshold on its validation split: give --run.")
+        if target_precision is not None and not run:
+            raise ValueError("--target-precision chooses a run's threshold on its validation split: give --run.")
         if split is not None and not run: raise ValueError("--split names a run's split: give --run.")
         if run:  # an override needs --out
             ev = Run(run).evaluate(out=out, target_precision=target_precision, delta=delta, split=split, **given, **kw)
             out, c = out or Path(run)/"eval.json", ev
         else:
-            if not val_data: raise ValueError("--val-data is required (a CSV or imagefolder) unless --run names a run with a val split.")
+            if not val_data:
+                raise ValueError(
+                    "--val-data is required (a CSV or imagefolder) unless --run names a run with a val split."
+                )
             out = out or "eval.json"
             check_writable(Path(out).parent)
             c = compare(**given, **kw, delta=delta)
             c.write(out)
     print(c)
-    if (rule := c.settings.get("abstain_rule")): print(f"stored the abstention rule in {Path(run)/'abstain.json'}: {AbstainRule(**rule).sentence()}")
-    elif target_precision is not None: print("(the abstention rule is not stored: an evaluation with other settings is not the run's own)")
+    if (rule := c.settings.get("abstain_rule")):
+        print(f"stored the abstention rule in {Path(run)/'abstain.json'}: {AbstainRule(**rule).sentence()}")
+    elif target_precision is not None:
+        print("(the abstention rule is not stored: an evaluation with other settings is not the run's own)")
     print(f"wrote {out}")

@@ -40,7 +40,8 @@ __all__ = ['rollup_calls', 'predict_run', 'list_images', 'Skipped', 'PredictionS
 
 # %% ../nbs/05_predict.ipynb #5bacf632
 def list_images(images) -> list:
-    "The image paths `images` names: a folder (recursive; hidden entries skipped), a glob, a CSV's `filepath` (or `file_name`) column, a file or a list."
+    """The image paths `images` names: a folder (recursive; hidden entries skipped), a glob, a CSV's `filepath` (or
+    `file_name`) column, a file or a list."""
     if isinstance(images, (list, tuple)): return [Path(p) for p in images]
     p = Path(images)
     if p.is_dir():
@@ -49,11 +50,14 @@ def list_images(images) -> list:
         df = pd.read_csv(p, sep=sniff_sep(p), dtype=str, keep_default_na=False)
         col = next((c for c in ("filepath", "file_name") if c in df.columns), None)
         if col is None and len(df.columns) > 1:
-            raise DataError(f"{p}: which column holds the image paths? It has {list(df.columns)}: name it filepath (or file_name).")
+            raise DataError(
+                f"{p}: which column holds the image paths? It has {list(df.columns)}: name it filepath (or file_name)."
+            )
         col = col or df.columns[0]
         return [q if (q := Path(v.strip()).expanduser()).is_absolute() else p.parent/q for v in df[col] if v.strip()]
     if any(c in str(images) for c in "*?["): return sorted(Path(q) for q in glob.glob(str(images), recursive=True))
-    if not p.exists(): raise FileNotFoundError(f"{p}: no such image file or folder{did_you_mean(p)}.")  # a mistyped name: said, not skipped
+    # a mistyped name: said, not skipped
+    if not p.exists(): raise FileNotFoundError(f"{p}: no such image file or folder{did_you_mean(p)}.")
     return [p]
 
 def _items(images) -> list:
@@ -74,29 +78,38 @@ class Skipped(NamedTuple):
     problem:str
 
 class _Photos(torch.utils.data.Dataset):
-    "Images for prediction: `(tensor, index)`, or `(zeros, -1 - index)` for one that can't be read (skipped, not fatal)."
-    def __init__(self, items, transform, size, draft=None): self.items, self.transform, self.size, self.draft = items, transform, size, draft
+    """Images for prediction: `(tensor, index)`, or `(zeros, -1 - index)` for one that can't be read (skipped, not
+    fatal)."""
+    def __init__(self, items, transform, size, draft=None):
+        self.items, self.transform, self.size, self.draft = items, transform, size, draft
     def __len__(self): return len(self.items)
     def __getitem__(self, i):
         try: return self.transform(load_image(self.items[i], draft=self.draft)), i
         except DataError: return torch.zeros(3, *self.size), -1 - i
 
 # %% ../nbs/05_predict.ipynb #128fbd66
-_IN_MEMORY = itertools.count()  # `<image N>`: one N per photo given in memory this session, so tables concatenate unambiguously
+# `<image N>`: one N per photo given in memory this session, so tables concatenate unambiguously
+_IN_MEMORY = itertools.count()
 
 class _PhotoBatches:
-    "The readable photos of `images` a batch at a time, `(images on the model's device, their indices)`; the unreadable ones are remembered (`skipped`), not fatal."
+    """The readable photos of `images` a batch at a time, `(images on the model's device, their indices)`; the
+    unreadable ones are remembered (`skipped`), not fatal."""
     def __init__(self, what:str, desc:str, images, net, batch_size:int, workers:int, progress:bool):
         self.what, self.desc, self.items, self.progress, self.bad = what, desc, _items(images), progress, []
-        if not self.items: raise FileNotFoundError(f"{what}: {images!r} names no images (a folder without images, or a glob that matches nothing).")
+        if not self.items:
+            raise FileNotFoundError(
+                f"{what}: {images!r} names no images (a folder without images, or a glob that matches nothing)."
+            )
         self.names = [str(i) if isinstance(i, Path) else f"<image {next(_IN_MEMORY)}>" for i in self.items]
         size, self.device = image_size(net), next(net.parameters()).device
-        self.loader = make_loader(_Photos(self.items, eval_transform(net), size, draft=decode_size(net)), batch_size, shuffle=False, workers=workers,
+        self.loader = make_loader(_Photos(self.items, eval_transform(net), size, draft=decode_size(net)), batch_size,
+                                  shuffle=False, workers=workers,
                                   device=self.device, shard=False)
 
     def __iter__(self):
         self.bad = []  # a second pass starts afresh
-        with progress_bar(total=len(self.items), desc=self.desc, disable=not self.progress, leave=False) as bar:  # no iterable: see `02_train.fit`
+        # no iterable: see `02_train.fit`
+        with progress_bar(total=len(self.items), desc=self.desc, disable=not self.progress, leave=False) as bar:
             for x, idx in self.loader:
                 ok = idx >= 0
                 self.bad += [-1 - i for i in idx[~ok].tolist()]
@@ -114,15 +127,18 @@ class _PhotoBatches:
         if len(skipped) == len(self.items):
             raise DataError(f"{self.what}: none of the {len(self.items)} images could be read: "
                             + "; ".join(problems[:5]) + (" …" if len(self.items) > 5 else ""))
-        if len(skipped): warn(f"{self.what}: skipped {len(skipped)} of {len(self.items)} images that can't be read (listed in .attrs['skipped']): "
-                                       + "; ".join(problems[:3]) + (" …" if len(skipped) > 3 else ""))
+        if len(skipped):
+            warn(f"{self.what}: skipped {len(skipped)} of {len(self.items)} images that can't be read "
+                 "(listed in .attrs['skipped']): " + "; ".join(problems[:3]) + (" …" if len(skipped) > 3 else ""))
         return skipped
 
 # %% ../nbs/05_predict.ipynb #b9962bcb
 def _prediction_model(model, device) -> tuple:
-    "`(model, run or None, adapter file or None)`: a `Run`'s model, a model as given, or the model of a run folder or adapter file, with its run and adapter."
+    """`(model, run or None, adapter file or None)`: a `Run`'s model, a model as given, or the model of a run folder or
+    adapter file, with its run and adapter."""
     if isinstance(model, Run): return model.model, model, getattr(model.model, "adapter_file", model.adapter)
-    if isinstance(model, torch.nn.Module):  # `fit`'s model is its run's final adapter; `_cli_model` names the adapter it loaded
+    # `fit`'s model is its run's final adapter; `_cli_model` names the adapter it loaded
+    if isinstance(model, torch.nn.Module):
         run = model_run(model)
         return model, run, getattr(model, "adapter_file", run.adapter if run and lora_layers(model) else None)
     path = Path(model)
@@ -136,13 +152,19 @@ def _prediction_model(model, device) -> tuple:
 def _export_rule(model) -> AbstainRule|None:
     "The abstention rule an exported model folder carries (`abstain.json`, written by `Run.export`), if any."
     folder = Path(str(getattr(model, "model_id", "")).removeprefix("local-dir:"))
-    return AbstainRule.load(folder/"abstain.json") if str(folder) not in ("", ".") and (folder/"abstain.json").is_file() else None
+    return (
+        AbstainRule.load(folder / "abstain.json")
+        if str(folder) not in ("", ".") and (folder / "abstain.json").is_file()
+        else None
+    )
 
 # %% ../nbs/05_predict.ipynb #637b806c
 def _model_state(model, adapter) -> dict:
-    "What a rule must match besides the classes: the adapter file's name and the strength its LoRA layers run at (None: no adapter)."
+    """What a rule must match besides the classes: the adapter file's name and the strength its LoRA layers run at
+    (None: no adapter)."""
     strengths = {m.strength for m in lora_layers(model)}
-    return dict(adapter=Path(adapter).name if adapter else None, strength=strengths.pop() if len(strengths) == 1 else None)
+    return dict(adapter=Path(adapter).name if adapter else None,
+                strength=strengths.pop() if len(strengths) == 1 else None)
 
 def _check_rule_storable(run_dir:str|Path) -> Path:
     "A threshold chosen now is stored as RUN/abstain.json: refuse a folder where it can't be, before any model work."
@@ -152,13 +174,16 @@ def _check_rule_storable(run_dir:str|Path) -> Path:
                          f"predict without a target precision.")
     try: check_writable(run_dir)
     except PermissionError:
-        raise PermissionError(f"{run_dir}: can't write there, so it can't store the threshold a target precision chooses "
-                              f"(abstain.json). Copy the run folder where you can write and predict with the copy, or "
-                              f"predict without a target precision.") from None
+        raise PermissionError(
+            f"{run_dir}: can't write there, so it can't store the threshold a target precision chooses "
+            "(abstain.json). Copy the run folder where you can write and predict with the copy, or "
+            "predict without a target precision."
+        ) from None
     return path
 
 def _abstain_rule(abstain, run, model, adapter, class_texts:list, templates) -> AbstainRule|None:
-    "The rule `predict` abstains by: none (False), the one given, one chosen now on the run's val split (a target precision), or the stored one (None)."
+    """The rule `predict` abstains by: none (False), the one given, one chosen now on the run's val split (a target
+    precision), or the stored one (None)."""
     if abstain is False: return None
     state = _model_state(model, adapter)
     if abstain is None:  # the run's or the export's, if it was chosen for these classes and this model
@@ -167,22 +192,39 @@ def _abstain_rule(abstain, run, model, adapter, class_texts:list, templates) -> 
     elif isinstance(abstain, AbstainRule): rule, given = abstain, True
     else:
         check_target_precision(abstain)
-        if run is None: raise ValueError(f"abstain={abstain!r} (--target-precision) chooses a threshold on a run's validation split: predict with "
-                                         f"a run (--run), or use the threshold an export carries (its abstain.json).")
+        if run is None:
+            raise ValueError(f"abstain={abstain!r} (--target-precision) chooses a threshold on a run's val split: "
+                             "predict with a run (--run), or use the threshold an export carries (its abstain.json).")
         own = rule_context([run.class_texts[c] for c in run.classes], run.templates)["texts_digest"]
-        if own != rule_context(class_texts, templates)["texts_digest"] or (state["adapter"], state["strength"]) != (run.adapter.name, 1.0):
-            raise ValueError(f"abstain={abstain!r} (--target-precision) chooses the threshold of the run's own model: its final adapter at strength 1, "
-                             f"its classes, texts and prompts; this prediction uses other ones (adapter {state['adapter']}, strength {state['strength']}, "
-                             f"{len(class_texts)} classes). Predict with the run's own, or without a target.")
+        same_model = (state["adapter"], state["strength"]) == (run.adapter.name, 1.0)
+        if own != rule_context(class_texts, templates)["texts_digest"] or not same_model:
+            raise ValueError(
+                f"abstain={abstain!r} (--target-precision) chooses the threshold of the run's own model: its final"
+                " adapter at strength 1, its classes, texts and prompts; this prediction uses other ones (adapter"
+                f" {state['adapter']}, strength {state['strength']}, {len(class_texts)} classes). Predict with the"
+                " run's own, or without a target."
+            )
         _check_rule_storable(run.path)
-        rule, given = run.calibrate(abstain, progress=False), True  # stored: the next prediction uses it without being told
-    same_model = "adapter" not in rule.context or run is None or (rule.context["adapter"], rule.context.get("strength", 1.0)) == (state["adapter"], state["strength"])
+        # stored: the next prediction uses it without being told
+        rule, given = run.calibrate(abstain, progress=False), True
+    same_model = (
+        "adapter" not in rule.context
+        or run is None
+        or (rule.context["adapter"], rule.context.get("strength", 1.0)) == (state["adapter"], state["strength"])
+    )
     if not (fits(rule, class_texts, templates) and same_model):
-        msg = (f"the abstention rule was chosen for {rule.context.get('n_classes')} classes with their own texts and prompts; this prediction's "
-               f"probabilities are over other ones ({len(class_texts)} classes)" if same_model else
-               f"the abstention rule was chosen for adapter {rule.context['adapter']} at strength {rule.context.get('strength', 1.0)}; this "
-               f"prediction's probabilities come from adapter {state['adapter']} at strength {state['strength']}") + ", so its threshold means nothing here"
-        if given: raise ValueError(msg + ": predict with the run's classes, prompts and adapter, or choose a rule for these.")
+        msg = (
+            f"the abstention rule was chosen for {rule.context.get('n_classes')} classes with their own texts and"
+            f" prompts; this prediction's probabilities are over other ones ({len(class_texts)} classes)"
+            if same_model
+            else (
+                f"the abstention rule was chosen for adapter {rule.context['adapter']} at strength"
+                f" {rule.context.get('strength', 1.0)}; this prediction's probabilities come from adapter"
+                f" {state['adapter']} at strength {state['strength']}"
+            )
+        ) + ", so its threshold means nothing here"
+        if given:
+            raise ValueError(msg + ": predict with the run's classes, prompts and adapter, or choose a rule for these.")
         warn(msg + ": not applied (every photo gets its top class).")
         return None
     return rule
@@ -206,10 +248,12 @@ def _unfinished_note(run:Run|None) -> str|None:
 
 # %% ../nbs/05_predict.ipynb #e8675d8a
 class PredictionStream:
-    "`predict`'s rows a batch of photos at a time: memory is one batch (probabilities stay on the device; only the top `k` leave it), whatever the number of photos."
+    """`predict`'s rows a batch of photos at a time: memory is one batch (probabilities stay on the device; only the top
+    `k` leave it), whatever the number of photos."""
     def __init__(self,
         model, # a `Run`, an open_clip model, a run folder or an adapter file (its run's settings are then the defaults)
-        images, # a folder (recursive), a glob, a CSV (`filepath` column), a file, a PIL image, an array, or a list of these
+        # a folder (recursive), a glob, a CSV (`filepath` column), a file, a PIL image, an array, or a list of these
+        images,
         classes:list|None=None, # class names (default: the run's)
         labels=None, # labels table: class text and taxonomy columns (default: the run's)
         k:int=5, # predictions per image
@@ -219,32 +263,44 @@ class PredictionStream:
         device:str|None=None, # default: cuda when there is one (a model as given stays where it is)
         workers:int=2, # DataLoader workers
         progress:bool=True, # progress bar
-        abstain=None, # None: the rule stored with the run or export (`Run.calibrate`), if chosen for these classes; False: never abstain; a target precision: choose a rule on the run's val split now (and store it); or an `AbstainRule`
-        rollup:bool|None=None, # when abstaining, name unsure photos at genus, family, … (None: when the labels table has rank columns)
+        # None: the rule stored with the run or export (`Run.calibrate`), if chosen for these classes; False: never
+        # abstain; a target precision: choose a rule on the run's val split now (and store it); or an `AbstainRule`
+        abstain=None,
+        # when abstaining, name unsure photos at genus, family, … (None: when the labels table has rank columns)
+        rollup:bool|None=None,
     ):
         if not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
             raise ValueError(f"k={k!r}: give the number of classes per image as an int, at least 1.")
-        net, run, adapter = _prediction_model(model, None if isinstance(model, torch.nn.Module) else check_device(device))
-        if classes is not None and not len(classes): raise ValueError("predict: `classes` is empty (--cls names no classes): give at least 2, or none for the run's.")
+        net, run, adapter = _prediction_model(model,
+                                              None if isinstance(model, torch.nn.Module) else check_device(device))
+        if classes is not None and not len(classes):
+            raise ValueError(
+                "predict: `classes` is empty (--cls names no classes): give at least 2, or none for the run's."
+            )
         classes = list(classes if classes is not None else run.classes if run else [])
         if not classes: raise ValueError("predict: pass `classes` (or a run, whose classes are the default).")
         check_classes(classes)
-        if run is None and templates is None and (exported := _export_rule(net)): templates = exported.context.get("templates")  # as it was chosen
+        if run is None and templates is None and (exported := _export_rule(net)):
+            templates = exported.context.get("templates")  # as it was chosen
         asked = labels is not None or label_kind is not None  # other text than the run's, asked for
         labels, label_kind, templates = text_settings(net, labels, label_kind, templates)
         texts = _class_texts(classes, None if asked else run, labels, label_kind)
         rule = _abstain_rule(abstain, run, net, adapter, [texts[c] for c in classes], templates)
-        if rollup and rule is None: raise ValueError("rollup=True names unsure photos higher up the taxonomy, which needs an abstention rule: pass abstain= "
-                                                     "(a target precision), or store one with `Run.calibrate`.")
-        if rollup and labels is None: raise ValueError("rollup=True names unsure photos at genus, family, …, which needs a labels table with "
-                                                       "rank columns (kingdom … genus): pass labels= (CLI: --labels), or leave rollup to its default.")
+        if rollup and rule is None:
+            raise ValueError("rollup=True names unsure photos higher up the taxonomy, which needs an abstention rule: "
+                             "pass abstain= (a target precision), or store one with `Run.calibrate`.")
+        if rollup and labels is None:
+            raise ValueError("rollup=True names unsure photos at genus, family, …, which needs a labels table with "
+                             "rank columns (kingdom … genus): pass labels= (CLI: --labels), or leave rollup as it is.")
         if rollup: lineage(classes, labels)  # rank columns for every class, or the fix, before any photo is read
         tokenizer = model_tokenizer(net)
-        check_distinct(tokenizer([texts[c] for c in classes]), classes, [texts[c] for c in classes])  # one text: they would split one probability
+        # one text: they would split one probability
+        check_distinct(tokenizer([texts[c] for c in classes]), classes, [texts[c] for c in classes])
         self.batches = _PhotoBatches("predict", "predicting", images, net, batch_size, workers, progress)
         self.items, self.names = self.batches.items, self.batches.names
         net.eval()
-        self.classifier = zero_shot_classifier(net, tokenizer, [texts[c] for c in classes], templates)  # (n_classes, d), on the model's device
+        # (n_classes, d), on the model's device
+        self.classifier = zero_shot_classifier(net, tokenizer, [texts[c] for c in classes], templates)
         self.net, self.classes, self.texts, self.rule, self.k = net, classes, texts, rule, min(k, len(classes))
         self.run = run
         if (note := _unfinished_note(run)): warn(f"predict: {note}.")
@@ -254,7 +310,8 @@ class PredictionStream:
 
     @property
     def columns(self) -> list:
-        return ["file_name", "classification", "score", "top", "text", *(["rank", "taxon", "taxon_score"] if self.rule else []),
+        return ["file_name", "classification", "score", "top", "text",
+                *(["rank", "taxon", "taxon_score"] if self.rule else []),
                 *(list(self.taxonomy.columns) if self.taxonomy is not None else [])]
 
     skipped = property(lambda self: self.batches.skipped, doc="The images that could not be read so far, and why.")
@@ -268,16 +325,27 @@ def __iter__(self:PredictionStream):
     "One DataFrame per batch of photos (the unreadable ones left out, and remembered in `skipped`)."
     with torch.inference_mode():
         for x, idx in self.batches:
-            probs = (self.net.logit_scale.exp() * self.net.encode_image(x, normalize=True) @ self.classifier.T).softmax(-1).float()
+            probs = (
+                (self.net.logit_scale.exp() * self.net.encode_image(x, normalize=True) @ self.classifier.T)
+                .softmax(-1)
+                .float()
+            )
             top = probs.topk(self.k, dim=-1)
-            calls = rollup_calls(probs.cpu(), self.classes, self.rule, self.ranks).itertuples(index=False, name=None) if self.rule else [()] * len(probs)
+            calls = (
+                rollup_calls(probs.cpu(), self.classes, self.rule, self.ranks).itertuples(index=False, name=None)
+                if self.rule
+                else [()] * len(probs)
+            )
             rows = [(self.names[i], self.classes[c], s, r + 1, self.texts[self.classes[c]], *call)
-                    for i, cs, ss, call in zip(idx, top.indices.tolist(), top.values.tolist(), calls) for r, (c, s) in enumerate(zip(cs, ss))]
+                    for i, cs, ss, call in zip(idx, top.indices.tolist(), top.values.tolist(), calls) for r,
+                    (c, s) in enumerate(zip(cs, ss))]
             yield self._frame(rows)
 
 @patch
 def _frame(self:PredictionStream, rows:list) -> pd.DataFrame:
-    out = pd.DataFrame(rows, columns=self.columns[:len(self.columns) - (0 if self.taxonomy is None else len(self.taxonomy.columns))])
+    out = pd.DataFrame(
+        rows, columns=self.columns[: len(self.columns) - (0 if self.taxonomy is None else len(self.taxonomy.columns))]
+    )
     return out if self.taxonomy is None else out.join(self.taxonomy.reindex(out.classification).reset_index(drop=True))
 
 # %% ../nbs/05_predict.ipynb #c127a3cf
@@ -288,11 +356,15 @@ def _thumbnail(image, size:int=160) -> str:
     buf = io.BytesIO(); im.save(buf, "JPEG", quality=85)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
-def predict(model, images, classes:list|None=None, labels=None, k:int=5, label_kind:str|None=None, templates=None, batch_size:int=32,
-            device:str|None=None, workers:int=2, progress:bool=True, abstain=None, rollup:bool|None=None) -> pd.DataFrame:
-    "Top-`k` classes of each photo: `file_name, classification, score, top, text` (+ `rank, taxon, taxon_score` when abstaining; + taxonomy); unreadable files in `.attrs['skipped']`. The arguments are `PredictionStream`'s."
+def predict(model, images, classes:list|None=None, labels=None, k:int=5, label_kind:str|None=None, templates=None,
+            batch_size:int=32,
+            device:str|None=None, workers:int=2, progress:bool=True, abstain=None,
+            rollup:bool|None=None) -> pd.DataFrame:
+    """Top-`k` classes of each photo: `file_name, classification, score, top, text` (+ `rank, taxon, taxon_score` when
+    abstaining; + taxonomy); unreadable files in `.attrs['skipped']`. The arguments are `PredictionStream`'s."""
     # attrs hold plain values only: pandas copies them at every column access, and compares them in concat and merge
-    stream = PredictionStream(model, images, classes, labels, k, label_kind, templates, batch_size, device, workers, progress, abstain, rollup)
+    stream = PredictionStream(model, images, classes, labels, k, label_kind, templates, batch_size, device, workers,
+                              progress, abstain, rollup)
     frames = list(stream)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=stream.columns)
     out.attrs["skipped"] = stream.finish()
@@ -315,34 +387,46 @@ def show_predictions(preds:pd.DataFrame, max_images:int=12, size:int=160) -> str
     for name, g in list(preds.groupby("file_name", sort=False))[:max_images]:
         try: src = preds.attrs.get("thumbnails", {}).get(name) or _thumbnail(name, size)  # in memory: predict's
         except DataError: continue
-        rows = "".join(f"<tr><td>{html.escape(str(t))}</td><td style='text-align:right'>{s:.0%}</td></tr>" for t, s in zip(g.text, g.score))
+        rows = "".join(f"<tr><td>{html.escape(str(t))}</td><td style='text-align:right'>{s:.0%}</td></tr>" for t,
+                       s in zip(g.text, g.score))
         if "rank" in g:  # abstaining: what the model commits to
             c = g.iloc[0]
-            rows = (f"<tr><td colspan=2><b>{'unknown' if c['rank'] == 'unknown' else html.escape(f'{c.taxon}')}</b> "
-                    f"({html.escape(str(c['rank']))}{'' if c['rank'] == 'unknown' else f', {c.taxon_score:.0%}'})</td></tr>") + rows
-        cells.append(f"<figure style='margin:4px;width:{size + 20}px'><img src='{src}' style='max-width:{size}px'>"
-                     f"<figcaption style='font-size:11px'>{html.escape(Path(str(name)).name)}<table>{rows}</table></figcaption></figure>")
+            rows = (
+                f"<tr><td colspan=2><b>{'unknown' if c['rank'] == 'unknown' else html.escape(f'{c.taxon}')}</b> "
+                f"({html.escape(str(c['rank']))}{'' if c['rank'] == 'unknown' else f', {c.taxon_score:.0%}'})</td></tr>"
+                + rows
+            )
+        cells.append(
+            f"<figure style='margin:4px;width:{size + 20}px'><img src='{src}' style='max-width:{size}px'><figcaption"
+            f" style='font-size:11px'>{html.escape(Path(str(name)).name)}<table>{rows}</table></figcaption></figure>"
+        )
     return _Html(f"<div style='display:flex;flex-wrap:wrap'>{''.join(cells)}</div>")
 
 # %% ../nbs/05_predict.ipynb #de7d9134
-_predict = predict  # the function: `@patch` below keeps the module's `predict` as it is (and pyflakes needs to see it used)
+# the function: `@patch` below keeps the module's `predict` as it is (and pyflakes needs to see it used)
+_predict = predict
 
 @patch
 def predict(self:Run, images, k:int=5, **kw) -> pd.DataFrame:
-    "Top-`k` classes of `images` (files, folders, globs, CSVs, PIL images, arrays) with the run's model, classes and prompts; see `predict`."
+    """Top-`k` classes of `images` (files, folders, globs, CSVs, PIL images, arrays) with the run's model, classes and
+    prompts; see `predict`."""
     return _predict(self, images, k=k, **kw)
 
 predict_run = Run.predict  # its former name, which forwards: `run.predict(...)` is `Run`'s (01_run) method, given here
 
 # %% ../nbs/05_predict.ipynb #2431faaf
 def _embedding_model(model, device):
-    "The model `embed` uses: what `predict` takes (a `Run`, a model, a run folder, an adapter), or a base or exported model by name."
-    if isinstance(model, (Run, torch.nn.Module)) or Path(str(model)).exists(): return _prediction_model(model, device)[0]
+    """The model `embed` uses: what `predict` takes (a `Run`, a model, a run folder, an adapter), or a base or exported
+    model by name."""
+    if isinstance(model, (Run, torch.nn.Module)) or Path(str(model)).exists():
+        return _prediction_model(model, device)[0]
     return load_base_model(model, device=device)[0]  # `local-dir:…`, `hf-hub:…`, an architecture, "tiny-random"
 
 @torch.inference_mode()
 def embed(
-    model, # a `Run`, an open_clip model, a run folder, an adapter file, or a model name (`local-dir:EXPORT`, `hf-hub:…`, an architecture)
+    # a `Run`, an open_clip model, a run folder, an adapter file, or a model name (`local-dir:EXPORT`, `hf-hub:…`, an
+    # architecture)
+    model,
     images, # a folder (recursive), a glob, a CSV (`filepath` column), a file, a PIL image, an array, or a list of these
     normalize:bool=True, # L2-normalise (unit length), as zero-shot scores use them
     batch_size:int=32, # images per batch
@@ -350,7 +434,8 @@ def embed(
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bar
 ) -> pd.DataFrame:
-    "Image embeddings `(n_images, dim)`, float32, indexed by `file_name`, in the order given; unreadable images left out and listed in `.attrs['skipped']`."
+    """Image embeddings `(n_images, dim)`, float32, indexed by `file_name`, in the order given; unreadable images left
+    out and listed in `.attrs['skipped']`."""
     net = _embedding_model(model, None if isinstance(model, torch.nn.Module) else check_device(device)).eval()
     batches, feats, kept = _PhotoBatches("embed", "embedding", images, net, batch_size, workers, progress), [], []
     for x, idx in batches:
@@ -362,24 +447,30 @@ def embed(
 
 # %% ../nbs/05_predict.ipynb #017d781f
 def cli_adapter(run:str|None, lora_weights:str|None) -> tuple:
-    "`(adapter, run folder or None)` from `--run` and `--lora-weights`: the adapter given (its own run), else the run's final one; two runs mixed are refused."
-    if not lora_weights: return (Run(run).adapter, Path(run)) if run else (None, None)  # Run: "not a run folder" said as such
+    """`(adapter, run folder or None)` from `--run` and `--lora-weights`: the adapter given (its own run), else the
+    run's final one; two runs mixed are refused."""
+    # Run: "not a run folder" said as such
+    if not lora_weights: return (Run(run).adapter, Path(run)) if run else (None, None)
     adapter, own = Path(lora_weights), adapter_run(lora_weights)
     if not adapter.is_file(): raise FileNotFoundError(f"--lora-weights {adapter}: no such adapter file.")
     if run and (own is None or own.resolve() != Path(run).resolve()):
-        raise ValueError(f"--lora-weights {adapter} was not saved by --run {run} (its run: {own or 'none'}), so its classes and "
-                         f"texts would be another run's: give one of the two.")
+        raise ValueError(
+            f"--lora-weights {adapter} was not saved by --run {run} (its run: {own or 'none'}), so its classes and "
+            "texts would be another run's: give one of the two."
+        )
     return adapter, own
 
 def _model_parser(prog:str, description:str, model_help:str) -> argparse.ArgumentParser:
-    "The flags `bioclip-lora-predict` and `bioclip-lora-embed` share: the images, which model (pybioclip's `--model`, `--pretrained`, plus a run or an adapter), where it runs."
+    """The flags `bioclip-lora-predict` and `bioclip-lora-embed` share: the images, which model (pybioclip's `--model`,
+    `--pretrained`, plus a run or an adapter), where it runs."""
     p = CliParser(prog=prog, description=description)  # one-line usage errors naming the flag meant
     p.add_argument("images", nargs="+", help="image files, folders (recursive), globs or CSVs with a filepath column")
     p.add_argument("--run", help="a run folder: its final adapter, classes, label text and base model")
     p.add_argument("--lora-weights", help="an adapter file (its run's classes are the default)")
     p.add_argument("--model", help=model_help)
     p.add_argument("--pretrained", help="the base model's pretrained tag or checkpoint")
-    p.add_argument("--force-base", action="store_true", help="use --model although the adapter records another base (a copy of it elsewhere)")
+    p.add_argument("--force-base", action="store_true",
+                   help="use --model although the adapter records another base (a copy of it elsewhere)")
     p.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
     p.add_argument("--batch-size", type=int, default=32, help="images per batch")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers")
@@ -387,11 +478,13 @@ def _model_parser(prog:str, description:str, model_help:str) -> argparse.Argumen
 
 # %% ../nbs/05_predict.ipynb #59762845
 def _cli_model(a):
-    "The model those flags name: the run (its final adapter), an adapter (on the base it records, or one given and checked), or a model by name."
+    """The model those flags name: the run (its final adapter), an adapter (on the base it records, or one given and
+    checked), or a model by name."""
     adapter, run = cli_adapter(a.run, a.lora_weights)
     if adapter is None: return load_base_model(a.model, a.pretrained, device=a.device)[0]  # a plain model or an export
     if a.model or a.pretrained:  # an explicit base for the adapter, checked against its record
-        net = load_lora_weights(load_base_model(*adapter_base_model(adapter, a.model, a.pretrained, a.force_base), device=a.device)[0],
+        net = load_lora_weights(load_base_model(*adapter_base_model(adapter, a.model,
+                                                                    a.pretrained, a.force_base), device=a.device)[0],
                                 adapter, force=a.force_base)
         net.run_path, net.adapter_file = run, adapter
         return net
@@ -399,7 +492,9 @@ def _cli_model(a):
 
 def _cli_images(patterns:list) -> list:
     if not (images := [i for pat in patterns for i in list_images(pat)]):
-        raise FileNotFoundError(f"{' '.join(patterns)} names no images (a folder without images, or a glob that matches nothing).")
+        raise FileNotFoundError(
+            f"{' '.join(patterns)} names no images (a folder without images, or a glob that matches nothing)."
+        )
     return images
 
 # %% ../nbs/05_predict.ipynb #cef129e0
@@ -413,12 +508,19 @@ def predict_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", help="labels table: class text and taxonomy columns")
     p.add_argument("--k", type=int, default=5, help="predictions per image")
     p.add_argument("--format", choices=tuple(STDOUT_FORMATS), default="csv", help="format on stdout")
-    p.add_argument("--output", help=f"write to this file, in the format its extension names ({', '.join(PREDICTION_FORMATS)}) "
+    p.add_argument("--output",
+                   help=f"write to this file, in the format its extension names ({', '.join(PREDICTION_FORMATS)}) "
                    "(default: stdout)")
-    p.add_argument("--target-precision", type=float, help="abstain: choose a threshold on the run's val split for this precision, store it in the "
+    p.add_argument("--target-precision", type=float,
+                   help="abstain: choose a threshold on the run's val split for this precision, store it in the "
                    "run and use it (default: the threshold stored with the run or export, if any)")
-    p.add_argument("--no-abstain", action="store_true", help="name a class for every photo, even with a stored threshold")
-    p.add_argument("--no-rollup", action="store_true", help="when abstaining, don't name unsure photos at genus, family, … (default: when the labels have ranks)")
+    p.add_argument("--no-abstain", action="store_true",
+                   help="name a class for every photo, even with a stored threshold")
+    p.add_argument(
+        "--no-rollup",
+        action="store_true",
+        help="when abstaining, don't name unsure photos at genus, family, … (default: when the labels have ranks)",
+    )
     return p
 
 # %% ../nbs/05_predict.ipynb #ecf696bd
@@ -456,10 +558,15 @@ def predict_cli(argv:list|None=None):
     a = predict_parser().parse_args(argv)
     with cli_errors("bioclip-lora-predict"):
         if a.output: _check_predictions_path(Path(a.output))  # before the work whose result goes there
-        if not (a.run or a.lora_weights or (a.model and a.cls)): raise ValueError("give --run, --lora-weights, or --model with --cls.")
+        if not (a.run or a.lora_weights or (a.model and a.cls)):
+            raise ValueError("give --run, --lora-weights, or --model with --cls.")
         classes = _read_cls(a.cls)
-        if a.cls is not None and not classes: raise ValueError(f"--cls {a.cls!r} names no classes: give them comma-separated, or a file with one per line.")
-        if a.target_precision is not None and a.no_abstain: raise ValueError("--target-precision and --no-abstain: give one of the two.")
+        if a.cls is not None and not classes:
+            raise ValueError(
+                f"--cls {a.cls!r} names no classes: give them comma-separated, or a file with one per line."
+            )
+        if a.target_precision is not None and a.no_abstain:
+            raise ValueError("--target-precision and --no-abstain: give one of the two.")
         own_run = a.run or (adapter_run(a.lora_weights) if a.lora_weights else None)  # its classes keep their text
         if a.target_precision is not None and own_run: _check_rule_storable(own_run)  # before any model work
         source, images = _cli_model(a), _cli_images(a.images)
@@ -476,16 +583,25 @@ def predict_cli(argv:list|None=None):
             else: STDOUT_FORMATS[a.format](stream, sys.stdout); stream.finish()  # pybioclip's --format
     skipped = stream.skipped
     if (note := _unfinished_note(stream.run)): print(f"bioclip-lora-predict: {note}.", file=sys.stderr)
-    if (rule := stream.rule): print(f"bioclip-lora-predict: abstaining by the stored rule. {rule.sentence()}", file=sys.stderr)
-    print(f"bioclip-lora-predict: {len(stream.items) - len(skipped)} images predicted" + (f"; skipped {len(skipped)} that can't be read:" if len(skipped) else ""),
-          file=sys.stderr)
+    if rule := stream.rule:
+        print(f"bioclip-lora-predict: abstaining by the stored rule. {rule.sentence()}", file=sys.stderr)
+    print(
+        f"bioclip-lora-predict: {len(stream.items) - len(skipped)} images predicted"
+        + (f"; skipped {len(skipped)} that can't be read:" if len(skipped) else ""),
+        file=sys.stderr,
+    )
     for s in skipped: print(f"  {s.problem}", file=sys.stderr)
 
 # %% ../nbs/05_predict.ipynb #fef071d2
 def embed_cli(argv:list|None=None):
-    "`bioclip-lora-embed`: L2-normalised image embeddings of the fine-tuned (or a base) model, with their file names, as .npz or .csv."
-    p = _model_parser("bioclip-lora-embed", "Image embeddings of a fine-tuned model (or a base model).",
-                      "a model by name when neither --run nor --lora-weights is given: an export (local-dir:DIR), hf-hub:…, or an open_clip architecture")
+    """`bioclip-lora-embed`: L2-normalised image embeddings of the fine-tuned (or a base) model, with their file names,
+    as .npz or .csv."""
+    p = _model_parser(
+        "bioclip-lora-embed",
+        "Image embeddings of a fine-tuned model (or a base model).",
+        "a model by name when neither --run nor --lora-weights is given: an export (local-dir:DIR), hf-hub:…, or an"
+        " open_clip architecture",
+    )
     p.add_argument("--output", default="embeddings.npz", help=f"where to write them: {' or '.join(EMBEDDING_FORMATS)}")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     p.add_argument("--no-normalize", action="store_true", help="raw embeddings, not L2-normalised")
@@ -494,7 +610,9 @@ def embed_cli(argv:list|None=None):
         out = _check_embeddings_path(Path(a.output), a.overwrite)  # before a model is loaded only to refuse the file
         if not (a.run or a.lora_weights or a.model): raise ValueError("give --run, --lora-weights, or --model.")
         source, images = _cli_model(a), _cli_images(a.images)
-        with warnings.catch_warnings(): warnings.simplefilter("ignore"); emb = embed(source, images, not a.no_normalize, a.batch_size, a.device, a.workers)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            emb = embed(source, images, not a.no_normalize, a.batch_size, a.device, a.workers)
         write_embeddings(emb, out, a.overwrite)
     print(f"bioclip-lora-embed: {len(emb)} embeddings of dimension {emb.shape[1]} → {out}", file=sys.stderr)
     for s in emb.attrs["skipped"]: print(f"  skipped: {s.problem}", file=sys.stderr)

@@ -34,28 +34,38 @@ def _finish(fig, path=None):
     return fig
 
 def plot_loss_curve(history:pd.DataFrame, smooth:float=0.9, path:str|Path|None=None):
-    "Train loss (raw + smoothed, from 10 points) with the LR on a twin axis, and val top-1 per epoch; saved to `path` if given."
+    """Train loss (raw + smoothed, from 10 points) with the LR on a twin axis, and val top-1 per epoch; saved to `path`
+    if given."""
     steps = history.drop_duplicates("step")  # `Run.history`: a row per step, an epoch's val_top1 on its last step's row
     fig, (ax, ax_val) = plt.subplots(2, 1, figsize=(8, 6.5), height_ratios=[2, 1], sharex=True)
     if len(steps) < 10:  # too few points to smooth: each one, marked
         ax.plot(steps.step, steps.loss, "o-", color="tab:blue", lw=2, label="train loss")
     else:
         ax.plot(steps.step, steps.loss, color="tab:blue", alpha=0.3, lw=1, label="train loss")
-        alpha = max(1 - smooth, min(0.5, 10 / len(steps)))  # a short run is smoothed less: its EMA must not lag far behind
-        ax.plot(steps.step, steps.loss.ewm(alpha=alpha).mean(), color="tab:blue", lw=2, label=f"smoothed (EMA weight {1 - alpha:.2g})")
-    ax.set_ylabel("train loss (cross-entropy)"); ax.set_ylim(0, 1.3 * steps.loss.max()); ax.grid(alpha=0.3)  # headroom for the legend
+        # a short run is smoothed less: its EMA must not lag far behind
+        alpha = max(1 - smooth, min(0.5, 10 / len(steps)))
+        ax.plot(steps.step, steps.loss.ewm(alpha=alpha).mean(), color="tab:blue", lw=2,
+                label=f"smoothed (EMA weight {1 - alpha:.2g})")
+    # headroom for the legend
+    ax.set_ylabel("train loss (cross-entropy)"); ax.set_ylim(0, 1.3 * steps.loss.max()); ax.grid(alpha=0.3)
     lr_ax = ax.twinx()
     lr_ax.plot(steps.step, steps.lr, color="tab:orange", lw=1.2, ls="--", label="learning rate")
-    lr_ax.set_ylabel("learning rate", color="tab:orange"); lr_ax.set_ylim(0, 1.3 * steps.lr.max() or 1e-3)  # a run logged only at lr 0: still an axis
+    # a run logged only at lr 0: still an axis
+    lr_ax.set_ylabel("learning rate", color="tab:orange"); lr_ax.set_ylim(0, 1.3 * steps.lr.max() or 1e-3)
     lines = ax.get_legend_handles_labels()[0] + lr_ax.get_legend_handles_labels()[0]
     ax.legend(lines, [l.get_label() for l in lines], loc="upper right", ncol=3, fontsize=8, frameon=False)
     ax.set_title("Training")
     if "val_top1" in history and history.val_top1.notna().any():
         ep = history[history.val_top1.notna()]
         ax_val.plot(ep.step, ep.val_top1, "o-", color="tab:green")
-        for s, v, e in zip(ep.step, ep.val_top1, ep.epoch): ax_val.annotate(f"{v:.0%}", (s, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
-    else: ax_val.text(0.5, 0.5, "no validation data", transform=ax_val.transAxes, ha="center", va="center", color="gray")
-    ax_val.set_ylim(0, 1.15); ax_val.set_ylabel("val top-1 (per epoch)"); ax_val.set_xlabel("optimizer step"); ax_val.grid(alpha=0.3)
+        for s, v, e in zip(ep.step, ep.val_top1, ep.epoch):
+            ax_val.annotate(f"{v:.0%}", (s, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    else: ax_val.text(0.5, 0.5, "no validation data", transform=ax_val.transAxes, ha="center",
+                      va="center", color="gray")
+    ax_val.set_ylim(0, 1.15)
+    ax_val.set_ylabel("val top-1 (per epoch)")
+    ax_val.set_xlabel("optimizer step")
+    ax_val.grid(alpha=0.3)
     ax_val.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # steps are whole numbers
     return _finish(fig, path)
 
@@ -67,14 +77,22 @@ def plot_per_class(result:EvalResult, base:EvalResult|None=None, path=None, max_
     y = np.arange(len(df))
     bars = [(df.top1.values, y - (0.2 if base is not None else 0), "tab:blue", "LoRA")]
     if base is not None:
-        bars.append((base.per_class.set_index("class").top1.reindex(df["class"]).values, y + 0.2, "darkgray", "base (zero-shot)"))
+        bars.append((base.per_class.set_index("class").top1.reindex(df["class"]).values, y + 0.2,
+                     "darkgray", "base (zero-shot)"))
     for vals, pos, color, label in bars:
         ax.barh(pos, vals, height=0.4 if base is not None else 0.7, color=color, label=label)
         for v, p in zip(vals, pos): ax.text(min(v, 1) + 0.01, p, f"{v:.0%}", va="center", fontsize=7, color=color)
     ax.set_yticks(y, [f"{c} (n={n})" for c, n in zip(df["class"], df.n)], fontsize=8)
-    ax.invert_yaxis(); ax.set_xlim(0, 1.08); ax.set_xticks(np.linspace(0, 1, 6)); ax.set_xlabel("top-1 accuracy"); ax.grid(axis="x", alpha=0.3)
-    ax.set_title("Per-class accuracy, worst first" + (f" ({max_classes} worst shown)" if len(result.per_class) > max_classes else ""),
-                 pad=20)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.08)
+    ax.set_xticks(np.linspace(0, 1, 6))
+    ax.set_xlabel("top-1 accuracy")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(
+        "Per-class accuracy, worst first"
+        + (f" ({max_classes} worst shown)" if len(result.per_class) > max_classes else ""),
+        pad=20,
+    )
     ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False, fontsize=8)
     return _finish(fig, path)
 
@@ -82,7 +100,8 @@ def top_confusions(result:EvalResult, n:int=20) -> pd.DataFrame:
     "The most frequent (true, predicted) mistakes."
     c = result.confusion.copy(); np.fill_diagonal(c, 0)
     idx = np.dstack(np.unravel_index(np.argsort(-c, axis=None)[:n], c.shape))[0]
-    rows = [(result.classes[i], result.classes[j], int(c[i, j]), int(result.confusion[i].sum())) for i, j in idx if c[i, j]]
+    rows = [(result.classes[i], result.classes[j], int(c[i, j]), int(result.confusion[i].sum())) for i,
+            j in idx if c[i, j]]
     return pd.DataFrame(rows, columns=["true", "predicted", "count", "n_true"])
 
 def plot_confusion(result:EvalResult, model:str, path=None, max_classes:int=50, order:list|None=None, split:str="val"):
@@ -90,7 +109,8 @@ def plot_confusion(result:EvalResult, model:str, path=None, max_classes:int=50, 
     commonest first), up to `max_classes`."""
     if len(result.classes) > max_classes: return None
     ix = [result.classes.index(c) for c in order] if order else list(range(len(result.classes)))
-    result = dataclasses.replace(result, confusion=result.confusion[np.ix_(ix, ix)], classes=[result.classes[i] for i in ix])
+    result = dataclasses.replace(result, confusion=result.confusion[np.ix_(ix, ix)],
+                                 classes=[result.classes[i] for i in ix])
     c = result.confusion / np.maximum(result.confusion.sum(1, keepdims=True), 1)
     k = len(result.classes)
     side = min(14, 5 + 0.3 * k)
@@ -122,7 +142,8 @@ def _grouped_bars(ax, values:dict, ticks:list):
 def plot_rank_accuracy(per_rank:dict, path=None):
     "Grouped bars of top-1 at each taxonomic rank, one colour per model (`Comparison.summary()['per_rank']`)."
     fig, ax = plt.subplots(figsize=(8, 3.6))
-    _grouped_bars(ax, {name: [r["top1"] for r in rows] for name, rows in per_rank.items()}, [r["rank"] for r in next(iter(per_rank.values()))])
+    _grouped_bars(ax, {name: [r["top1"] for r in rows] for name, rows in per_rank.items()},
+                  [r["rank"] for r in next(iter(per_rank.values()))])
     ax.set_ylim(0, 1.1); ax.set_ylabel("top-1 at this rank"); ax.legend(loc="lower left", fontsize=8, frameon=False)
     ax.set_title("Right at each rank: the prediction's lineage down to the rank is the truth's")
     return _finish(fig, path)
@@ -131,7 +152,9 @@ def plot_rank_accuracy(per_rank:dict, path=None):
 def plot_recall_vs_train_size(result:EvalResult, base:EvalResult|None, train_counts:dict, path=None, split:str="val"):
     """Each class's recall (top-1) on the `split` photos against its training images (log scale), LoRA and the base
     model, a class's two points joined."""
-    per = result.per_class.assign(n_train=result.per_class["class"].map(train_counts).fillna(0).astype(int).clip(lower=1))
+    per = result.per_class.assign(
+        n_train=result.per_class["class"].map(train_counts).fillna(0).astype(int).clip(lower=1)
+    )
     fig, ax = plt.subplots(figsize=(8, 3.8))
     if base is not None:
         b = base.per_class.set_index("class").top1.reindex(per["class"]).values
@@ -139,19 +162,22 @@ def plot_recall_vs_train_size(result:EvalResult, base:EvalResult|None, train_cou
         ax.scatter(per.n_train, b, color="darkgray", s=18, label="base (zero-shot)", zorder=2)
     ax.scatter(per.n_train, per.top1, color="tab:blue", s=18, label="LoRA", zorder=3)
     ax.set_xscale("log"); ax.set_ylim(-0.03, 1.1); ax.set_yticks(np.linspace(0, 1, 6))
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}")); ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
     ax.set_xlabel("training images of the class (log scale)"); ax.grid(alpha=0.3)
     ax.set_ylabel(f"recall (top-1) on {SPLIT_WORDS[split]}")
     ax.legend(loc="lower right", fontsize=8, frameon=False); ax.set_title("Per-class recall against training-set size")
     return _finish(fig, path)
 
 def plot_groups(groups:dict, path=None):
-    "Bars of each group's accuracy (many, medium, few training images), one colour per model (`Comparison.summary()['groups']`)."
+    """Bars of each group's accuracy (many, medium, few training images), one colour per model
+    (`Comparison.summary()['groups']`)."""
     fig, ax = plt.subplots(figsize=(6, 3.4))
     _grouped_bars(ax, {name: [g["top1"] for g in rows] for name, rows in groups.items()},
                   [f"{g['group']}\n({g['classes']} classes)" for g in next(iter(groups.values()))])
     ax.set_ylim(0, 1.3); ax.set_ylabel("mean per-class recall")
-    ax.legend(loc="upper center", ncol=len(groups), fontsize=8, frameon=False); ax.set_title("Accuracy by training images per class")
+    ax.legend(loc="upper center", ncol=len(groups), fontsize=8, frameon=False)
+    ax.set_title("Accuracy by training images per class")
     return _finish(fig, path)
 
 # %% ../nbs/04_report.ipynb #60d2add2
@@ -167,7 +193,10 @@ def plot_precision_coverage(abstention:dict, path=None, split:str="val"):
             ax.plot(m["coverage"], m["precision"], "o", color=color, ms=7, zorder=3)
     t = abstention["target_precision"]
     ax.axhline(t, color="tab:red", lw=1, ls="--", label=f"target precision {t:.0%}")
-    ax.set_xlim(0, 1.02); ax.set_ylim(0, 1.05); ax.set_xlabel("coverage: share of photos named"); ax.set_ylabel("precision of the named photos")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("coverage: share of photos named")
+    ax.set_ylabel("precision of the named photos")
     ax.grid(alpha=0.3)
     ax.set_title(f"Abstaining on the {SPLIT_WORDS[split]} photos (dots: the rules chosen on validation)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8, frameon=False)  # off the curves
@@ -176,13 +205,21 @@ def plot_precision_coverage(abstention:dict, path=None, split:str="val"):
 def plot_seen_unseen(table:pd.DataFrame, unseen:dict, path=None, split:str="val"):
     """Top-1 by adapter strength on the trained classes (the comparison's table, on the `split` photos) and on the
     unseen ones (`Comparison.summary()['unseen']`)."""
-    seen = table[table.model.str.startswith(("base", "LoRA"))].drop_duplicates("strength", keep="last").sort_values("strength")
+    seen = (
+        table[table.model.str.startswith(("base", "LoRA"))]
+        .drop_duplicates("strength", keep="last")
+        .sort_values("strength")
+    )
     other = pd.DataFrame(unseen["table"]).drop_duplicates("strength", keep="last").sort_values("strength")
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(seen.strength, seen.top1, "o-", color="tab:blue", label=f"trained classes ({SPLIT_WORDS[split]})")
     ax.plot(other.strength, other.top1, "s-", color="tab:orange", label=f"{len(unseen['classes'])} unseen classes")
-    ax.set_xlabel("adapter strength (0: the base model, zero-shot)"); ax.set_ylabel("top-1"); ax.set_ylim(0, 1.05); ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8, frameon=False); ax.set_title("What LoRA gave the trained classes, and took from the others")
+    ax.set_xlabel("adapter strength (0: the base model, zero-shot)")
+    ax.set_ylabel("top-1")
+    ax.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8, frameon=False)
+    ax.set_title("What LoRA gave the trained classes, and took from the others")
     return _finish(fig, path)
 
 # %% ../nbs/04_report.ipynb #04fbb09e
@@ -198,7 +235,8 @@ def plot_examples(result:EvalResult, model:str, n:int=12, path=None, seed:int=0,
     rng = np.random.default_rng(seed)
     wrong, right = p[~p.correct], p[p.correct]
     k_wrong = min(len(wrong), n // 2); k_right = min(len(right), n - k_wrong)
-    pick = pd.concat([wrong.iloc[rng.permutation(len(wrong))[:k_wrong]], right.iloc[rng.permutation(len(right))[:k_right]]])
+    pick = pd.concat([wrong.iloc[rng.permutation(len(wrong))[:k_wrong]],
+                      right.iloc[rng.permutation(len(right))[:k_right]]])
     cols = 4; rows = max(1, math.ceil(len(pick) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.4 * rows), squeeze=False)
     for ax in axes.flat: ax.axis("off")
@@ -220,7 +258,8 @@ def mistake_browser(result:EvalResult):
     wrong = result.predictions[~result.predictions.correct]
     classes = sorted(set(wrong.true))
     if not classes: return w.HTML("No mistakes on this split.")
-    cls, idx, out = w.Dropdown(options=classes, description="class"), w.IntSlider(0, 0, 0, description="mistake"), w.Output()
+    cls, idx, out = w.Dropdown(options=classes, description="class"), w.IntSlider(0, 0, 0,
+                                                                                  description="mistake"), w.Output()
     def show(*_):
         rows = wrong[wrong.true == cls.value]
         idx.max = len(rows) - 1
@@ -247,7 +286,7 @@ def _md_table(df:pd.DataFrame) -> str:
                      ["| " + " | ".join(map(cell, row)) + " |" for row in df.itertuples(index=False)])
 
 def _shown_table(summary:dict, n_classes:int) -> pd.DataFrame:
-    "The summary's table as the report shows it: no adapter path, no top-k column where k ≥ `n_classes` (always 100 %)."
+    "The summary's table as the report shows it: no adapter path, no top-k column where k ≥ `n_classes` (always 100 %)"
     table = pd.DataFrame(summary["table"]).drop(columns="adapter")
     return table.drop(columns=[f"top{k}" for k in (3, 5) if k >= n_classes and f"top{k}" in table])
 
@@ -276,7 +315,8 @@ def _predictions_table(results:dict) -> pd.DataFrame:
     return pd.concat(tables)[["model", "filepath", "true", "pred", "probability", "correct"]]
 
 def _open_world_section(summary:dict, out:Path) -> list:
-    "The report's open-world lines: the abstention sentence, curve and rollup counts; the unseen classes' sentences, table and figure."
+    """The report's open-world lines: the abstention sentence, curve and rollup counts; the unseen classes' sentences,
+    table and figure."""
     ab, md, split = summary["abstention"], [], summary.get("split", "val")
     if not ab: return md
     plt.close(plot_precision_coverage(ab, path=out/"precision_coverage.png", split=split))
@@ -287,7 +327,8 @@ def _open_world_section(summary:dict, out:Path) -> list:
                _md_table(pd.DataFrame(rows)), ""]
     if (u := summary["unseen"]):
         plt.close(plot_seen_unseen(pd.DataFrame(summary["table"]), u, path=out/"seen_unseen.png", split=split))
-        md += [u["sentence"], u["auroc_sentence"], "", f"Unseen classes: {', '.join(u['classes'][:30])}{' …' if len(u['classes']) > 30 else ''}.", "",
+        md += [u["sentence"], u["auroc_sentence"], "",
+               f"Unseen classes: {', '.join(u['classes'][:30])}{' …' if len(u['classes']) > 30 else ''}.", "",
                "![seen and unseen top-1 by strength](seen_unseen.png)", ""]
     return md
 
@@ -320,7 +361,8 @@ def _write_report(run:Run, c:Comparison, summary:dict, out:Path, loss_png:Path, 
             f"validation data `{val}` ({per.n.sum()} images of {len(per)} classes)")
     md = [f"# Report: {run.path.name}", "", *unfinished, *verdict_lines(summary), "",
           f"Model `{meta['base_model']}`{weights}, adapter `{run.adapter.name}`, {epochs}, {data}.", "",
-          *[x for line in class_notes(summary) for x in (line, "")],  # classes whose numbers mean little, or weigh unseen
+          # classes whose numbers mean little, or weigh unseen
+          *[x for line in class_notes(summary) for x in (line, "")],
           f"## Zero-shot, baselines and LoRA, {on}", "", _md_table(_shown_table(summary, len(lora.classes))), "",
           f"![loss curve]({Path(os.path.relpath(loss_png, out)).as_posix()})", "",
           "![per-class accuracy](per_class.png)", ""]
@@ -331,11 +373,16 @@ def _write_report(run:Run, c:Comparison, summary:dict, out:Path, loss_png:Path, 
         md += [f"## The long tail, {on}", "", _md_table(pd.DataFrame(by_group)), "",
                "![recall against training images](recall_vs_train_size.png)", "", "![groups](groups.png)", ""]
     if summary["per_rank"]:
-        ranks = pd.DataFrame({name: {r["rank"]: r["top1"] for r in rows} for name, rows in summary["per_rank"].items()}).rename_axis("rank").reset_index()
+        ranks = pd.DataFrame({name: {r["rank"]: r["top1"] for r in rows} for name,
+                              rows in summary["per_rank"].items()}).rename_axis("rank").reset_index()
         md += [f"## Accuracy per taxonomic rank, {on}", "", _md_table(ranks), "", "![per-rank accuracy](per_rank.png)",
                ""]
     md += _open_world_section(summary, out)
-    md += ["![confusion matrix, classes by training images, commonest first](confusion.png)"] if conf else ["## Top confusions", "", _md_table(top_confusions(lora))]
+    md += (
+        ["![confusion matrix, classes by training images, commonest first](confusion.png)"]
+        if conf
+        else ["## Top confusions", "", _md_table(top_confusions(lora))]
+    )
     md += ["", "![examples](examples.png)", "",
            "Every number above is in `eval.json` (the evaluation's summary) or counted from `predictions.csv` "
            "(each photo's prediction by zero-shot and LoRA x1, with its probability), both beside this file.", ""]
@@ -350,13 +397,15 @@ def make_report(
     device:str|None=None, # default: cuda when there is one
     workers:int=2, # DataLoader workers
     progress:bool=True, # progress bars
-    target_precision:float|None=None, # also choose and store the run's abstention threshold for this precision (`Run.calibrate`)
+    # also choose and store the run's abstention threshold for this precision (`Run.calibrate`)
+    target_precision:float|None=None,
     out_dir:str|Path|None=None, # where the report goes (default: RUN/report); given, RUN gets only abstain.json
 ) -> dict:
     "Write report.md (the verdict first), the figures, eval.json and predictions.csv of a run, evaluated as it was set."
     run = run if isinstance(run, Run) else Run(run)
     out = _report_folder(run.path, out_dir, target_precision)  # before any model work
-    own = not any(v is not None for v in (val_data, labels, templates))  # the run's own evaluation is its eval.json; another is not
+    # the run's own evaluation is its eval.json; another is not
+    own = not any(v is not None for v in (val_data, labels, templates))
     comparison = evaluate_run(run, val_data, labels=labels, templates=templates, device=device, workers=workers,
                               progress=progress, out=None if own and out_dir is None else False,
                               target_precision=target_precision)
