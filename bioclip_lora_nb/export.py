@@ -19,7 +19,8 @@ from .lora import (adapter_base_model, base_state_dict, load_base_model, load_lo
 from .run import Run, RunDir, adapter_run
 from .stats import verdict_lines
 from .openworld import AbstainRule
-from .predict import _unfinished_note, cli_adapter
+from .predict import _unfinished_note
+from .cli import cli_adapter
 
 # %% auto #0
 __all__ = ['export_run', 'export_merged_model', 'write_model_card', 'export_cli']

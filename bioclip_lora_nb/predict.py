@@ -6,7 +6,7 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/predict.html.md"""
 
 # %% ../nbs/05_predict.ipynb #0f11dd92
 from __future__ import annotations
-import argparse, base64, glob, html, importlib, io, itertools, os, sys, warnings
+import base64, glob, html, importlib, io, itertools
 from pathlib import Path
 from typing import NamedTuple
 
@@ -16,27 +16,28 @@ import torch
 from fastcore.basics import patch
 from PIL import Image
 
-from .core import CliParser, check_device, check_writable, cli_errors, progress_bar, warn
+from .core import check_device, check_writable, progress_bar, warn
 from .lora import (adapter_base_model, decode_size, eval_transform, image_size, load_base_model,
                                   load_lora_weights, lora_layers, model_tokenizer)
 from .data import (IMAGE_EXTENSIONS, RANKS, DataError, check_distinct, did_you_mean, image_problem,
                                   is_hidden, label_texts, load_image, make_loader, read_labels, sniff_sep)
-from .run import Run, RunDir, adapter_run, model_run
+from .run import Run, adapter_run, model_run
 from .eval import check_classes, text_settings
 from .features import zero_shot_classifier
 from .openworld import (AbstainRule, check_target_precision, fits, has_ranks, lineage, rollup,
                                        rule_context)
-from .formats import (EMBEDDING_FORMATS, PREDICTION_FORMATS, STDOUT_FORMATS, _check_embeddings_path,
-                                     _check_predictions_path, write_embeddings, write_predictions)
 
-def __getattr__(name:str):  # the former path of names now in `export`: `from bioclip_lora_nb.predict import export_run`
-    if name in ("export_run", "export_cli", "export_merged_model", "write_model_card"):
-        return getattr(importlib.import_module("bioclip_lora_nb.export"), name)
+_MOVED = {"export": ("export_run", "export_cli", "export_merged_model", "write_model_card"),
+          "cli": ("cli_adapter", "predict_parser", "predict_cli", "embed_cli")}
+
+# the former path of names now in later chapters: `from bioclip_lora_nb.predict import predict_cli`
+def __getattr__(name:str):
+    for module, names in _MOVED.items():  # imported on first use: those chapters import this one
+        if name in names: return getattr(importlib.import_module(f"bioclip_lora_nb.{module}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # %% auto #0
-__all__ = ['rollup_calls', 'predict_run', 'list_images', 'Skipped', 'PredictionStream', 'predict', 'show_predictions', 'embed',
-           'cli_adapter', 'predict_parser', 'predict_cli', 'embed_cli']
+__all__ = ['rollup_calls', 'predict_run', 'list_images', 'Skipped', 'PredictionStream', 'predict', 'show_predictions', 'embed']
 
 # %% ../nbs/05_predict.ipynb #5bacf632
 def list_images(images) -> list:
@@ -181,6 +182,7 @@ def _check_rule_storable(run_dir:str|Path) -> Path:
         ) from None
     return path
 
+# %% ../nbs/05_predict.ipynb #f086993d
 def _abstain_rule(abstain, run, model, adapter, class_texts:list, templates) -> AbstainRule|None:
     """The rule `predict` abstains by: none (False), the one given, one chosen now on the run's val split (a target
     precision), or the stored one (None)."""
@@ -193,8 +195,9 @@ def _abstain_rule(abstain, run, model, adapter, class_texts:list, templates) -> 
     else:
         check_target_precision(abstain)
         if run is None:
-            raise ValueError(f"abstain={abstain!r} (--target-precision) chooses a threshold on a run's val split: "
-                             "predict with a run (--run), or use the threshold an export carries (its abstain.json).")
+            raise ValueError(f"abstain={abstain!r} (--target-precision) chooses a threshold on a run's validation "
+                             "split: predict with a run (--run), or use the threshold an export carries (its "
+                             "abstain.json).")
         own = rule_context([run.class_texts[c] for c in run.classes], run.templates)["texts_digest"]
         same_model = (state["adapter"], state["strength"]) == (run.adapter.name, 1.0)
         if own != rule_context(class_texts, templates)["texts_digest"] or not same_model:
@@ -246,6 +249,18 @@ def _unfinished_note(run:Run|None) -> str|None:
     return (f"{run.path} is unfinished: it trained {run.epochs_done} of its {run.epochs_planned} epochs. "
             f"If its training stopped, finish it with `bioclip-lora-train --resume {run.path}`")
 
+# %% ../nbs/05_predict.ipynb #1759fea3
+def _check_rollup(rollup:bool|None, rule:AbstainRule|None, labels, classes:list):
+    "Refuse `rollup=True` without a rule and a labels table of ranks for every class, before any photo is read."
+    if not rollup: return
+    if rule is None:
+        raise ValueError("rollup=True names unsure photos higher up the taxonomy, which needs an abstention rule: "
+                         "pass abstain= (a target precision), or store one with `Run.calibrate`.")
+    if labels is None:
+        raise ValueError("rollup=True names unsure photos at genus, family, …, which needs a labels table with "
+                         "rank columns (kingdom … genus): pass labels= (CLI: --labels), or leave rollup as it is.")
+    lineage(classes, labels)  # rank columns for every class, or the fix
+
 # %% ../nbs/05_predict.ipynb #e8675d8a
 class PredictionStream:
     """`predict`'s rows a batch of photos at a time: memory is one batch (probabilities stay on the device; only the top
@@ -286,13 +301,7 @@ class PredictionStream:
         labels, label_kind, templates = text_settings(net, labels, label_kind, templates)
         texts = _class_texts(classes, None if asked else run, labels, label_kind)
         rule = _abstain_rule(abstain, run, net, adapter, [texts[c] for c in classes], templates)
-        if rollup and rule is None:
-            raise ValueError("rollup=True names unsure photos higher up the taxonomy, which needs an abstention rule: "
-                             "pass abstain= (a target precision), or store one with `Run.calibrate`.")
-        if rollup and labels is None:
-            raise ValueError("rollup=True names unsure photos at genus, family, …, which needs a labels table with "
-                             "rank columns (kingdom … genus): pass labels= (CLI: --labels), or leave rollup as it is.")
-        if rollup: lineage(classes, labels)  # rank columns for every class, or the fix, before any photo is read
+        _check_rollup(rollup, rule, labels, classes)
         tokenizer = model_tokenizer(net)
         # one text: they would split one probability
         check_distinct(tokenizer([texts[c] for c in classes]), classes, [texts[c] for c in classes])
@@ -308,16 +317,23 @@ class PredictionStream:
         table = read_labels(labels) if labels is not None else None
         self.taxonomy = table[[c for c in (*RANKS, "common_name") if c in table.columns]] if table is not None else None
 
-    @property
-    def columns(self) -> list:
-        return ["file_name", "classification", "score", "top", "text",
-                *(["rank", "taxon", "taxon_score"] if self.rule else []),
-                *(list(self.taxonomy.columns) if self.taxonomy is not None else [])]
+# %% ../nbs/05_predict.ipynb #885bbc65
+@patch(as_prop=True)
+def columns(self:PredictionStream) -> list:
+    "The columns of the stream's tables: pybioclip's, ours, the call when abstaining, the taxonomy when labelled."
+    return ["file_name", "classification", "score", "top", "text",
+            *(["rank", "taxon", "taxon_score"] if self.rule else []),
+            *(list(self.taxonomy.columns) if self.taxonomy is not None else [])]
 
-    skipped = property(lambda self: self.batches.skipped, doc="The images that could not be read so far, and why.")
-    def finish(self) -> pd.DataFrame:
-        "After the last batch: refuse a run in which no image could be read, warn of the ones skipped; returns them."
-        return self.batches.finish()
+@patch(as_prop=True)
+def skipped(self:PredictionStream) -> tuple:
+    "The images that could not be read so far, and why."
+    return self.batches.skipped
+
+@patch
+def finish(self:PredictionStream) -> tuple:
+    "After the last batch: refuse a run in which no image could be read, warn of the ones skipped; returns them."
+    return self.batches.finish()
 
 # %% ../nbs/05_predict.ipynb #97dae4ec
 @patch
@@ -444,175 +460,3 @@ def embed(
     out = pd.DataFrame(np.concatenate(feats), index=pd.Index([batches.names[i] for i in kept], name="file_name"))
     out.attrs["skipped"] = skipped
     return out
-
-# %% ../nbs/05_predict.ipynb #017d781f
-def cli_adapter(run:str|None, lora_weights:str|None) -> tuple:
-    """`(adapter, run folder or None)` from `--run` and `--lora-weights`: the adapter given (its own run), else the
-    run's final one; two runs mixed are refused."""
-    # Run: "not a run folder" said as such
-    if not lora_weights: return (Run(run).adapter, Path(run)) if run else (None, None)
-    adapter, own = Path(lora_weights), adapter_run(lora_weights)
-    if not adapter.is_file(): raise FileNotFoundError(f"--lora-weights {adapter}: no such adapter file.")
-    if run and (own is None or own.resolve() != Path(run).resolve()):
-        raise ValueError(
-            f"--lora-weights {adapter} was not saved by --run {run} (its run: {own or 'none'}), so its classes and "
-            "texts would be another run's: give one of the two."
-        )
-    return adapter, own
-
-def _model_parser(prog:str, description:str, model_help:str) -> argparse.ArgumentParser:
-    """The flags `bioclip-lora-predict` and `bioclip-lora-embed` share: the images, which model (pybioclip's `--model`,
-    `--pretrained`, plus a run or an adapter), where it runs."""
-    p = CliParser(prog=prog, description=description)  # one-line usage errors naming the flag meant
-    p.add_argument("images", nargs="+", help="image files, folders (recursive), globs or CSVs with a filepath column")
-    p.add_argument("--run", help="a run folder: its final adapter, classes, label text and base model")
-    p.add_argument("--lora-weights", help="an adapter file (its run's classes are the default)")
-    p.add_argument("--model", help=model_help)
-    p.add_argument("--pretrained", help="the base model's pretrained tag or checkpoint")
-    p.add_argument("--force-base", action="store_true",
-                   help="use --model although the adapter records another base (a copy of it elsewhere)")
-    p.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
-    p.add_argument("--batch-size", type=int, default=32, help="images per batch")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers")
-    return p
-
-# %% ../nbs/05_predict.ipynb #59762845
-def _cli_model(a):
-    """The model those flags name: the run (its final adapter), an adapter (on the base it records, or one given and
-    checked), or a model by name."""
-    adapter, run = cli_adapter(a.run, a.lora_weights)
-    if adapter is None: return load_base_model(a.model, a.pretrained, device=a.device)[0]  # a plain model or an export
-    if a.model or a.pretrained:  # an explicit base for the adapter, checked against its record
-        net = load_lora_weights(load_base_model(*adapter_base_model(adapter, a.model,
-                                                                    a.pretrained, a.force_base), device=a.device)[0],
-                                adapter, force=a.force_base)
-        net.run_path, net.adapter_file = run, adapter
-        return net
-    return adapter if run is None or adapter != RunDir(run).final_adapter() else run
-
-def _cli_images(patterns:list) -> list:
-    if not (images := [i for pat in patterns for i in list_images(pat)]):
-        raise FileNotFoundError(
-            f"{' '.join(patterns)} names no images (a folder without images, or a glob that matches nothing)."
-        )
-    return images
-
-# %% ../nbs/05_predict.ipynb #cef129e0
-def predict_parser() -> argparse.ArgumentParser:
-    "`bioclip-lora-predict`'s flags: pybioclip's `bioclip predict` where they apply, plus `--run` and `--lora-weights`."
-    p = _model_parser("bioclip-lora-predict", "Predict the classes of photos with a fine-tuned model.",
-                      "base model, or an exported model (local-dir:DIR) with --cls")
-    p.add_argument("--cls", help="classes: comma-separated, or a file: .txt with one per line, .csv/.tsv with one "
-                   "column (or a class, species or caption column) (default: the run's; its classes keep their "
-                   "trained text)")
-    p.add_argument("--labels", help="labels table: class text and taxonomy columns")
-    p.add_argument("--k", type=int, default=5, help="predictions per image")
-    p.add_argument("--format", choices=tuple(STDOUT_FORMATS), default="csv", help="format on stdout")
-    p.add_argument("--output",
-                   help=f"write to this file, in the format its extension names ({', '.join(PREDICTION_FORMATS)}) "
-                   "(default: stdout)")
-    p.add_argument("--target-precision", type=float,
-                   help="abstain: choose a threshold on the run's val split for this precision, store it in the "
-                   "run and use it (default: the threshold stored with the run or export, if any)")
-    p.add_argument("--no-abstain", action="store_true",
-                   help="name a class for every photo, even with a stored threshold")
-    p.add_argument(
-        "--no-rollup",
-        action="store_true",
-        help="when abstaining, don't name unsure photos at genus, family, … (default: when the labels have ranks)",
-    )
-    return p
-
-# %% ../nbs/05_predict.ipynb #ecf696bd
-_CLASS_COLUMNS = ("class", "classes", "species", "caption", "label", "name", "text", "taxon")  # a header, not a class
-
-def _class_column(path:Path) -> list:
-    "The classes of a .csv/.tsv: its one column, or the one named like classes; a header is not a class."
-    if not path.stat().st_size: return []
-    sep = "\t" if path.suffix.lower() == ".tsv" else sniff_sep(path)
-    rows = pd.read_csv(path, sep=sep, dtype=str, header=None, keep_default_na=False, encoding="utf-8-sig")
-    header = [str(v).strip() for v in rows.iloc[0]] if len(rows) else []
-    named = [n for n, h in enumerate(header) if h.lower() in _CLASS_COLUMNS]
-    if len(header) > 1 and not named:
-        raise ValueError(f"--cls {path}: which column holds the classes? Its first row is {header}: name that column "
-                         f"class (or species, caption).")
-    col = named[0] if named else 0
-    return [v.strip() for v in rows.iloc[1 if named else 0:, col] if v.strip()]
-
-def _read_cls(cls:str|None) -> list|None:
-    "The classes `--cls` names: comma-separated, or a file (.txt: one a line, as pybioclip reads it; or .csv/.tsv)."
-    if not cls: return None
-    path = Path(cls)
-    if path.is_file():
-        if path.suffix.lower() in (".csv", ".tsv"): return _class_column(path)
-        return [c.strip() for c in path.read_text(encoding="utf-8-sig").splitlines() if c.strip()]
-    if path.suffix.lower() in (".txt", ".csv", ".tsv") or "/" in cls or os.sep in cls:  # a missing file: no class
-        raise FileNotFoundError(f"--cls {cls}: {'is a folder' if path.is_dir() else 'no such file'}. Give a file of "
-                                f"classes that exists, or the classes themselves comma-separated (a class name with "
-                                f"'/' goes in a file).")
-    return [c.strip() for c in cls.split(",") if c.strip()]
-
-# %% ../nbs/05_predict.ipynb #4d44cd58
-def predict_cli(argv:list|None=None):
-    "`bioclip-lora-predict`: top-k classes of photos as CSV or a table, pybioclip's columns first."
-    a = predict_parser().parse_args(argv)
-    with cli_errors("bioclip-lora-predict"):
-        if a.output: _check_predictions_path(Path(a.output))  # before the work whose result goes there
-        if not (a.run or a.lora_weights or (a.model and a.cls)):
-            raise ValueError("give --run, --lora-weights, or --model with --cls.")
-        classes = _read_cls(a.cls)
-        if a.cls is not None and not classes:
-            raise ValueError(
-                f"--cls {a.cls!r} names no classes: give them comma-separated, or a file with one per line."
-            )
-        if a.target_precision is not None and a.no_abstain:
-            raise ValueError("--target-precision and --no-abstain: give one of the two.")
-        own_run = a.run or (adapter_run(a.lora_weights) if a.lora_weights else None)  # its classes keep their text
-        if a.target_precision is not None and own_run: _check_rule_storable(own_run)  # before any model work
-        source, images = _cli_model(a), _cli_images(a.images)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "predict: .* is unfinished")  # said in one line below
-            stream = PredictionStream(source, images, classes, a.labels, k=a.k, batch_size=a.batch_size,
-                                      label_kind=None if own_run or a.labels or not a.cls else "asis",
-                                      device=a.device, workers=a.workers,
-                                      abstain=False if a.no_abstain else a.target_precision,
-                                      rollup=False if a.no_rollup else None)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if a.output: write_predictions(stream, a.output)  # the format its name says; whole or not at all
-            else: STDOUT_FORMATS[a.format](stream, sys.stdout); stream.finish()  # pybioclip's --format
-    skipped = stream.skipped
-    if (note := _unfinished_note(stream.run)): print(f"bioclip-lora-predict: {note}.", file=sys.stderr)
-    if rule := stream.rule:
-        print(f"bioclip-lora-predict: abstaining by the stored rule. {rule.sentence()}", file=sys.stderr)
-    print(
-        f"bioclip-lora-predict: {len(stream.items) - len(skipped)} images predicted"
-        + (f"; skipped {len(skipped)} that can't be read:" if len(skipped) else ""),
-        file=sys.stderr,
-    )
-    for s in skipped: print(f"  {s.problem}", file=sys.stderr)
-
-# %% ../nbs/05_predict.ipynb #fef071d2
-def embed_cli(argv:list|None=None):
-    """`bioclip-lora-embed`: L2-normalised image embeddings of the fine-tuned (or a base) model, with their file names,
-    as .npz or .csv."""
-    p = _model_parser(
-        "bioclip-lora-embed",
-        "Image embeddings of a fine-tuned model (or a base model).",
-        "a model by name when neither --run nor --lora-weights is given: an export (local-dir:DIR), hf-hub:…, or an"
-        " open_clip architecture",
-    )
-    p.add_argument("--output", default="embeddings.npz", help=f"where to write them: {' or '.join(EMBEDDING_FORMATS)}")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    p.add_argument("--no-normalize", action="store_true", help="raw embeddings, not L2-normalised")
-    a = p.parse_args(argv)
-    with cli_errors("bioclip-lora-embed"):
-        out = _check_embeddings_path(Path(a.output), a.overwrite)  # before a model is loaded only to refuse the file
-        if not (a.run or a.lora_weights or a.model): raise ValueError("give --run, --lora-weights, or --model.")
-        source, images = _cli_model(a), _cli_images(a.images)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            emb = embed(source, images, not a.no_normalize, a.batch_size, a.device, a.workers)
-        write_embeddings(emb, out, a.overwrite)
-    print(f"bioclip-lora-embed: {len(emb)} embeddings of dimension {emb.shape[1]} → {out}", file=sys.stderr)
-    for s in emb.attrs["skipped"]: print(f"  skipped: {s.problem}", file=sys.stderr)
