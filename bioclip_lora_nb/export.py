@@ -77,6 +77,15 @@ def _score_table(rows:list) -> list:
     return ["| model | " + " | ".join(n for _, n in cols) + " |", "|---" * (len(cols) + 1) + "|",
             *[f"| {r['model']} | " + " | ".join(cell(r.get(k)) for k, _ in cols) + " |" for r in rows]]
 
+def _scores_split(ev:dict, n_val:int) -> str:
+    "The line over the card's score table: the split eval.json's numbers are on, its images, where choices were made."
+    photos = ev.get("photos") or {}
+    n_val = photos.get("val", n_val)  # an eval.json written before it counted its photos: the run's val split
+    if ev.get("split") == "test":
+        return f"On the run's test split ({photos['test']} images; choices made on val, {n_val} images):"
+    return (f"On the run's validation split ({n_val} images; choices made on these same photos, so expect less on "
+            f"new ones):")
+
 # %% ../nbs/05_export.ipynb #b0fba93a
 def _card_intro(meta:dict, name:str, license:str) -> list:
     "The card's YAML header (what the hub indexes) and its first paragraph: the base model, and how it was tuned."
@@ -126,7 +135,7 @@ def _card_scores(run:RunDir, record:dict, adapter, out_dir:Path) -> list:
                   "`bioclip-lora-eval --run` again.)"]
     if ev:
         lines += ["", "## Evaluation", "", *verdict_lines(ev), "",
-                  f"On the run's validation split ({record['n_val']} images):", "", *_score_table(ev["table"])]
+                  _scores_split(ev, record["n_val"]), "", *_score_table(ev["table"])]
         if (u := ev.get("unseen")):
             lines += ["", "## Species it never saw", "", f"{u['sentence']} {u['auroc_sentence']}", "",
                       "| model | strength | top-1 on unseen species |", "|---|---|---|",
