@@ -6,22 +6,25 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/run.html.md"""
 
 # %% ../nbs/01_run.ipynb #d076f15b
 from __future__ import annotations
-import codecs, dataclasses, datetime, importlib, json, math, os, re, secrets, socket, string
+import codecs, dataclasses, datetime, importlib, json, logging, math, os, re, secrets, socket, string, sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import open_clip
 import pandas as pd
 import torch
 from fastcore.basics import patch
 
-from .core import atomic_write_text, default_device
-from .lora import BIOCLIP2, LoraConfig, adapter_base_model, load_base_model, load_lora_weights
-from .data import LABEL_KINDS, SAMPLERS, did_you_mean, read_dataset
+from . import __version__
+from .core import atomic_write, atomic_write_text, default_device
+from .lora import (BIOCLIP2, LoraConfig, adapter_base_model, load_base_model, load_lora_state_dict,
+                                  load_lora_weights, lora_state_dict)
+from .data import LABEL_KINDS, SAMPLERS, did_you_mean, label_texts, read_dataset
 from .splits import SPLIT_FILES
 
 # %% auto #0
-__all__ = ['PROMPT', 'check_template', 'unescape', 'TrainConfig', 'run_name', 'read_jsonl', 'RunDir', 'unfinished_runs',
-           'adapter_run', 'run_templates', 'Run', 'model_run']
+__all__ = ['PROMPT', 'check_template', 'unescape', 'TrainConfig', 'run_name', 'read_jsonl', 'RunDir', 'run_record',
+           'unfinished_runs', 'adapter_run', 'run_logger', 'run_templates', 'Run', 'model_run']
 
 # %% ../nbs/01_run.ipynb #749910bd
 PROMPT = "a photo of {}."
@@ -291,6 +294,23 @@ def write_record(self:RunDir, record:dict):
             **{k: v for k, v in record.items() if k not in ("config", "resolved", "class_texts")}}
     atomic_write_text(self.params_txt, "".join(f"{k}: {v}\n" for k, v in flat.items()))
 
+# %% ../nbs/01_run.ipynb #3b4febab
+@patch
+def recorded_path(self:RunDir, path) -> str:
+    """`path` as the record keeps it: relative to the run folder when inside it (a moved run still finds it), else
+    absolute."""
+    p, root = Path(path).resolve(), self.path.resolve()
+    return p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p)
+
+# %% ../nbs/01_run.ipynb #eb47cf8c
+def run_record(cfg:TrainConfig, resolved:dict, sources:dict, classes:list, **counts) -> dict:
+    """What params.json holds: the settings as given, what they resolved to, the data, the classes and their text, the
+    versions."""
+    return dict(config=dataclasses.asdict(cfg), resolved=resolved, data=sources, classes=classes,
+                class_texts=label_texts(classes, cfg.labels, cfg.label_kind), **counts,
+                versions=dict(bioclip_lora_nb=__version__, torch=torch.__version__, open_clip=open_clip.__version__,
+                              python=sys.version.split()[0]))
+
 # %% ../nbs/01_run.ipynb #e8f1c0ce
 @patch(cls_method=True)
 def from_run(cls:TrainConfig, run_dir:str|Path) -> TrainConfig:
@@ -344,6 +364,58 @@ def release(self:RunDir):
     try: holder = json.loads(self.lock.read_text())
     except (OSError, ValueError): return
     if (holder.get("pid"), holder.get("host")) == (os.getpid(), socket.gethostname()): self.lock.unlink()
+
+# %% ../nbs/01_run.ipynb #7319c0b9
+@patch
+def save_state(self:RunDir, model, opt, sched, step:int, epoch:int, batch:int):
+    "`latest.pt`: the LoRA weights, optimizer, schedule and RNG states, and where the run is (step, epoch, batch)."
+    state = dict(lora=lora_state_dict(model), optimizer=opt.state_dict(), scheduler=sched.state_dict(), step=step,
+                 epoch=epoch, batch=batch, torch_rng=torch.get_rng_state(),
+                 cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
+    atomic_write(self.latest, lambda tmp: torch.save(state, tmp))
+
+_STATE_KEYS = {"lora", "optimizer", "scheduler", "step", "epoch", "batch", "torch_rng", "cuda_rng"}
+
+@patch
+def load_state(self:RunDir, model, opt, sched) -> dict:
+    "Restore the LoRA weights, optimizer, schedule and RNG from `latest.pt`; returns the state (step, epoch, batch)."
+    path = self.latest
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict): raise ValueError(f"a {type(state).__name__}, not a training state")
+        if (missing := _STATE_KEYS - set(state)): raise ValueError(f"missing {sorted(missing)}")
+    except Exception as e:
+        raise ValueError(
+            f"{path} is damaged and can't be resumed from ({type(e).__name__}: {e}). The adapters saved beside it "
+            "are separate files; to train again, start a new run."
+        ) from None
+    load_lora_state_dict(model, state["lora"], source=str(path))
+    opt.load_state_dict(state["optimizer"]); sched.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return state
+
+# %% ../nbs/01_run.ipynb #13544b57
+@patch
+def trim_metrics(self:RunDir, step:int):
+    """Drop metrics logged after `step` (the run resumes from there and logs them again), and a last line a kill cut
+    short."""
+    if not self.metrics.exists(): return
+    keep = [row for row in read_jsonl(self.metrics) if row["step"] <= step]
+    atomic_write_text(self.metrics, "".join(json.dumps(row) + "\n" for row in keep))
+
+# %% ../nbs/01_run.ipynb #e7d0bebc
+def run_logger(path:Path|None) -> logging.Logger:
+    "The run's log: out.log for everything, and the console (stderr) for warnings (`path` None: no output)."
+    log = logging.getLogger(f"bioclip_lora_nb.run.{path}")
+    log.setLevel(logging.INFO); log.propagate = False
+    for h in list(log.handlers): log.removeHandler(h); h.close()
+    if path is not None:
+        fh = logging.FileHandler(path); fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        # skipped rows and the like: seen, not only logged
+        console = logging.StreamHandler(sys.stderr); console.setLevel(logging.WARNING)
+        log.addHandler(fh); log.addHandler(console)
+    return log
 
 # %% ../nbs/01_run.ipynb #347374bd
 def run_templates(config:dict):
