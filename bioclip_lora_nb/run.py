@@ -112,6 +112,10 @@ def _problems(c:TrainConfig) -> list:
          f"classes_per_step={c.classes_per_step}: a step must score at least 2 classes (None: all up to 256 classes,"
          " then 256 a step; 0: all, always)"),
         (not (c.unseen and c.unseen_data), f"unseen={c.unseen} and unseen_data={c.unseen_data!r}: give one of the two"),
+        (not (c.group_by and c.val_data),
+         f"group_by={c.group_by!r} splits train_data into train, val and test here, so val_data={c.val_data!r} would"
+         " be a second val split: leave val_data out, or group_by out (bioclip-lora-prepare --input-csv --group-by"
+         " splits a table for you to pass as train_data and val_data)"),
         (c.prior_tau >= 0, f"prior_tau={c.prior_tau}: must be >= 0 (0: plain cross-entropy, 1: balanced softmax)"),
         (c.name is None or (c.name not in (".", "..") and Path(c.name).name == c.name),
          f"name={c.name!r}: a run's name is one folder name, made inside `logs` (no '/' or '..')"),
@@ -128,6 +132,7 @@ class TrainConfig:
     val_data:str|None = None # same forms; default: the val split when train_data is a folder or "demo"
     test_data:str|None = None # same forms; default: the test split when train_data is a folder or "demo"
     test_fraction:float = 0.2 # a folder or "demo" is split three ways: this share of each class is the test (0: none)
+    group_by:str|None = None # a column of a CSV train_data (site, camera): split here, each value's photos on one side
     # labels table CSV (in Python also a DataFrame): caption → taxonomy or text; None: captions are the text
     labels:str|pd.DataFrame|None = None
     label_kind:str = "taxon_com" # taxon_com, taxon, sci, com or asis
@@ -156,8 +161,7 @@ class TrainConfig:
     workers:int|None = None # DataLoader workers (None: one per CPU core this process may use, at most 8)
     seed:int = 0 # seeds the model's LoRA init, the data order and dropout
     logs:str = "./logs" # where run folders go (CLI also --run-root, which torchrun leaves alone)
-    # run folder name (default: date, model, lr, batch, workers, precision, seed and a random suffix)
-    name:str|None = None
+    name:str|None = None # run folder name (default: date, model, lr, batch, workers, precision, seed, random suffix)
     save_frequency:int = 1 # save the adapter every N epochs
     save_every_n_steps:int = 0 # also save the resumable state every N steps (0: at epoch ends only)
     log_every_n_steps:int = 10 # metrics.jsonl / tensorboard every N steps

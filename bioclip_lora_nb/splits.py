@@ -360,7 +360,7 @@ def _table_photos(table:Path, group_by:str|None, **read_kw) -> pd.DataFrame:
         columns = _read_table(table, read_kw.get("sep", "\t"), "CSV")
         if group_by not in columns:
             raise DataError(f"{table}: no column {group_by!r} to group by; its columns are "
-                            f"{list(columns.columns.drop('line'))}.")
+                            f"{list(columns.columns.drop('line'))}: name one of them as group_by (--group-by).")
         photos[group_by] = columns[group_by].str.strip().values  # the same rows, in the same order
     return photos
 

@@ -89,10 +89,11 @@ def _settings(given:dict) -> tuple:
 
 # %% ../nbs/02_train.ipynb #1d8d81ab
 def _data_fingerprint(cfg:TrainConfig) -> dict:
-    "What a prepared split was made from: the training data (absolute path, or 'demo') and the split's seed."
+    "What a prepared split was made from: the training data (absolute path, or 'demo'), the split's seed and settings."
     made = dict(train_data="demo" if cfg.train_data == "demo" else str(Path(cfg.train_data).resolve()), seed=cfg.seed)
-    # a run without unseen classes, or with the default test split: as recorded before they existed
+    # a run without unseen classes or group_by, or with the default test split: as recorded before they existed
     return {**made, **({"unseen": cfg.unseen} if cfg.unseen else {}),
+            **({"group_by": cfg.group_by} if cfg.group_by else {}),
             **({"test_fraction": cfg.test_fraction} if cfg.test_fraction != 0.2 else {})}
 
 # %% ../nbs/02_train.ipynb #0e6fbb98
@@ -103,18 +104,20 @@ def _skipped_photos(folder:Path, problems:pd.DataFrame, n:int=20) -> str:
                       *(f"  {p}" for p in problems.problem[:n]), *more])
 
 def _split_folder(cfg:TrainConfig, run:RunDir, log):
-    """A folder of class folders (or 'demo') split into `run.data` (`prepare_dataset_from_folders`); a CSV or
-    imagefolder is left as it is."""
+    """A folder of class folders (or 'demo'), or a CSV with `group_by`, split into `run.data`
+    (`prepare_dataset_from_folders`); any other CSV or imagefolder is left as it is."""
     if cfg.train_data == "demo" and 5 + cfg.unseen > 32:
         raise ValueError(
             f"unseen={cfg.unseen}: the demo has 32 classes and trains on 5, so at most 27 can be set aside."
         )
     folder = Path(cfg.train_data) if cfg.train_data != "demo" else \
              make_demo_dataset(run.data/"demo_images", n_classes=5 + cfg.unseen, per_class=20, seed=cfg.seed)
-    if not folder.is_dir() or (folder/"metadata.csv").exists(): return
-    prep = prepare_dataset_from_folders(folder, run.data, seed=cfg.seed, unseen=cfg.unseen, on_error=cfg.on_bad_data,
-                                        relative_within=run.path,
-                                        test_fraction=cfg.test_fraction)  # "raise": stops here
+    table = dict(input_csv=folder, group_by=cfg.group_by, img_key=cfg.csv_img_key, caption_key=cfg.csv_caption_key,
+                 sep=cfg.csv_separator) if cfg.group_by else {}  # a CSV (`_check_form`)
+    if not table and (not folder.is_dir() or (folder/"metadata.csv").exists()): return
+    prep = prepare_dataset_from_folders(None if table else folder, run.data, seed=cfg.seed, unseen=cfg.unseen,
+                                        on_error=cfg.on_bad_data, relative_within=run.path,
+                                        test_fraction=cfg.test_fraction, **table)  # "raise": stops here
     log.info(f"prepared {folder}: {prep}")
     if len(prep.problems): log.warning(_skipped_photos(folder, prep.problems))  # "skip": left out, and listed
     if prep.skipped_classes:  # a class with one photo can't be in both splits: said before the first step
@@ -178,20 +181,32 @@ def _support_set(cfg:TrainConfig, run:RunDir, train:pd.DataFrame, log) -> tuple:
     log.info(f"few-shot: {len(support)} training images ({cfg.shots} per class, seed {cfg.shot_seed}) in {path}")
     return support, (path, SPLIT_CSV)
 
-# %% ../nbs/02_train.ipynb #ac846a06
-def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
-    """Validated train/val tables, and their sources as `read_dataset` arguments; folders and 'demo' are split into
-    `run.data` first."""
-    if isinstance(cfg.labels, pd.DataFrame):  # a table in memory: kept in the run folder, whose record names the file
-        table, cfg.labels = cfg.labels, str((run.data/"labels.csv").resolve())
-        if not Path(cfg.labels).exists():
-            atomic_write(Path(cfg.labels), lambda tmp: table.to_csv(tmp, index=bool(table.index.name)))
-    if cfg.unseen and not (cfg.train_data == "demo" or Path(cfg.train_data).is_dir()):
+# %% ../nbs/02_train.ipynb #99835113
+def _check_form(cfg:TrainConfig):
+    "`unseen` needs a folder of class folders (or 'demo'), `group_by` a CSV: refused by name before anything is read."
+    folder = cfg.train_data == "demo" or Path(cfg.train_data).is_dir()
+    if cfg.unseen and not folder:
         raise DataError(
             f"unseen={cfg.unseen} sets classes aside from a folder of class folders or 'demo';"
             f" train_data={cfg.train_data!r} is a table: pass the classes not to train on as unseen_data (a CSV), or"
             " set them aside with bioclip-lora-prepare --unseen."
         )
+    if cfg.group_by and folder:
+        raise DataError(
+            f"group_by={cfg.group_by!r} is a column of a CSV train_data, and train_data={cfg.train_data!r} is a folder"
+            " (whose copies and bursts are kept on one side anyway): give a CSV of the photos with that column, or"
+            " leave group_by out."
+        )
+
+# %% ../nbs/02_train.ipynb #ac846a06
+def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
+    """Validated train/val tables, and their sources as `read_dataset` arguments; folders, 'demo' and tables with
+    `group_by` are split into `run.data` first."""
+    if isinstance(cfg.labels, pd.DataFrame):  # a table in memory: kept in the run folder, whose record names the file
+        table, cfg.labels = cfg.labels, str((run.data/"labels.csv").resolve())
+        if not Path(cfg.labels).exists():
+            atomic_write(Path(cfg.labels), lambda tmp: table.to_csv(tmp, index=bool(table.index.name)))
+    _check_form(cfg)
     _drop_stale_split(cfg, run, log)
     # by process 0, or before this run was resumed
     if not split_path(run.data, "train").exists(): _split_folder(cfg, run, log)
