@@ -23,7 +23,8 @@ from .lora import (resolve_model_name, LoraConfig, apply_lora_to_model, get_lora
                                   load_base_model, encode_text_cut, save_lora_weights)
 from .data import (CsvDataset, DataError, check_distinct, label_texts, make_demo_dataset, make_loader,
                                   read_dataset, sampling_weights, validate_dataset)
-from .splits import (SPLIT_CSV, SPLIT_FILES, check_splits, few_shot_split, few_val_classes, few_val_line,
+from .splits import (LEAK_CHECK_UP_TO, SPLIT_CSV, SPLIT_FILES, check_splits, few_shot_split,
+                                    few_val_classes, few_val_line, leak_line, leaking_pairs,
                                     prepare_dataset_from_folders, split_path, write_splits)
 from .run import TrainConfig, RunDir, Run, run_logger, run_name, run_record, unfinished_runs
 from .losses import (ce_loss, class_columns, class_prompts, encode_classes, logit_adjustment, lr_lambda,
@@ -198,6 +199,18 @@ def _check_form(cfg:TrainConfig):
             " leave group_by out."
         )
 
+def _warn_leaks(train:pd.DataFrame, given:dict, log, up_to:int=LEAK_CHECK_UP_TO):
+    """A warning for each split the user gave (`{name: table}`) that holds copies or a burst's frames of training
+    photos (`leaking_pairs`), said by process 0."""
+    if not given or (dist.is_initialized() and dist.get_rank()): return
+    if (n := len(train) + sum(map(len, given.values()))) > up_to:
+        return log.info(f"leak check skipped: {n:,} photos (over {up_to:,}, a few ms each). To look for copies and "
+                        f"bursts of training photos in the {' and '.join(given)} data yourself: bioclip_lora_nb.splits."
+                        f"leaking_pairs(train, {', '.join(f'{s}={s}' for s in given)}), each a table from read_dataset")
+    pairs = leaking_pairs(train, **given)
+    for split in given:
+        if (pairs.split == split).any(): log.warning(leak_line(pairs, split))
+
 # %% ../nbs/02_train.ipynb #ac846a06
 def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
     """Validated train/val tables, and their sources as `read_dataset` arguments; folders, 'demo' and tables with
@@ -229,6 +242,7 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
         check_splits(tables["train"], tables["val"], cfg.labels)
         few = few_val_classes(tables["val"].caption, sorted(set(tables["train"].caption)))
         if few: log.warning(few_val_line(few))  # their per-class numbers mean little: said before the first step
+    _warn_leaks(tables["train"], {s: tables[s] for s in ("val", "test") if getattr(cfg, f"{s}_data")}, log)
     sources = {split: dict(path=run.recorded_path(s[0]), **s[1]) if s else None
                for split, s in {**sources, "train": train}.items()}
     return tables["train"], tables["val"], {**sources, "labels": run.recorded_path(cfg.labels) if cfg.labels else None}
