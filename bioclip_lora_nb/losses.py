@@ -12,18 +12,28 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .lora import encode_text_cut
 from .data import label_texts
 from .run import PROMPT
 
 # %% auto #0
-__all__ = ['FULL_SOFTMAX_UP_TO', 'class_prompts', 'ce_loss', 'logit_adjustment', 'masked_clip_loss', 'step_classes',
-           'class_columns', 'sampled_ce_loss', 'resolve_classes_per_step', 'lr_lambda']
+__all__ = ['FULL_SOFTMAX_UP_TO', 'class_prompts', 'encode_classes', 'ce_loss', 'logit_adjustment', 'masked_clip_loss',
+           'step_classes', 'class_columns', 'sampled_ce_loss', 'resolve_classes_per_step', 'lr_lambda']
 
 # %% ../nbs/02_losses.ipynb #cb1604c0
 def class_prompts(classes:list, labels=None, label_kind:str="taxon_com", template:str=PROMPT) -> list:
     "The prompt for each class, in class order."
     texts = label_texts(classes, labels, label_kind)
     return [template.format(texts[c]) for c in classes]
+
+# %% ../nbs/02_losses.ipynb #c5b62722
+def encode_classes(model, class_tokens:torch.Tensor, batch_size:int=1024) -> torch.Tensor:
+    """Text features of every class's tokens, `batch_size` prompts at a time (the activations of 10,000 prompts at once
+    would not fit)."""
+    if len(class_tokens) <= batch_size: return encode_text_cut(model, class_tokens)  # as before, bit for bit
+    return torch.cat(
+        [encode_text_cut(model, class_tokens[i : i + batch_size]) for i in range(0, len(class_tokens), batch_size)]
+    )
 
 # %% ../nbs/02_losses.ipynb #04a958f8
 def ce_loss(image_features, class_features, labels, logit_scale, logit_adjust=None):

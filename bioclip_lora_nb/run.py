@@ -6,22 +6,25 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/run.html.md"""
 
 # %% ../nbs/01_run.ipynb #d076f15b
 from __future__ import annotations
-import codecs, dataclasses, datetime, importlib, json, math, os, re, secrets, socket, string
+import codecs, dataclasses, datetime, importlib, json, logging, math, os, re, secrets, socket, string, sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import open_clip
 import pandas as pd
 import torch
 from fastcore.basics import patch
 
-from .core import atomic_write_text, default_device
-from .lora import BIOCLIP2, LoraConfig, adapter_base_model, load_base_model, load_lora_weights
-from .data import LABEL_KINDS, SAMPLERS, did_you_mean, read_dataset
+from . import __version__
+from .core import atomic_write, atomic_write_text, default_device
+from .lora import (BIOCLIP2, LoraConfig, adapter_base_model, load_base_model, load_lora_state_dict,
+                                  load_lora_weights, lora_state_dict)
+from .data import LABEL_KINDS, SAMPLERS, did_you_mean, label_texts, read_dataset
 from .splits import SPLIT_FILES
 
 # %% auto #0
-__all__ = ['PROMPT', 'check_template', 'unescape', 'TrainConfig', 'run_name', 'read_jsonl', 'RunDir', 'unfinished_runs',
-           'adapter_run', 'run_templates', 'Run', 'model_run']
+__all__ = ['PROMPT', 'check_template', 'unescape', 'TrainConfig', 'run_name', 'read_jsonl', 'RunDir', 'run_record',
+           'unfinished_runs', 'adapter_run', 'run_logger', 'run_templates', 'Run', 'model_run']
 
 # %% ../nbs/01_run.ipynb #749910bd
 PROMPT = "a photo of {}."
@@ -65,6 +68,7 @@ def _coerce(name:str, value, annotation:str):
     want = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text"}[kind]
     raise ValueError(f"TrainConfig: {name}={value!r}: expected {want}{' (or None)' if optional else ''}.")
 
+# %% ../nbs/01_run.ipynb #4eba3a7b
 def _int_list(name:str, value) -> tuple|None:
     "Block indices from a list or a comma-separated string ('-2,-1'); None stays None."
     if value is None: return None
@@ -77,6 +81,49 @@ def unescape(sep:str) -> str:
     "A separator as a shell passes it (`\\t`: backslash, t) as the character it means (a tab)."
     return codecs.decode(sep, "unicode_escape") if "\\" in sep else sep
 
+# %% ../nbs/01_run.ipynb #ed94eecc
+def _problems(c:TrainConfig) -> list:
+    "What is wrong with a `TrainConfig`'s values: a message for each rule it breaks, in the order they are checked."
+    finite = (c.lr, c.alpha, c.dropout, c.weight_decay, c.grad_clip, c.prior_tau)
+    rules = [
+        (c.loss in ("ce", "clip"), f"loss={c.loss!r}: use 'ce' or 'clip'"),
+        (c.precision in ("auto", "bf16", "fp32"), f"precision={c.precision!r}: use auto, bf16 or fp32"),
+        (c.batch_size >= 1, f"batch_size={c.batch_size}: must be >= 1"),
+        (c.epochs >= 1, f"epochs={c.epochs}: must be >= 1"),
+        (c.accum_steps >= 1, f"accum_steps={c.accum_steps}: must be >= 1"),
+        (c.lr > 0, f"lr={c.lr}: must be > 0"),
+        (c.workers is None or c.workers >= 0, f"workers={c.workers}: must be >= 0 (or None)"),
+        (c.shots is None or c.shots >= 1, f"shots={c.shots}: must be >= 1 (or None: all images)"),
+        (c.save_frequency >= 1, f"save_frequency={c.save_frequency}: must be >= 1 (save every N epochs)"),
+        (c.log_every_n_steps >= 1, f"log_every_n_steps={c.log_every_n_steps}: must be >= 1"),
+        (c.save_every_n_steps >= 0,
+         f"save_every_n_steps={c.save_every_n_steps}: must be >= 0 (0: at epoch ends only)"),
+        (c.grad_clip >= 0, f"grad_clip={c.grad_clip}: must be >= 0 (0: off); a negative norm would ascend the loss"),
+        (c.alpha > 0, f"alpha={c.alpha}: must be > 0, or the update B A is multiplied by 0 and nothing trains"),
+        (c.warmup >= 0, f"warmup={c.warmup}: must be >= 0"),
+        (c.weight_decay >= 0, f"weight_decay={c.weight_decay}: must be >= 0"),
+        (len(c.csv_separator) == 1, f"csv_separator={c.csv_separator!r}: must be one character (a tab: '\\t')"),
+        (c.label_kind in LABEL_KINDS, f"label_kind={c.label_kind!r}: use one of {LABEL_KINDS}"),
+        (c.on_bad_data in ("raise", "skip"), f"on_bad_data={c.on_bad_data!r}: use 'raise' or 'skip'"),
+        (c.sampler in SAMPLERS, f"sampler={c.sampler!r}: use one of {SAMPLERS}"),
+        (c.unseen >= 0, f"unseen={c.unseen}: set aside 0 or more classes"),
+        (0 <= c.test_fraction < 0.7, f"test_fraction={c.test_fraction}: use a value in [0, 0.7) (0: no test)"),
+        (c.classes_per_step is None or c.classes_per_step == 0 or c.classes_per_step >= 2,
+         f"classes_per_step={c.classes_per_step}: a step must score at least 2 classes (None: all up to 256 classes,"
+         " then 256 a step; 0: all, always)"),
+        (not (c.unseen and c.unseen_data), f"unseen={c.unseen} and unseen_data={c.unseen_data!r}: give one of the two"),
+        (not (c.group_by and c.val_data),
+         f"group_by={c.group_by!r} splits train_data into train, val and test here, so val_data={c.val_data!r} would"
+         " be a second val split: leave val_data out, or group_by out (bioclip-lora-prepare --input-csv --group-by"
+         " splits a table for you to pass as train_data and val_data)"),
+        (c.prior_tau >= 0, f"prior_tau={c.prior_tau}: must be >= 0 (0: plain cross-entropy, 1: balanced softmax)"),
+        (c.name is None or (c.name not in (".", "..") and Path(c.name).name == c.name),
+         f"name={c.name!r}: a run's name is one folder name, made inside `logs` (no '/' or '..')"),
+        (all(math.isfinite(v) for v in finite),
+         "lr, alpha, dropout, weight_decay, grad_clip and prior_tau must be finite numbers"),
+    ]
+    return [msg for ok, msg in rules if not ok]
+
 # %% ../nbs/01_run.ipynb #ec5df066
 @dataclass
 class TrainConfig:
@@ -85,6 +132,7 @@ class TrainConfig:
     val_data:str|None = None # same forms; default: the val split when train_data is a folder or "demo"
     test_data:str|None = None # same forms; default: the test split when train_data is a folder or "demo"
     test_fraction:float = 0.2 # a folder or "demo" is split three ways: this share of each class is the test (0: none)
+    group_by:str|None = None # a column of a CSV train_data (site, camera): split here, each value's photos on one side
     # labels table CSV (in Python also a DataFrame): caption → taxonomy or text; None: captions are the text
     labels:str|pd.DataFrame|None = None
     label_kind:str = "taxon_com" # taxon_com, taxon, sci, com or asis
@@ -113,8 +161,7 @@ class TrainConfig:
     workers:int|None = None # DataLoader workers (None: one per CPU core this process may use, at most 8)
     seed:int = 0 # seeds the model's LoRA init, the data order and dropout
     logs:str = "./logs" # where run folders go (CLI also --run-root, which torchrun leaves alone)
-    # run folder name (default: date, model, lr, batch, workers, precision, seed and a random suffix)
-    name:str|None = None
+    name:str|None = None # run folder name (default: date, model, lr, batch, workers, precision, seed, random suffix)
     save_frequency:int = 1 # save the adapter every N epochs
     save_every_n_steps:int = 0 # also save the resumable state every N steps (0: at epoch ends only)
     log_every_n_steps:int = 10 # metrics.jsonl / tensorboard every N steps
@@ -133,90 +180,32 @@ class TrainConfig:
     # many classes, text LoRA, "ce": a step encodes the batch's classes and others drawn at random, this many in all
     # (sampled softmax, log-Q corrected); None: all up to 256 classes, 256 past that; 0: all, always
     classes_per_step:int|None = None
-    # classes of a folder or "demo" set aside and never trained on (RUN/data/unseen_data.csv), scored zero-shot by
-    # evaluation
+    # classes of a folder or "demo" never trained on (RUN/data/unseen_data.csv), scored zero-shot by evaluation
     unseen:int = 0
     unseen_data:str|None = None # or: a CSV or imagefolder of classes not trained on, scored zero-shot by evaluation
+    def __post_init__(self): self._check()  # each value as its field's type, then checked (`_check`, below)
 
-    def __post_init__(self):
-        for f in dataclasses.fields(self): setattr(self, f.name, _coerce(f.name, getattr(self, f.name), f.type))
-        if isinstance(self.targets, str): self.targets = tuple(t.strip() for t in self.targets.split(",") if t.strip())
-        self.targets = tuple(self.targets)
-        self.layers = _int_list("layers", self.layers)
-        self.csv_separator = unescape(self.csv_separator)
-        checks = [
-            (self.loss in ("ce", "clip"), f"loss={self.loss!r}: use 'ce' or 'clip'"),
-            (self.precision in ("auto", "bf16", "fp32"), f"precision={self.precision!r}: use auto, bf16 or fp32"),
-            (self.batch_size >= 1, f"batch_size={self.batch_size}: must be >= 1"),
-            (self.epochs >= 1, f"epochs={self.epochs}: must be >= 1"),
-            (self.accum_steps >= 1, f"accum_steps={self.accum_steps}: must be >= 1"),
-            (self.lr > 0, f"lr={self.lr}: must be > 0"),
-            (self.workers is None or self.workers >= 0, f"workers={self.workers}: must be >= 0 (or None)"),
-            (self.shots is None or self.shots >= 1, f"shots={self.shots}: must be >= 1 (or None: all images)"),
-            (self.save_frequency >= 1, f"save_frequency={self.save_frequency}: must be >= 1 (save every N epochs)"),
-            (self.log_every_n_steps >= 1, f"log_every_n_steps={self.log_every_n_steps}: must be >= 1"),
-            (
-                self.save_every_n_steps >= 0,
-                f"save_every_n_steps={self.save_every_n_steps}: must be >= 0 (0: at epoch ends only)",
-            ),
-            (
-                self.grad_clip >= 0,
-                f"grad_clip={self.grad_clip}: must be >= 0 (0: off); a negative norm would ascend the loss",
-            ),
-            (
-                self.alpha > 0,
-                f"alpha={self.alpha}: must be > 0, or the update B A is multiplied by 0 and nothing trains",
-            ),
-            (self.warmup >= 0, f"warmup={self.warmup}: must be >= 0"),
-            (self.weight_decay >= 0, f"weight_decay={self.weight_decay}: must be >= 0"),
-            (
-                len(self.csv_separator) == 1,
-                f"csv_separator={self.csv_separator!r}: must be one character (a tab: '\\t')",
-            ),
-            (self.label_kind in LABEL_KINDS, f"label_kind={self.label_kind!r}: use one of {LABEL_KINDS}"),
-            (self.on_bad_data in ("raise", "skip"), f"on_bad_data={self.on_bad_data!r}: use 'raise' or 'skip'"),
-            (self.sampler in SAMPLERS, f"sampler={self.sampler!r}: use one of {SAMPLERS}"),
-            (self.unseen >= 0, f"unseen={self.unseen}: set aside 0 or more classes"),
-            (0 <= self.test_fraction < 0.7,
-             f"test_fraction={self.test_fraction}: use a value in [0, 0.7) (0: no test)"),
-            (
-                self.classes_per_step is None or self.classes_per_step == 0 or self.classes_per_step >= 2,
-                (
-                    f"classes_per_step={self.classes_per_step}: a step must score at least 2 classes (None: all up to"
-                    " 256 classes, then 256 a step; 0: all, always)"
-                ),
-            ),
-            (
-                not (self.unseen and self.unseen_data),
-                f"unseen={self.unseen} and unseen_data={self.unseen_data!r}: give one of the two",
-            ),
-            (
-                self.prior_tau >= 0,
-                f"prior_tau={self.prior_tau}: must be >= 0 (0: plain cross-entropy, 1: balanced softmax)",
-            ),
-            (
-                self.name is None or (self.name not in (".", "..") and Path(self.name).name == self.name),
-                f"name={self.name!r}: a run's name is one folder name, made inside `logs` (no '/' or '..')",
-            ),
-            (
-                all(
-                    math.isfinite(v)
-                    for v in (self.lr, self.alpha, self.dropout, self.weight_decay, self.grad_clip, self.prior_tau)
-                ),
-                "lr, alpha, dropout, weight_decay, grad_clip and prior_tau must be finite numbers",
-            ),
-        ]
-        for ok, msg in checks:
-            if not ok: raise ValueError(f"TrainConfig: {msg}.")
-        check_template(self.template, "TrainConfig: template")
-        LoraConfig(**self.lora_kwargs())  # validates rank, targets, towers
+# %% ../nbs/01_run.ipynb #5f8da648
+@patch
+def _check(self:TrainConfig):
+    "Each value as its field's type where nothing is lost, then checked (`_problems`): a `ValueError` naming the first."
+    for f in dataclasses.fields(self): setattr(self, f.name, _coerce(f.name, getattr(self, f.name), f.type))
+    if isinstance(self.targets, str): self.targets = tuple(t.strip() for t in self.targets.split(",") if t.strip())
+    self.targets = tuple(self.targets)
+    self.layers = _int_list("layers", self.layers)
+    self.csv_separator = unescape(self.csv_separator)
+    if (wrong := _problems(self)): raise ValueError(f"TrainConfig: {wrong[0]}.")
+    check_template(self.template, "TrainConfig: template")
+    LoraConfig(**self.lora_kwargs())  # validates rank, targets, towers
 
-    @classmethod
-    def field_names(cls) -> list: return [f.name for f in dataclasses.fields(cls)]
+@patch(cls_method=True)
+def field_names(cls:TrainConfig) -> list: return [f.name for f in dataclasses.fields(cls)]
 
-    def lora_kwargs(self):
-        return dict(rank=self.rank, alpha=self.alpha, dropout=self.dropout, enable_vision=self.enable_vision,
-                    enable_text=self.enable_text, targets=self.targets, layers=self.layers)
+@patch
+def lora_kwargs(self:TrainConfig) -> dict:
+    "The LoRA settings, as `LoraConfig` takes them."
+    return dict(rank=self.rank, alpha=self.alpha, dropout=self.dropout, enable_vision=self.enable_vision,
+                enable_text=self.enable_text, targets=self.targets, layers=self.layers)
 
 # %% ../nbs/01_run.ipynb #1ae4c82a
 def _slug(s) -> str: return re.sub(r"[^A-Za-z0-9._-]+", "-", str(s)).strip("-")
@@ -228,6 +217,7 @@ def run_name(cfg:TrainConfig, precision:str, workers:int) -> str:
     return (f"{date}-model_{_slug(cfg.model.split('/')[-1])}-lr_{cfg.lr:g}-b_{cfg.batch_size}-j_{workers}-p_{precision}"
             f"-s_{cfg.seed}-{secrets.token_hex(2)}")  # a job array's runs may start in the same second
 
+# %% ../nbs/01_run.ipynb #38f7d913
 def read_jsonl(path:Path) -> list:
     "The records of a JSON-lines file; a last line cut short by a kill is left out."
     lines = path.read_text().splitlines() if path.exists() else []
@@ -241,6 +231,7 @@ def read_jsonl(path:Path) -> list:
                 ) from None
     return rows
 
+# %% ../nbs/01_run.ipynb #9e674fd6
 class RunDir:
     "A run folder's layout: what `fit` writes there, and what eval, report and export read back."
     def __init__(self, path:str|Path):
@@ -274,33 +265,57 @@ class RunDir:
             )
         return found[-1]
 
-    def history(self) -> pd.DataFrame:
-        "metrics.jsonl as a DataFrame, a row per logged step (loss, lr, images_s), with val_top1 where an epoch ended."
-        h = pd.DataFrame(read_jsonl(self.metrics))
-        if "step" not in h: return h  # nothing logged yet
-        # an epoch's end is its own line (val_top1), often at a step also logged as a step (images_s): one row with both
-        return h.groupby("step", sort=False, dropna=False).first().reset_index()[list(h.columns)]
+# %% ../nbs/01_run.ipynb #65a6e974
+@patch
+def history(self:RunDir) -> pd.DataFrame:
+    "metrics.jsonl as a DataFrame, a row per logged step (loss, lr, images_s), with val_top1 where an epoch ended."
+    h = pd.DataFrame(read_jsonl(self.metrics))
+    if "step" not in h: return h  # nothing logged yet
+    # an epoch's end is its own line (val_top1), often at a step also logged as a step (images_s): one row with both
+    return h.groupby("step", sort=False, dropna=False).first().reset_index()[list(h.columns)]
 
-    def record(self) -> dict:
-        "params.json: the settings, what they resolved to, the data and classes, and the versions."
-        if not self.path.is_dir(): raise FileNotFoundError(f"{self.path}: no such run folder{did_you_mean(self.path)}.")
-        if not self.params_json.exists():
-            raise FileNotFoundError(
-                f"{self.path} has no params.json: pass a run folder written by `fit` (bioclip-lora-train)."
-            )
-        return json.loads(self.params_json.read_text())
+@patch
+def record(self:RunDir) -> dict:
+    "params.json: the settings, what they resolved to, the data and classes, and the versions."
+    if not self.path.is_dir(): raise FileNotFoundError(f"{self.path}: no such run folder{did_you_mean(self.path)}.")
+    if not self.params_json.exists():
+        raise FileNotFoundError(
+            f"{self.path} has no params.json: pass a run folder written by `fit` (bioclip-lora-train)."
+        )
+    return json.loads(self.params_json.read_text())
 
-    def finished(self) -> bool:
-        "Did the run train all its epochs? (Its last epoch's adapter is written.)"
-        return self.params_json.exists() and self.adapter(self.record()["config"]["epochs"]).exists()
+# %% ../nbs/01_run.ipynb #3604a0d7
+@patch
+def finished(self:RunDir) -> bool:
+    "Did the run train all its epochs? (Its last epoch's adapter is written.)"
+    return self.params_json.exists() and self.adapter(self.record()["config"]["epochs"]).exists()
 
-    def write_record(self, record:dict):
-        "params.json for programs, and params.txt (`key: value` lines) for people."
-        atomic_write_text(self.params_json, json.dumps(record, indent=2, ensure_ascii=False, default=str))
-        flat = {**record["config"], **{f"resolved_{k}": v for k, v in record["resolved"].items()},
-                **{k: v for k, v in record.items() if k not in ("config", "resolved", "class_texts")}}
-        atomic_write_text(self.params_txt, "".join(f"{k}: {v}\n" for k, v in flat.items()))
+@patch
+def write_record(self:RunDir, record:dict):
+    "params.json for programs, and params.txt (`key: value` lines) for people."
+    atomic_write_text(self.params_json, json.dumps(record, indent=2, ensure_ascii=False, default=str))
+    flat = {**record["config"], **{f"resolved_{k}": v for k, v in record["resolved"].items()},
+            **{k: v for k, v in record.items() if k not in ("config", "resolved", "class_texts")}}
+    atomic_write_text(self.params_txt, "".join(f"{k}: {v}\n" for k, v in flat.items()))
 
+# %% ../nbs/01_run.ipynb #3b4febab
+@patch
+def recorded_path(self:RunDir, path) -> str:
+    """`path` as the record keeps it: relative to the run folder when inside it (a moved run still finds it), else
+    absolute."""
+    p, root = Path(path).resolve(), self.path.resolve()
+    return p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p)
+
+# %% ../nbs/01_run.ipynb #eb47cf8c
+def run_record(cfg:TrainConfig, resolved:dict, sources:dict, classes:list, **counts) -> dict:
+    """What params.json holds: the settings as given, what they resolved to, the data, the classes and their text, the
+    versions."""
+    return dict(config=dataclasses.asdict(cfg), resolved=resolved, data=sources, classes=classes,
+                class_texts=label_texts(classes, cfg.labels, cfg.label_kind), **counts,
+                versions=dict(bioclip_lora_nb=__version__, torch=torch.__version__, open_clip=open_clip.__version__,
+                              python=sys.version.split()[0]))
+
+# %% ../nbs/01_run.ipynb #e8f1c0ce
 @patch(cls_method=True)
 def from_run(cls:TrainConfig, run_dir:str|Path) -> TrainConfig:
     "The settings a run was started with, read back from its `params.json`."
@@ -354,6 +369,58 @@ def release(self:RunDir):
     except (OSError, ValueError): return
     if (holder.get("pid"), holder.get("host")) == (os.getpid(), socket.gethostname()): self.lock.unlink()
 
+# %% ../nbs/01_run.ipynb #7319c0b9
+@patch
+def save_state(self:RunDir, model, opt, sched, step:int, epoch:int, batch:int):
+    "`latest.pt`: the LoRA weights, optimizer, schedule and RNG states, and where the run is (step, epoch, batch)."
+    state = dict(lora=lora_state_dict(model), optimizer=opt.state_dict(), scheduler=sched.state_dict(), step=step,
+                 epoch=epoch, batch=batch, torch_rng=torch.get_rng_state(),
+                 cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
+    atomic_write(self.latest, lambda tmp: torch.save(state, tmp))
+
+_STATE_KEYS = {"lora", "optimizer", "scheduler", "step", "epoch", "batch", "torch_rng", "cuda_rng"}
+
+@patch
+def load_state(self:RunDir, model, opt, sched) -> dict:
+    "Restore the LoRA weights, optimizer, schedule and RNG from `latest.pt`; returns the state (step, epoch, batch)."
+    path = self.latest
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict): raise ValueError(f"a {type(state).__name__}, not a training state")
+        if (missing := _STATE_KEYS - set(state)): raise ValueError(f"missing {sorted(missing)}")
+    except Exception as e:
+        raise ValueError(
+            f"{path} is damaged and can't be resumed from ({type(e).__name__}: {e}). The adapters saved beside it "
+            "are separate files; to train again, start a new run."
+        ) from None
+    load_lora_state_dict(model, state["lora"], source=str(path))
+    opt.load_state_dict(state["optimizer"]); sched.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return state
+
+# %% ../nbs/01_run.ipynb #13544b57
+@patch
+def trim_metrics(self:RunDir, step:int):
+    """Drop metrics logged after `step` (the run resumes from there and logs them again), and a last line a kill cut
+    short."""
+    if not self.metrics.exists(): return
+    keep = [row for row in read_jsonl(self.metrics) if row["step"] <= step]
+    atomic_write_text(self.metrics, "".join(json.dumps(row) + "\n" for row in keep))
+
+# %% ../nbs/01_run.ipynb #e7d0bebc
+def run_logger(path:Path|None) -> logging.Logger:
+    "The run's log: out.log for everything, and the console (stderr) for warnings (`path` None: no output)."
+    log = logging.getLogger(f"bioclip_lora_nb.run.{path}")
+    log.setLevel(logging.INFO); log.propagate = False
+    for h in list(log.handlers): log.removeHandler(h); h.close()
+    if path is not None:
+        fh = logging.FileHandler(path); fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        # skipped rows and the like: seen, not only logged
+        console = logging.StreamHandler(sys.stderr); console.setLevel(logging.WARNING)
+        log.addHandler(fh); log.addHandler(console)
+    return log
+
 # %% ../nbs/01_run.ipynb #347374bd
 def run_templates(config:dict):
     """The prompts a run's evaluation and predictions use: BioCLIP's 80 OpenAI templates, unless it trained with a
@@ -361,11 +428,6 @@ def run_templates(config:dict):
     return "openai" if config["template"] == PROMPT else config["template"]
 
 # %% ../nbs/01_run.ipynb #e694dc8d
-def _eval_top1(path:Path) -> float|None:
-    "LoRA x1's top-1 in a run's eval.json (None: not evaluated, or not readable)."
-    try: return next(r["top1"] for r in json.loads(path.read_text())["table"] if r["model"] == "LoRA x1")
-    except (OSError, ValueError, KeyError, TypeError, StopIteration): return None
-
 class Run:
     """A training run: its folder, settings, classes, history and adapters, and its model (loaded on first use). `fit`
     returns one."""
@@ -395,64 +457,75 @@ class Run:
     history = property(lambda self: self.dir.history(), doc="metrics.jsonl, a row per step; val_top1 at epoch ends.")
     checkpoints = property(lambda self: self.dir.adapters(), doc="The adapter files, oldest first.")
     adapter = property(lambda self: self.dir.final_adapter(), doc="The final adapter file.")
-
-    def data_source(self, split:str) -> dict|None:
-        """How to read the run's `train` or `val` split: `path` (recorded relative to the run folder when inside it),
-        `img_key`, `caption_key`, `sep`."""
-        s = self.record["data"].get(split)
-        return None if s is None else {**s, "path": str(self.path/s["path"])}  # an absolute path stays itself
-
-    SPLITS = tuple(SPLIT_FILES)  # the splits a run may record: `01_splits` names them
-    def split(self, name:str) -> pd.DataFrame|None:
-        "The run's `name` split (`SPLITS`) as `read_dataset` reads it, or None when the run has none."
-        if name not in self.SPLITS: raise ValueError(f"split={name!r}: a run's splits are {', '.join(self.SPLITS)}.")
-        if not (s := self.data_source(name)): return None
-        return read_dataset(s["path"], img_key=s["img_key"], caption_key=s["caption_key"], sep=s["sep"])
-
-    @property
-    def labels(self) -> str|None:
-        "The labels table the run trained with (a path), if any."
-        p = self.record["data"].get("labels")
-        return None if p is None else str(self.path/p)
-
-    @property
-    def model(self):
-        "The base model the run records with its final adapter: the trained model `fit` returned, else loaded once."
-        if self._model is None:
-            # first used inside predict's inference mode: still ordinary tensors, mergeable later
-            with torch.inference_mode(False):
-                base = load_base_model(*adapter_base_model(self.adapter), device=self.device or default_device())[0]
-                self._model = load_lora_weights(base, self.adapter)
-            self._model.run_path = self.path
-        return self._model
-
-    @property
-    def epochs_done(self) -> int:
-        "Epochs trained so far: the last epoch whose adapter was saved."
-        return int(self.checkpoints[-1].stem.split("_")[-1]) if self.checkpoints else 0
-
     epochs_planned = property(lambda self: self.record["config"]["epochs"], doc="Epochs the run was asked to train.")
     finished = property(lambda self: self.epochs_done >= self.epochs_planned,
-                        doc="Did the run train every epoch it planned?")
+                        doc="Did the run train every epoch it planned? (`epochs_done`: below)")
+    SPLITS = tuple(SPLIT_FILES)  # the splits a run may record: `01_splits` names them
 
-    def __repr__(self):
-        r, c = self.record, self.record["config"]
-        h = self.history
-        done = f"{self.epochs_done}/{self.epochs_planned} epochs" + ("" if self.finished else " (unfinished)")
-        # training's check scores one prompt a class; evaluation scores the run's prompts (80 for the default): say
-        # which is which
-        val = (f", val top-1 {h.val_top1.dropna().iloc[-1]:.0%} with the training prompt"
-               if "val_top1" in h and h.val_top1.notna().any() else "")
-        loss = f", final loss {h.loss.iloc[-1]:.3g}" if "loss" in h else ""
-        ev = _eval_top1(self.path/"eval.json")
-        ev = f"; eval.json: LoRA x1 val top-1 {ev:.0%} with the run's prompts" if ev is not None else ""
-        return (
-            f"Run('{self.path}'): {c['model']} + LoRA r={c['rank']} ({', '.join(c['targets'])}), {len(r['classes'])}"
-            f" classes, {r['n_train']} train / {r['n_val']} val images; {done}{loss}{val}{ev}"
-        )
+# %% ../nbs/01_run.ipynb #106bb6d3
+@patch
+def data_source(self:Run, split:str) -> dict|None:
+    """How to read the run's `train` or `val` split: `path` (recorded relative to the run folder when inside it),
+    `img_key`, `caption_key`, `sep`."""
+    s = self.record["data"].get(split)
+    return None if s is None else {**s, "path": str(self.path/s["path"])}  # an absolute path stays itself
+
+@patch
+def split(self:Run, name:str) -> pd.DataFrame|None:
+    "The run's `name` split (`SPLITS`) as `read_dataset` reads it, or None when the run has none."
+    if name not in self.SPLITS: raise ValueError(f"split={name!r}: a run's splits are {', '.join(self.SPLITS)}.")
+    if not (s := self.data_source(name)): return None
+    return read_dataset(s["path"], img_key=s["img_key"], caption_key=s["caption_key"], sep=s["sep"])
+
+@patch(as_prop=True)
+def labels(self:Run) -> str|None:
+    "The labels table the run trained with (a path), if any."
+    p = self.record["data"].get("labels")
+    return None if p is None else str(self.path/p)
+
+# %% ../nbs/01_run.ipynb #c5d4835b
+@patch(as_prop=True)
+def model(self:Run):
+    "The base model the run records with its final adapter: the trained model `fit` returned, else loaded once."
+    if self._model is None:
+        # first used inside predict's inference mode: still ordinary tensors, mergeable later
+        with torch.inference_mode(False):
+            base = load_base_model(*adapter_base_model(self.adapter), device=self.device or default_device())[0]
+            self._model = load_lora_weights(base, self.adapter)
+        self._model.run_path = self.path
+    return self._model
 
 def model_run(model) -> Run|None:
     """The run an in-memory model belongs to (`fit`'s, or a `Run`'s), whose class texts and prompts its predictions must
     use."""
     path = getattr(model, "run_path", None)
     return Run(path, model=model) if path is not None and RunDir(path).params_json.exists() else None
+
+# %% ../nbs/01_run.ipynb #69e25e07
+@patch(as_prop=True)
+def epochs_done(self:Run) -> int:
+    "Epochs trained so far: the last epoch whose adapter was saved."
+    return int(self.checkpoints[-1].stem.split("_")[-1]) if self.checkpoints else 0
+
+# %% ../nbs/01_run.ipynb #27f493ff
+def _eval_top1(path:Path) -> float|None:
+    "LoRA x1's top-1 in a run's eval.json (None: not evaluated, or not readable)."
+    try: return next(r["top1"] for r in json.loads(path.read_text())["table"] if r["model"] == "LoRA x1")
+    except (OSError, ValueError, KeyError, TypeError, StopIteration): return None
+
+@patch
+def __repr__(self:Run):
+    r, c = self.record, self.record["config"]
+    h = self.history
+    done = f"{self.epochs_done}/{self.epochs_planned} epochs" + ("" if self.finished else " (unfinished)")
+    # training's check scores one prompt a class; evaluation scores the run's prompts (80 for the default): say
+    # which is which
+    val = (f", val top-1 {h.val_top1.dropna().iloc[-1]:.0%} with the training prompt"
+           if "val_top1" in h and h.val_top1.notna().any() else "")
+    loss = f", final loss {h.loss.iloc[-1]:.3g}" if "loss" in h else ""
+    ev = _eval_top1(self.path/"eval.json")
+    ev = f"; eval.json: LoRA x1 val top-1 {ev:.0%} with the run's prompts" if ev is not None else ""
+    return (
+        f"Run('{self.path}'): {c['model']} + LoRA r={c['rank']} ({', '.join(c['targets'])}), {len(r['classes'])}"
+        f" classes, {r['n_train']} train / {r['n_val']} val images; {done}{loss}{val}{ev}"
+    )

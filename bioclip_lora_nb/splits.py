@@ -24,9 +24,10 @@ from .data import (IMAGE_EXTENSIONS, DataError, _line_list, _read_table, did_you
                                   label_texts, load_image, read_csv_dataset, validate_dataset, write_csv)
 
 # %% auto #0
-__all__ = ['SPLIT_FILES', 'SPLIT_CSV', 'NEAR_DUPLICATE_BITS', 'SPLIT_MIN_GROUPS', 'FEW_VAL', 'support_file', 'split_path',
-           'write_splits', 'check_splits', 'few_shot_split', 'near_duplicate_groups', 'group_ids', 'assign_splits',
-           'few_val_classes', 'few_val_line', 'PreparedDataset', 'prepare_dataset_from_folders', 'prepare_cli']
+__all__ = ['SPLIT_FILES', 'SPLIT_CSV', 'NEAR_DUPLICATE_BITS', 'LEAK_CHECK_UP_TO', 'SPLIT_MIN_GROUPS', 'FEW_VAL', 'support_file',
+           'split_path', 'write_splits', 'check_splits', 'few_shot_split', 'near_duplicate_groups', 'leaking_pairs',
+           'leak_line', 'group_ids', 'assign_splits', 'few_val_classes', 'few_val_line', 'PreparedDataset',
+           'prepare_dataset_from_folders', 'prepare_cli']
 
 # %% ../nbs/01_splits.ipynb #12b7552f
 # a run's splits
@@ -133,10 +134,27 @@ def _image_hashes(path) -> tuple:
             int(np.packbits(h.hash.flatten()).view(">u8")[0]) for h in (imagehash.phash(g), imagehash.whash(g))
         )
 
+def _hashes(paths, workers:int) -> np.ndarray:
+    "`(n, 2)`: each photo's two hashes (`_image_hashes`), read by `workers` threads."
+    with ThreadPoolExecutor(max(1, workers)) as ex: h = list(ex.map(_image_hashes, paths))
+    return np.array(h, dtype=np.uint64).reshape(-1, 2)
+
+# %% ../nbs/01_splits.ipynb #8082007b
+def _near_pairs(a:np.ndarray, b:np.ndarray, max_bits:int) -> tuple:
+    "`(i, j)`: every pair of rows of `a` and `b` (`_hashes`) whose two hashes each differ in at most `max_bits` bits."
+    pairs = [np.zeros((2, 0), int)]
+    for start in range(0, len(a), 2048):  # a block of rows against all: 2048 x n distances in memory
+        i, j = np.nonzero(np.bitwise_count(a[start:start + 2048, None, 0] ^ b[None, :, 0]) <= max_bits)
+        i += start
+        keep = np.bitwise_count(a[i, 1] ^ b[j, 1]) <= max_bits
+        pairs.append(np.stack([i[keep], j[keep]]))
+    return tuple(np.concatenate(pairs, axis=1))
+
 def _linked(n:int, i, j) -> np.ndarray:
     "A component id for each of `n` items, items `i[k]` and `j[k]` linked (and whatever links to them)."
     return connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)), directed=False)[1]
 
+# %% ../nbs/01_splits.ipynb #e7a3ffb7
 def near_duplicate_groups(
     paths:list, # image files
     max_bits:int=NEAR_DUPLICATE_BITS, # hash bits two photos may differ in and still be one scene
@@ -144,14 +162,45 @@ def near_duplicate_groups(
 ) -> np.ndarray:
     """A group id per photo: a burst's frames (shifted, re-exposed, re-encoded), and chains of them, share one; every
     pair of photos is compared."""
-    with ThreadPoolExecutor(max(1, workers)) as ex: h = np.array(list(ex.map(_image_hashes, paths)), dtype=np.uint64)
-    h, pairs = h.reshape(-1, 2), [np.zeros((2, 0), int)]
-    for start in range(0, len(h), 2048):  # a block of rows against all: 2048 x n distances in memory
-        i, j = np.nonzero(np.bitwise_count(h[start:start + 2048, None, 0] ^ h[None, :, 0]) <= max_bits)
-        i += start
-        keep = (i < j) & (np.bitwise_count(h[i, 1] ^ h[j, 1]) <= max_bits)
-        pairs.append(np.stack([i[keep], j[keep]]))
-    return _linked(len(h), *np.concatenate(pairs, axis=1))
+    h = _hashes(paths, workers)
+    i, j = _near_pairs(h, h, max_bits)
+    return _linked(len(h), i[i < j], j[i < j])
+
+# %% ../nbs/01_splits.ipynb #8f0e84d3
+# photos (train and the given splits together): past this, `fit` skips the leak check and says how to run it
+LEAK_CHECK_UP_TO = 20_000
+
+def leaking_pairs(
+    train, # the training photos: a table with a `path` column (`read_dataset`), or paths
+    max_bits:int=NEAR_DUPLICATE_BITS, # hash bits two photos may differ in and still be one scene
+    workers:int=8, # threads reading photos
+    **splits, # the splits to check, by name (`val=…`, `test=…`): tables or paths
+) -> pd.DataFrame:
+    """A row per pair of a photo of `splits` and a training photo that are one scene: `split`, `path`, `train_path`,
+    and `same_bytes` (a copy)."""
+    paths = lambda t: [str(p) for p in (t.path if isinstance(t, pd.DataFrame) else t)]
+    train, rows = paths(train), []
+    h = _hashes(train, workers)
+    for name, photos in splits.items():
+        photos = paths(photos)
+        i, j = _near_pairs(_hashes(photos, workers), h, max_bits)
+        rows += [(name, photos[a], train[b]) for a, b in zip(i, j)]
+    pairs = pd.DataFrame(rows, columns=["split", "path", "train_path"])
+    same = [_file_hash(Path(a)) == _file_hash(Path(b)) for a, b in zip(pairs.path, pairs.train_path)]
+    return pairs.assign(same_bytes=same)
+
+# %% ../nbs/01_splits.ipynb #eee1fee2
+def leak_line(pairs:pd.DataFrame, split:str, n:int=3) -> str:
+    "The warning for `split`'s photos in `pairs` (`leaking_pairs`): how many, `n` of the pairs, and the fix."
+    mine = pairs[pairs.split == split].drop_duplicates("path")
+    shown = lambda p: "/".join(Path(p).parts[-2:])
+    eg = "; ".join(f"{shown(r.path)} is {'a copy' if r.same_bytes else 'a near-duplicate'} of {shown(r.train_path)}"
+                   for r in mine.head(n).itertuples())
+    some = (f"{len(mine)} photos are copies or near-duplicates" if len(mine) > 1 else
+            "1 photo is a copy or near-duplicate")
+    return (f"{split} data: {some} (a burst's frames) of training photos, so "
+            f"the {split} scores flatter LoRA (e.g. {eg}). Split your photos with bioclip-lora-prepare (--input-dir or "
+            f"--input-csv; it keeps copies and bursts on one side), or take these out of the {split} data.")
 
 # %% ../nbs/01_splits.ipynb #9c60b1dc
 def group_ids(*keys) -> np.ndarray:
@@ -360,7 +409,7 @@ def _table_photos(table:Path, group_by:str|None, **read_kw) -> pd.DataFrame:
         columns = _read_table(table, read_kw.get("sep", "\t"), "CSV")
         if group_by not in columns:
             raise DataError(f"{table}: no column {group_by!r} to group by; its columns are "
-                            f"{list(columns.columns.drop('line'))}.")
+                            f"{list(columns.columns.drop('line'))}: name one of them as group_by (--group-by).")
         photos[group_by] = columns[group_by].str.strip().values  # the same rows, in the same order
     return photos
 

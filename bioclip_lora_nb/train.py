@@ -6,11 +6,10 @@ Docs: https://bioclip-lora-nb.github.io/bioclip_lora_nb/train.html.md"""
 
 # %% ../nbs/02_train.ipynb #cecb729e
 from __future__ import annotations
-import argparse, contextlib, dataclasses, json, logging, math, os, shutil, sys, time
+import argparse, contextlib, dataclasses, json, math, os, shutil, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 
-import open_clip
 import pandas as pd
 import torch
 import torch.distributed as dist
@@ -18,22 +17,21 @@ from fastcore.docments import docments
 from fastcore.meta import delegates
 from fastcore.script import bool_arg
 
-from . import __version__
 from .core import (CliParser, cli_errors, atomic_write, atomic_write_text, check_device, check_writable,
                                   progress_bar, warn)
 from .lora import (resolve_model_name, LoraConfig, apply_lora_to_model, get_lora_parameters, decode_size,
-                                  load_base_model, load_lora_state_dict, encode_text_cut, lora_state_dict,
-                                  save_lora_weights)
+                                  load_base_model, encode_text_cut, save_lora_weights)
 from .data import (CsvDataset, DataError, check_distinct, label_texts, make_demo_dataset, make_loader,
                                   read_dataset, sampling_weights, validate_dataset)
-from .splits import (SPLIT_CSV, SPLIT_FILES, check_splits, few_shot_split, few_val_classes, few_val_line,
+from .splits import (LEAK_CHECK_UP_TO, SPLIT_CSV, SPLIT_FILES, check_splits, few_shot_split,
+                                    few_val_classes, few_val_line, leak_line, leaking_pairs,
                                     prepare_dataset_from_folders, split_path, write_splits)
-from .run import TrainConfig, RunDir, Run, read_jsonl, run_name, unfinished_runs
-from .losses import (ce_loss, class_columns, class_prompts, logit_adjustment, lr_lambda,
+from .run import TrainConfig, RunDir, Run, run_logger, run_name, run_record, unfinished_runs
+from .losses import (ce_loss, class_columns, class_prompts, encode_classes, logit_adjustment, lr_lambda,
                                     masked_clip_loss, resolve_classes_per_step, sampled_ce_loss, step_classes)
 
 # %% auto #0
-__all__ = ['RESUME_MAY_CHANGE', 'encode_classes', 'fit', 'train_parser', 'train_cli']
+__all__ = ['RESUME_MAY_CHANGE', 'fit', 'train_parser', 'train_cli']
 
 # %% ../nbs/02_train.ipynb #bd925e32
 RESUME_MAY_CHANGE = ("resume", "logs", "name", "workers", "device", "grad_checkpointing", "log_every_n_steps",
@@ -92,17 +90,12 @@ def _settings(given:dict) -> tuple:
 
 # %% ../nbs/02_train.ipynb #1d8d81ab
 def _data_fingerprint(cfg:TrainConfig) -> dict:
-    "What a prepared split was made from: the training data (absolute path, or 'demo') and the split's seed."
+    "What a prepared split was made from: the training data (absolute path, or 'demo'), the split's seed and settings."
     made = dict(train_data="demo" if cfg.train_data == "demo" else str(Path(cfg.train_data).resolve()), seed=cfg.seed)
-    # a run without unseen classes, or with the default test split: as recorded before they existed
+    # a run without unseen classes or group_by, or with the default test split: as recorded before they existed
     return {**made, **({"unseen": cfg.unseen} if cfg.unseen else {}),
+            **({"group_by": cfg.group_by} if cfg.group_by else {}),
             **({"test_fraction": cfg.test_fraction} if cfg.test_fraction != 0.2 else {})}
-
-def _in_run(path, run:RunDir) -> str:
-    """`path` as the record keeps it: relative to the run folder when inside it (a moved run still finds it), else
-    absolute."""
-    p, root = Path(path).resolve(), run.path.resolve()
-    return p.relative_to(root).as_posix() if p.is_relative_to(root) else str(p)
 
 # %% ../nbs/02_train.ipynb #0e6fbb98
 def _skipped_photos(folder:Path, problems:pd.DataFrame, n:int=20) -> str:
@@ -112,18 +105,20 @@ def _skipped_photos(folder:Path, problems:pd.DataFrame, n:int=20) -> str:
                       *(f"  {p}" for p in problems.problem[:n]), *more])
 
 def _split_folder(cfg:TrainConfig, run:RunDir, log):
-    """A folder of class folders (or 'demo') split into `run.data` (`prepare_dataset_from_folders`); a CSV or
-    imagefolder is left as it is."""
+    """A folder of class folders (or 'demo'), or a CSV with `group_by`, split into `run.data`
+    (`prepare_dataset_from_folders`); any other CSV or imagefolder is left as it is."""
     if cfg.train_data == "demo" and 5 + cfg.unseen > 32:
         raise ValueError(
             f"unseen={cfg.unseen}: the demo has 32 classes and trains on 5, so at most 27 can be set aside."
         )
     folder = Path(cfg.train_data) if cfg.train_data != "demo" else \
              make_demo_dataset(run.data/"demo_images", n_classes=5 + cfg.unseen, per_class=20, seed=cfg.seed)
-    if not folder.is_dir() or (folder/"metadata.csv").exists(): return
-    prep = prepare_dataset_from_folders(folder, run.data, seed=cfg.seed, unseen=cfg.unseen, on_error=cfg.on_bad_data,
-                                        relative_within=run.path,
-                                        test_fraction=cfg.test_fraction)  # "raise": stops here
+    table = dict(input_csv=folder, group_by=cfg.group_by, img_key=cfg.csv_img_key, caption_key=cfg.csv_caption_key,
+                 sep=cfg.csv_separator) if cfg.group_by else {}  # a CSV (`_check_form`)
+    if not table and (not folder.is_dir() or (folder/"metadata.csv").exists()): return
+    prep = prepare_dataset_from_folders(None if table else folder, run.data, seed=cfg.seed, unseen=cfg.unseen,
+                                        on_error=cfg.on_bad_data, relative_within=run.path,
+                                        test_fraction=cfg.test_fraction, **table)  # "raise": stops here
     log.info(f"prepared {folder}: {prep}")
     if len(prep.problems): log.warning(_skipped_photos(folder, prep.problems))  # "skip": left out, and listed
     if prep.skipped_classes:  # a class with one photo can't be in both splits: said before the first step
@@ -187,20 +182,44 @@ def _support_set(cfg:TrainConfig, run:RunDir, train:pd.DataFrame, log) -> tuple:
     log.info(f"few-shot: {len(support)} training images ({cfg.shots} per class, seed {cfg.shot_seed}) in {path}")
     return support, (path, SPLIT_CSV)
 
-# %% ../nbs/02_train.ipynb #ac846a06
-def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
-    """Validated train/val tables, and their sources as `read_dataset` arguments; folders and 'demo' are split into
-    `run.data` first."""
-    if isinstance(cfg.labels, pd.DataFrame):  # a table in memory: kept in the run folder, whose record names the file
-        table, cfg.labels = cfg.labels, str((run.data/"labels.csv").resolve())
-        if not Path(cfg.labels).exists():
-            atomic_write(Path(cfg.labels), lambda tmp: table.to_csv(tmp, index=bool(table.index.name)))
-    if cfg.unseen and not (cfg.train_data == "demo" or Path(cfg.train_data).is_dir()):
+# %% ../nbs/02_train.ipynb #99835113
+def _check_form(cfg:TrainConfig):
+    "`unseen` needs a folder of class folders (or 'demo'), `group_by` a CSV: refused by name before anything is read."
+    folder = cfg.train_data == "demo" or Path(cfg.train_data).is_dir()
+    if cfg.unseen and not folder:
         raise DataError(
             f"unseen={cfg.unseen} sets classes aside from a folder of class folders or 'demo';"
             f" train_data={cfg.train_data!r} is a table: pass the classes not to train on as unseen_data (a CSV), or"
             " set them aside with bioclip-lora-prepare --unseen."
         )
+    if cfg.group_by and folder:
+        raise DataError(
+            f"group_by={cfg.group_by!r} is a column of a CSV train_data, and train_data={cfg.train_data!r} is a folder"
+            " (whose copies and bursts are kept on one side anyway): give a CSV of the photos with that column, or"
+            " leave group_by out."
+        )
+
+def _warn_leaks(train:pd.DataFrame, given:dict, log, up_to:int=LEAK_CHECK_UP_TO):
+    """A warning for each split the user gave (`{name: table}`) that holds copies or a burst's frames of training
+    photos (`leaking_pairs`), said by process 0."""
+    if not given or (dist.is_initialized() and dist.get_rank()): return
+    if (n := len(train) + sum(map(len, given.values()))) > up_to:
+        return log.info(f"leak check skipped: {n:,} photos (over {up_to:,}, a few ms each). To look for copies and "
+                        f"bursts of training photos in the {' and '.join(given)} data yourself: bioclip_lora_nb.splits."
+                        f"leaking_pairs(train, {', '.join(f'{s}={s}' for s in given)}), each a table from read_dataset")
+    pairs = leaking_pairs(train, **given)
+    for split in given:
+        if (pairs.split == split).any(): log.warning(leak_line(pairs, split))
+
+# %% ../nbs/02_train.ipynb #ac846a06
+def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
+    """Validated train/val tables, and their sources as `read_dataset` arguments; folders, 'demo' and tables with
+    `group_by` are split into `run.data` first."""
+    if isinstance(cfg.labels, pd.DataFrame):  # a table in memory: kept in the run folder, whose record names the file
+        table, cfg.labels = cfg.labels, str((run.data/"labels.csv").resolve())
+        if not Path(cfg.labels).exists():
+            atomic_write(Path(cfg.labels), lambda tmp: table.to_csv(tmp, index=bool(table.index.name)))
+    _check_form(cfg)
     _drop_stale_split(cfg, run, log)
     # by process 0, or before this run was resumed
     if not split_path(run.data, "train").exists(): _split_folder(cfg, run, log)
@@ -223,43 +242,10 @@ def _prepare_data(cfg:TrainConfig, run:RunDir, log) -> tuple:
         check_splits(tables["train"], tables["val"], cfg.labels)
         few = few_val_classes(tables["val"].caption, sorted(set(tables["train"].caption)))
         if few: log.warning(few_val_line(few))  # their per-class numbers mean little: said before the first step
-    sources = {split: dict(path=_in_run(s[0], run), **s[1]) if s else None
+    _warn_leaks(tables["train"], {s: tables[s] for s in ("val", "test") if getattr(cfg, f"{s}_data")}, log)
+    sources = {split: dict(path=run.recorded_path(s[0]), **s[1]) if s else None
                for split, s in {**sources, "train": train}.items()}
-    return tables["train"], tables["val"], {**sources, "labels": _in_run(cfg.labels, run) if cfg.labels else None}
-
-# %% ../nbs/02_train.ipynb #94462465
-def _save_state(path:Path, model, opt, sched, step:int, epoch:int, batch:int):
-    state = dict(lora=lora_state_dict(model), optimizer=opt.state_dict(), scheduler=sched.state_dict(), step=step,
-                 epoch=epoch, batch=batch, torch_rng=torch.get_rng_state(),
-                 cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
-
-_STATE_KEYS = {"lora", "optimizer", "scheduler", "step", "epoch", "batch", "torch_rng", "cuda_rng"}
-
-def _load_state(path:Path, model, opt, sched) -> dict:
-    "Restore the LoRA weights, optimizer, schedule and RNG from `path`; returns the state (step, epoch, batch)."
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict): raise ValueError(f"a {type(state).__name__}, not a training state")
-        if (missing := _STATE_KEYS - set(state)): raise ValueError(f"missing {sorted(missing)}")
-    except Exception as e:
-        raise ValueError(
-            f"{path} is damaged and can't be resumed from ({type(e).__name__}: {e}). The adapters saved beside it "
-            "are separate files; to train again, start a new run."
-        ) from None
-    load_lora_state_dict(model, state["lora"], source=str(path))
-    opt.load_state_dict(state["optimizer"]); sched.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return state
-
-# %% ../nbs/02_train.ipynb #599c3c88
-def _trim_metrics(path:Path, step:int):
-    """Drop metrics logged after `step` (the run resumes from there and logs them again), and a last line a kill cut
-    short."""
-    if not path.exists(): return
-    keep = [row for row in read_jsonl(path) if row["step"] <= step]
-    atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in keep))
+    return tables["train"], tables["val"], {**sources, "labels": run.recorded_path(cfg.labels) if cfg.labels else None}
 
 # %% ../nbs/02_train.ipynb #b1042ba0
 def _init_distributed(device:torch.device) -> tuple:
@@ -272,19 +258,6 @@ def _init_distributed(device:torch.device) -> tuple:
 def _average_gradients(params, world_size:int):
     for p in params:
         if p.grad is not None: dist.all_reduce(p.grad); p.grad /= world_size
-
-# %% ../nbs/02_train.ipynb #feb4ba43
-def _logger(path:Path|None) -> logging.Logger:
-    "The run's log: out.log for everything, and the console (stderr) for warnings."
-    log = logging.getLogger(f"bioclip_lora_nb.run.{path}")
-    log.setLevel(logging.INFO); log.propagate = False
-    for h in list(log.handlers): log.removeHandler(h); h.close()
-    if path is not None:
-        fh = logging.FileHandler(path); fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        # skipped rows and the like: seen, not only logged
-        console = logging.StreamHandler(sys.stderr); console.setLevel(logging.WARNING)
-        log.addHandler(fh); log.addHandler(console)
-    return log
 
 # %% ../nbs/02_train.ipynb #b075ae31
 def _resolve_precision(precision:str, device:torch.device) -> str:
@@ -319,15 +292,6 @@ def _build(cfg:TrainConfig, device, run:RunDir, log, process_rank:int, world:int
     check_distinct(class_tokens, train_ds.classes, prompts)
     return model, train_ds, val_ds, class_tokens, sources
 
-# %% ../nbs/02_train.ipynb #db4c65e8
-def _run_record(cfg:TrainConfig, resolved:dict, sources:dict, classes:list, **counts) -> dict:
-    """What params.json holds: the settings as given, what they resolved to, the data, the classes and their text, the
-    versions."""
-    return dict(config=dataclasses.asdict(cfg), resolved=resolved, data=sources, classes=classes,
-                class_texts=label_texts(classes, cfg.labels, cfg.label_kind), **counts,
-                versions=dict(bioclip_lora_nb=__version__, torch=torch.__version__, open_clip=open_clip.__version__,
-                              python=sys.version.split()[0]))
-
 # %% ../nbs/02_train.ipynb #2817e3bb
 def _log_metrics(run:RunDir, tb, row:dict):
     "Append one line to metrics.jsonl and the scalars to tensorboard."
@@ -336,14 +300,6 @@ def _log_metrics(run:RunDir, tb, row:dict):
         if k not in ("step", "epoch") and tb: tb.add_scalar(k, v, row["step"])
 
 # %% ../nbs/02_train.ipynb #cc9e1786
-def encode_classes(model, class_tokens:torch.Tensor, batch_size:int=1024) -> torch.Tensor:
-    """Text features of every class's tokens, `batch_size` prompts at a time (the activations of 10,000 prompts at once
-    would not fit)."""
-    if len(class_tokens) <= batch_size: return encode_text_cut(model, class_tokens)  # as before, bit for bit
-    return torch.cat(
-        [encode_text_cut(model, class_tokens[i : i + batch_size]) for i in range(0, len(class_tokens), batch_size)]
-    )
-
 @torch.no_grad()
 def _val_top1(model, val_ds, class_tokens, batch_size:int, workers:int, device, autocast) -> float:
     """Top-1 on the validation split with the training prompt: the cheap per-epoch check (`03_eval` has the full
@@ -399,8 +355,8 @@ def _restore(loop, resumed:RunDir|None, log) -> tuple:
     """`(step, epoch, batch)` to start from: zeros, or where the resumed run's `latest.pt` left off (its metrics trimmed
     to match)."""
     if resumed is None or not resumed.latest.exists(): return 0, 0, 0
-    state = _load_state(resumed.latest, loop.model, loop.opt, loop.sched)
-    if loop.process_rank == 0: _trim_metrics(resumed.metrics, state["step"])
+    state = resumed.load_state(loop.model, loop.opt, loop.sched)
+    if loop.process_rank == 0: resumed.trim_metrics(state["step"])
     log.info(f"resumed from {resumed.latest} at step {state['step']} (epoch {state['epoch']}, batch {state['batch']})")
     return state["step"], state["epoch"], state["batch"]
 
@@ -494,9 +450,9 @@ def _start_record(loop:_Loop, sources:dict, val_ds, log):
                     logit_adjustment=loop.logit_adjust is not None, classes_per_step=loop.classes_per_step)
     counts = pd.Series(train_ds.targets).value_counts().reindex(range(len(train_ds.classes)), fill_value=0)
     ratio = float(counts.max() / counts.min())
-    run.write_record(_run_record(cfg, resolved, sources, train_ds.classes, n_train=len(train_ds),
-                                 n_val=len(val_ds) if val_ds else 0, total_steps=cfg.epochs * steps_per_epoch,
-                                 class_counts=dict(zip(train_ds.classes, map(int, counts))), imbalance_ratio=ratio))
+    run.write_record(run_record(cfg, resolved, sources, train_ds.classes, n_train=len(train_ds),
+                                n_val=len(val_ds) if val_ds else 0, total_steps=cfg.epochs * steps_per_epoch,
+                                class_counts=dict(zip(train_ds.classes, map(int, counts))), imbalance_ratio=ratio))
     log.info(f"class counts from {counts.min()} to {counts.max()} training images: imbalance ratio {ratio:.3g}")
     # plain CE, or the clip loss (no prior to adjust)
     if ratio > 10 and loop.logit_adjust is None and cfg.sampler == "uniform":
@@ -556,7 +512,7 @@ def _train_epoch(loop:_Loop, epoch:int, skip:int, step:int) -> tuple:
                          dict(step=step, epoch=epoch + 1, loss=lossv,
                               lr=loop.sched.get_last_lr()[0], images_s=images_s))
         if cfg.save_every_n_steps and step % cfg.save_every_n_steps == 0 and i + 1 < loop.n_micro:
-            _save_state(run.latest, loop.model, loop.opt, loop.sched, step, epoch, i + 1)
+            run.save_state(loop.model, loop.opt, loop.sched, step, epoch, i + 1)
     bar.close()
     return step, lossv
 
@@ -573,7 +529,7 @@ def _end_epoch(loop:_Loop, epoch:int, step:int, loss:float, val_ds, log):
     log.info(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
     if (epoch + 1) % cfg.save_frequency == 0 or epoch + 1 == cfg.epochs:
         save_lora_weights(loop.model, run.adapter(epoch + 1))
-    _save_state(run.latest, loop.model, loop.opt, loop.sched, step, epoch + 1, 0)
+    run.save_state(loop.model, loop.opt, loop.sched, step, epoch + 1, 0)
 
 # %% ../nbs/02_train.ipynb #7aa6c77e
 @delegates(TrainConfig)
@@ -585,7 +541,7 @@ def fit(**kwargs) -> Run:
     process_rank, world = _init_distributed(device)
     precision, workers = _resolve_precision(cfg.precision, device), _resolve_workers(cfg.workers)
     with _open_run(cfg, resumed, precision, workers, process_rank, world) as run:
-        log = _logger(run.log if process_rank == 0 else None)
+        log = run_logger(run.log if process_rank == 0 else None)
         model, train_ds, val_ds, class_tokens, sources = _build(cfg, device, run, log, process_rank, world)
         loop = _new_loop(cfg, run, model, train_ds, class_tokens, resumed, log, device=device, precision=precision,
                          workers=workers, process_rank=process_rank, world=world)
