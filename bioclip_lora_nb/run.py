@@ -112,10 +112,11 @@ def _problems(c:TrainConfig) -> list:
          f"classes_per_step={c.classes_per_step}: a step must score at least 2 classes (None: all up to 256 classes,"
          " then 256 a step; 0: all, always)"),
         (not (c.unseen and c.unseen_data), f"unseen={c.unseen} and unseen_data={c.unseen_data!r}: give one of the two"),
-        (not (c.group_by and c.val_data),
-         f"group_by={c.group_by!r} splits train_data into train, val and test here, so val_data={c.val_data!r} would"
-         " be a second val split: leave val_data out, or group_by out (bioclip-lora-prepare --input-csv --group-by"
-         " splits a table for you to pass as train_data and val_data)"),
+        (not (c.group_by and (c.val_data or c.test_data)),
+         f"group_by={c.group_by!r} splits train_data into train, val and test here, so "
+         f"{'val_data' if c.val_data else 'test_data'}={c.val_data or c.test_data!r} would be a second one (and the"
+         " table's share of it unused): leave val_data and test_data out, or group_by out (bioclip-lora-prepare"
+         " --input-csv --group-by splits a table for you to pass as train_data, val_data and test_data)"),
         (c.prior_tau >= 0, f"prior_tau={c.prior_tau}: must be >= 0 (0: plain cross-entropy, 1: balanced softmax)"),
         (c.name is None or (c.name not in (".", "..") and Path(c.name).name == c.name),
          f"name={c.name!r}: a run's name is one folder name, made inside `logs` (no '/' or '..')"),
